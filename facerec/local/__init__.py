@@ -1,0 +1,1 @@
+"""The local back end: boto3-shaped clients served by this machine."""

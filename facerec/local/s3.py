@@ -1,0 +1,231 @@
+"""A local S3: buckets are folders in the data folder, objects are files in them.
+
+Object files are named by the SHA-256 of their key, so no key, however it is
+spelt ("../../etc/passwd", "a/b/../c", 1024 bytes of UTF-8), ever becomes a
+path outside its bucket's folder. Keys, sizes, ETags and metadata live in an
+SQLite index beside them, which also gives ordered listing with pagination.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import sqlite3
+import tempfile
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ParamValidationError
+from botocore.response import StreamingBody
+
+from facerec.local.base import LocalClient, ServiceError, operation
+from facerec.paths import private_dir, private_file
+
+VALID_BUCKET = re.compile(r"[a-zA-Z0-9.\-_]{1,255}")
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS buckets (name TEXT PRIMARY KEY, created TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS objects (
+    bucket TEXT NOT NULL REFERENCES buckets(name),
+    key TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    etag TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    modified TEXT NOT NULL,
+    PRIMARY KEY (bucket, key)
+);
+"""
+
+
+class LocalS3(LocalClient):
+    service_name = "s3"
+
+    def __init__(self, data_dir: Path, region: str = "us-east-1") -> None:
+        self.root = private_dir(Path(data_dir) / "s3")
+        self.region = region
+        db_path = private_file(self.root / "index.sqlite3")
+        self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(SCHEMA)
+        self._lock = threading.RLock()
+
+    # Buckets
+
+    @operation("CreateBucket")
+    def create_bucket(self, Bucket: str, **_: Any) -> dict:
+        with self._lock:
+            cursor = self._db.execute(
+                "INSERT OR IGNORE INTO buckets VALUES (?, ?)", (Bucket, _now().isoformat())
+            )
+            if cursor.rowcount == 0:
+                raise ServiceError(
+                    "BucketAlreadyOwnedByYou",
+                    "Your previous request to create the named bucket succeeded and you already own it.",
+                )
+        private_dir(self._bucket_dir(Bucket))
+        return {"Location": f"/{Bucket}"}
+
+    @operation("HeadBucket")
+    def head_bucket(self, Bucket: str, **_: Any) -> dict:
+        self._require_bucket(Bucket, code="404")
+        return {"BucketRegion": self.region}
+
+    @operation("ListBuckets")
+    def list_buckets(self, **_: Any) -> dict:
+        with self._lock:
+            rows = self._db.execute("SELECT name, created FROM buckets ORDER BY name").fetchall()
+        return {
+            "Buckets": [{"Name": n, "CreationDate": datetime.fromisoformat(c)} for n, c in rows],
+            "Owner": {"ID": "local"},
+        }
+
+    @operation("DeleteBucket")
+    def delete_bucket(self, Bucket: str, **_: Any) -> dict:
+        with self._lock:
+            self._require_bucket(Bucket)
+            if self._db.execute("SELECT 1 FROM objects WHERE bucket = ? LIMIT 1", (Bucket,)).fetchone():
+                raise ServiceError("BucketNotEmpty", "The bucket you tried to delete is not empty")
+            self._db.execute("DELETE FROM buckets WHERE name = ?", (Bucket,))
+        folder = self._bucket_dir(Bucket)
+        if folder.exists():
+            for leftover in folder.iterdir():
+                leftover.unlink()
+            folder.rmdir()
+        return {}
+
+    # Objects
+
+    @operation("PutObject")
+    def put_object(
+        self, Bucket: str, Key: str, Body: Any = b"", Metadata: dict | None = None, ContentType: str = "",
+        **_: Any,
+    ) -> dict:
+        self._require_bucket(Bucket)
+        data = Body.read() if hasattr(Body, "read") else (Body.encode() if isinstance(Body, str) else bytes(Body))
+        etag = f'"{hashlib.md5(data).hexdigest()}"'
+        path = self._object_path(Bucket, Key)
+        _write_atomically(path, data)
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    Bucket, Key, len(data), etag, ContentType or "binary/octet-stream",
+                    json.dumps({k.lower(): v for k, v in (Metadata or {}).items()}), _now().isoformat(),
+                ),
+            )
+        return {"ETag": etag}
+
+    @operation("GetObject")
+    def get_object(self, Bucket: str, Key: str, **_: Any) -> dict:
+        head = self._head(Bucket, Key, missing="NoSuchKey")
+        data = self._object_path(Bucket, Key).read_bytes()
+        return {**head, "Body": StreamingBody(io.BytesIO(data), len(data))}
+
+    @operation("HeadObject")
+    def head_object(self, Bucket: str, Key: str, **_: Any) -> dict:
+        return self._head(Bucket, Key, missing="404")
+
+    @operation("DeleteObject")
+    def delete_object(self, Bucket: str, Key: str, **_: Any) -> dict:
+        self._require_bucket(Bucket)
+        with self._lock:
+            self._db.execute("DELETE FROM objects WHERE bucket = ? AND key = ?", (Bucket, Key))
+        self._object_path(Bucket, Key).unlink(missing_ok=True)
+        return {}
+
+    @operation("ListObjectsV2")
+    def list_objects_v2(
+        self, Bucket: str, Prefix: str = "", MaxKeys: int = 1000, ContinuationToken: str = "",
+        StartAfter: str = "", **_: Any,
+    ) -> dict:
+        self._require_bucket(Bucket)
+        after = ContinuationToken or StartAfter
+        limit = max(0, min(MaxKeys, 1000))
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT key, size, etag, modified FROM objects WHERE bucket = ? AND key > ?"
+                " AND substr(key, 1, ?) = ? ORDER BY key LIMIT ?",
+                (Bucket, after, len(Prefix), Prefix, limit + 1),
+            ).fetchall()
+        page, more = rows[:limit], len(rows) > limit
+        result: dict = {
+            "IsTruncated": more,
+            "Name": Bucket,
+            "Prefix": Prefix,
+            "MaxKeys": MaxKeys,
+            "KeyCount": len(page),
+            "Contents": [
+                {"Key": k, "Size": s, "ETag": e, "LastModified": datetime.fromisoformat(m), "StorageClass": "STANDARD"}
+                for k, s, e, m in page
+            ],
+        }
+        if not page:
+            del result["Contents"]
+        if ContinuationToken:
+            result["ContinuationToken"] = ContinuationToken
+        if StartAfter:
+            result["StartAfter"] = StartAfter
+        if more:
+            result["NextContinuationToken"] = page[-1][0]
+        return result
+
+    # Helpers
+
+    def _head(self, bucket: str, key: str, missing: str) -> dict:
+        self._require_bucket(bucket)
+        with self._lock:
+            row = self._db.execute(
+                "SELECT size, etag, content_type, metadata, modified FROM objects WHERE bucket = ? AND key = ?",
+                (bucket, key),
+            ).fetchone()
+        if row is None:
+            raise ServiceError(missing, "The specified key does not exist." if missing == "NoSuchKey" else "Not Found")
+        size, etag, content_type, metadata, modified = row
+        return {
+            "ContentLength": size,
+            "ETag": etag,
+            "ContentType": content_type,
+            "Metadata": json.loads(metadata),
+            "LastModified": datetime.fromisoformat(modified),
+        }
+
+    def _require_bucket(self, bucket: str, code: str = "NoSuchBucket") -> None:
+        self._bucket_dir(bucket)
+        with self._lock:
+            found = self._db.execute("SELECT 1 FROM buckets WHERE name = ?", (bucket,)).fetchone()
+        if not found:
+            raise ServiceError(code, "The specified bucket does not exist" if code != "404" else "Not Found")
+
+    def _bucket_dir(self, bucket: str) -> Path:
+        # The rule botocore applies before sending; it also keeps the name a plain folder name.
+        if not VALID_BUCKET.fullmatch(bucket) or bucket in {".", ".."}:
+            raise ParamValidationError(
+                report=f'Invalid bucket name "{bucket}": Bucket name must match the regex "{VALID_BUCKET.pattern}"'
+            )
+        return self.root / bucket
+
+    def _object_path(self, bucket: str, key: str) -> Path:
+        return self._bucket_dir(bucket) / hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    private_dir(path.parent)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)

@@ -1,0 +1,313 @@
+"""Face collections on disk (SQLite, WAL) with an in-memory matrix for search.
+
+Every face's descriptor lives in SQLite, the source of truth shared by every
+process. For search, each collection's descriptors are also held as one
+float32 matrix, refreshed from the database when another process (or this one)
+changed the collection: a scan is one matrix-vector product, a few ms for 100k
+faces and a few tens of ms for a million on two cores.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from facerec.faces import DESCRIPTOR_SIZE
+from facerec.paths import private_file
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS collections (
+    name TEXT PRIMARY KEY,
+    created TEXT NOT NULL,
+    generation INTEGER NOT NULL DEFAULT 0,  -- bumped by every change to its faces
+    deletions INTEGER NOT NULL DEFAULT 0    -- bumped when faces are removed
+);
+CREATE TABLE IF NOT EXISTS faces (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    collection TEXT NOT NULL REFERENCES collections(name) ON DELETE CASCADE,
+    face_id TEXT NOT NULL UNIQUE,
+    image_id TEXT NOT NULL,
+    external_image_id TEXT,
+    left REAL NOT NULL, top REAL NOT NULL, width REAL NOT NULL, height REAL NOT NULL,
+    confidence REAL NOT NULL,
+    created TEXT NOT NULL,
+    descriptor BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS faces_by_collection ON faces(collection, seq);
+"""
+
+
+@dataclass(frozen=True)
+class StoredFace:
+    face_id: str
+    image_id: str
+    external_image_id: str | None
+    left: float
+    top: float
+    width: float
+    height: float
+    confidence: float
+
+
+@dataclass(frozen=True)
+class NewFace:
+    face: StoredFace
+    descriptor: np.ndarray
+
+
+@dataclass(frozen=True)
+class Collection:
+    name: str
+    created: datetime
+    face_count: int
+
+
+@dataclass
+class _Matrix:
+    """A collection's descriptors in memory, in step with one generation of the database."""
+
+    generation: int
+    deletions: int
+    last_seq: int
+    seqs: np.ndarray  # int64 (n,)
+    vectors: np.ndarray  # float32 (n, 128), may have spare rows beyond n
+    norms: np.ndarray  # float32 (n,), squared norms
+    size: int
+
+    def append(self, seqs: np.ndarray, vectors: np.ndarray) -> None:
+        need = self.size + len(seqs)
+        if need > len(self.vectors):
+            capacity = max(need, int(len(self.vectors) * 1.25) + 1024)
+            self.vectors = _grow(self.vectors, capacity)
+            self.seqs = _grow(self.seqs, capacity)
+            self.norms = _grow(self.norms, capacity)
+        self.vectors[self.size : need] = vectors
+        self.seqs[self.size : need] = seqs
+        self.norms[self.size : need] = np.einsum("ij,ij->i", vectors, vectors)
+        self.size = need
+        if len(seqs):
+            self.last_seq = int(seqs[-1])
+
+    @property
+    def nbytes(self) -> int:
+        return self.vectors.nbytes + self.seqs.nbytes + self.norms.nbytes
+
+
+def _grow(array: np.ndarray, capacity: int) -> np.ndarray:
+    grown = np.empty((capacity, *array.shape[1:]), dtype=array.dtype)
+    grown[: len(array)] = array
+    return grown
+
+
+class FaceStore:
+    """Collections and faces, persisted in one SQLite file, safe across threads and processes."""
+
+    def __init__(self, path: Path) -> None:
+        private_file(path)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+        self._lock = threading.RLock()
+        self._matrices: dict[str, _Matrix] = {}
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # Collections
+
+    def create_collection(self, name: str) -> bool:
+        """Create it; False if it already exists."""
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO collections(name, created) VALUES (?, ?)",
+                (name, datetime.now(timezone.utc).isoformat()),
+            )
+            return cursor.rowcount == 1
+
+    def delete_collection(self, name: str) -> bool:
+        with self._transaction() as db:
+            db.execute("DELETE FROM faces WHERE collection = ?", (name,))
+            deleted = db.execute("DELETE FROM collections WHERE name = ?", (name,)).rowcount == 1
+        self._matrices.pop(name, None)
+        return deleted
+
+    def collection(self, name: str) -> Collection | None:
+        with self._lock:
+            row = self._db.execute("SELECT name, created FROM collections WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                return None
+            (count,) = self._db.execute("SELECT count(*) FROM faces WHERE collection = ?", (name,)).fetchone()
+        return Collection(row[0], datetime.fromisoformat(row[1]), count)
+
+    def collection_names(self, after: str = "", limit: int = 1000) -> list[str]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT name FROM collections WHERE name > ? ORDER BY name LIMIT ?", (after, limit)
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    # Faces
+
+    def add_faces(self, collection: str, faces: list[NewFace]) -> None:
+        """Add all the faces or none."""
+        now = datetime.now(timezone.utc).isoformat()
+        rows = [
+            (
+                collection,
+                f.face.face_id,
+                f.face.image_id,
+                f.face.external_image_id,
+                f.face.left,
+                f.face.top,
+                f.face.width,
+                f.face.height,
+                f.face.confidence,
+                now,
+                np.asarray(f.descriptor, dtype=np.float32).tobytes(),
+            )
+            for f in faces
+        ]
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT INTO faces(collection, face_id, image_id, external_image_id, left, top, width,"
+                " height, confidence, created, descriptor) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                rows,
+            )
+            db.execute("UPDATE collections SET generation = generation + 1 WHERE name = ?", (collection,))
+
+    def delete_faces(self, collection: str, face_ids: list[str]) -> list[str]:
+        """Delete those faces of the collection; return the ids that were there."""
+        with self._transaction() as db:
+            deleted = []
+            for face_id in face_ids:
+                cursor = db.execute(
+                    "DELETE FROM faces WHERE collection = ? AND face_id = ?", (collection, face_id)
+                )
+                if cursor.rowcount:
+                    deleted.append(face_id)
+            if deleted:
+                db.execute(
+                    "UPDATE collections SET generation = generation + 1, deletions = deletions + 1"
+                    " WHERE name = ?",
+                    (collection,),
+                )
+        return deleted
+
+    def faces(self, collection: str, after_seq: int = 0, limit: int = 1000, face_ids=None):
+        """(seq, StoredFace) pairs in insertion order, after a sequence number."""
+        query = f"SELECT seq, {_FACE_COLUMNS} FROM faces WHERE collection = ? AND seq > ?"
+        args: list = [collection, after_seq]
+        if face_ids:
+            query += f" AND face_id IN ({','.join('?' * len(face_ids))})"
+            args += list(face_ids)
+        query += " ORDER BY seq LIMIT ?"
+        args.append(limit)
+        with self._lock:
+            rows = self._db.execute(query, args).fetchall()
+        return [(r[0], StoredFace(*r[1:])) for r in rows]
+
+    def face(self, collection: str, face_id: str) -> tuple[StoredFace, np.ndarray] | None:
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_FACE_COLUMNS}, descriptor FROM faces WHERE collection = ? AND face_id = ?",
+                (collection, face_id),
+            ).fetchone()
+        if row is None:
+            return None
+        return StoredFace(*row[:-1]), np.frombuffer(row[-1], dtype=np.float32)
+
+    def faces_by_seq(self, seqs: list[int]) -> dict[int, StoredFace]:
+        if not seqs:
+            return {}
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT seq, {_FACE_COLUMNS} FROM faces WHERE seq IN ({','.join('?' * len(seqs))})",
+                [int(s) for s in seqs],
+            ).fetchall()
+        return {r[0]: StoredFace(*r[1:]) for r in rows}
+
+    # Search
+
+    def nearest(
+        self, collection: str, descriptor: np.ndarray, max_distance: float, limit: int
+    ) -> list[tuple[int, float]]:
+        """(seq, distance) of the closest faces within max_distance, closest first."""
+        with self._lock:
+            matrix = self.matrix(collection)
+            return nearest_in(matrix, descriptor, max_distance, limit)
+
+    def matrix(self, collection: str) -> _Matrix:
+        """The collection's in-memory matrix, brought in step with the database."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT generation, deletions FROM collections WHERE name = ?", (collection,)
+            ).fetchone()
+            generation, deletions = row if row else (0, 0)
+            matrix = self._matrices.get(collection)
+            if matrix is None or matrix.deletions != deletions:
+                matrix = _Matrix(-1, deletions, 0, *_empty(self._count(collection)), 0)
+                self._matrices[collection] = matrix
+            if matrix.generation != generation:
+                self._load_after(collection, matrix)
+                matrix.generation = generation
+            return matrix
+
+    def _count(self, collection: str) -> int:
+        return self._db.execute("SELECT count(*) FROM faces WHERE collection = ?", (collection,)).fetchone()[0]
+
+    def _load_after(self, collection: str, matrix: _Matrix, chunk: int = 50_000) -> None:
+        cursor = self._db.execute(
+            "SELECT seq, descriptor FROM faces WHERE collection = ? AND seq > ? ORDER BY seq",
+            (collection, matrix.last_seq),
+        )
+        while rows := cursor.fetchmany(chunk):
+            seqs = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+            matrix.append(seqs, vectors.reshape(len(rows), DESCRIPTOR_SIZE))
+
+
+def nearest_in(matrix: _Matrix, descriptor: np.ndarray, max_distance: float, limit: int) -> list[tuple[int, float]]:
+    n = matrix.size
+    if n == 0:
+        return []
+    q = np.asarray(descriptor, dtype=np.float32)
+    # |x - q|^2 = |x|^2 - 2 x.q + |q|^2, one BLAS matrix-vector product.
+    squared = matrix.norms[:n] - 2.0 * (matrix.vectors[:n] @ q)
+    squared += float(q @ q)
+    hits = np.flatnonzero(squared <= max_distance * max_distance)
+    if len(hits) > limit:
+        hits = hits[np.argpartition(squared[hits], limit - 1)[:limit]]
+    hits = hits[np.argsort(squared[hits], kind="stable")]
+    return [(int(matrix.seqs[i]), float(np.sqrt(max(squared[i], 0.0)))) for i in hits]
+
+
+def _empty(capacity: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return (
+        np.empty(capacity, dtype=np.int64),
+        np.empty((capacity, DESCRIPTOR_SIZE), dtype=np.float32),
+        np.empty(capacity, dtype=np.float32),
+    )
+
+
+_FACE_COLUMNS = "face_id, image_id, external_image_id, left, top, width, height, confidence"
