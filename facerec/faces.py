@@ -150,7 +150,7 @@ def find_faces(picture: Picture) -> list[Face]:
         descriptors = describe_chips(chips, m) if chips else []
     faces = [
         _face(rect, score, shape, chip, descriptor)
-        for (rect, score), shape, chip, descriptor in zip(found, shapes, chips, descriptors)
+        for (rect, score), shape, chip, descriptor in zip(found, shapes, chips, descriptors, strict=True)
     ]
     return sorted(faces, key=lambda f: f.box.area, reverse=True)
 
@@ -171,7 +171,7 @@ def _detect(m: Models, pixels: np.ndarray) -> list[tuple[object, float]]:
     if not len(rects) and small.shape[0] * small.shape[1] <= UPSAMPLE_BELOW_PIXELS:
         rects, scores, _ = m.detector.run(small, 1, 0.0)
     out = []
-    for rect, score in zip(rects, scores):
+    for rect, score in zip(rects, scores, strict=True):
         if scale != 1.0:
             rect = m.dlib.rectangle(
                 round(rect.left() / scale),

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from functools import cached_property, wraps
-from typing import Any, Callable
+from typing import Any
 
 import botocore.session
 from botocore.exceptions import ParamValidationError

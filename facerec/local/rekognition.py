@@ -31,6 +31,7 @@ from botocore.exceptions import ClientError
 from facerec import faces as facelib
 from facerec.local.base import LocalClient, ServiceError, operation
 from facerec.local.store import FaceStore, NewFace, StoredFace
+from facerec.paths import private_dir
 
 FACE_MODEL_VERSION = "dlib-resnet-v1"
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
@@ -102,7 +103,7 @@ class LocalRekognition(LocalClient):
     service_name = "rekognition"
 
     def __init__(self, data_dir: Path, s3: Any = None, region: str = "us-east-1") -> None:
-        self.store = FaceStore(Path(data_dir) / "rekognition.sqlite3")
+        self.store = FaceStore(private_dir(Path(data_dir)) / "rekognition.sqlite3")
         self.s3 = s3
         self.region = region
         self._lock = threading.Lock()
@@ -112,9 +113,7 @@ class LocalRekognition(LocalClient):
     @operation("CreateCollection")
     def create_collection(self, CollectionId: str, Tags: dict | None = None) -> dict:
         if not self.store.create_collection(CollectionId):
-            raise ServiceError(
-                "ResourceAlreadyExistsException", f"The collection id: {CollectionId} already exists"
-            )
+            raise ServiceError("ResourceAlreadyExistsException", f"The collection id: {CollectionId} already exists")
         return {"StatusCode": 200, "CollectionArn": self._arn(CollectionId), "FaceModelVersion": FACE_MODEL_VERSION}
 
     @operation("DescribeCollection")
@@ -184,7 +183,11 @@ class LocalRekognition(LocalClient):
 
     @operation("ListFaces")
     def list_faces(
-        self, CollectionId: str, NextToken: str = "", MaxResults: int = 1000, UserId: str | None = None,
+        self,
+        CollectionId: str,
+        NextToken: str = "",
+        MaxResults: int = 1000,
+        UserId: str | None = None,
         FaceIds: list[str] | None = None,
     ) -> dict:
         self._collection(CollectionId)
@@ -249,7 +252,10 @@ class LocalRekognition(LocalClient):
 
     @operation("CompareFaces")
     def compare_faces(
-        self, SourceImage: dict, TargetImage: dict, SimilarityThreshold: float = DEFAULT_THRESHOLD,
+        self,
+        SourceImage: dict,
+        TargetImage: dict,
+        SimilarityThreshold: float = DEFAULT_THRESHOLD,
         QualityFilter: str = "NONE",
     ) -> dict:
         source_picture = self._picture(SourceImage)
@@ -317,6 +323,13 @@ class LocalRekognition(LocalClient):
         if "Bytes" in image:
             data = image["Bytes"]
             data = data.read() if hasattr(data, "read") else bytes(data)
+            if not data:
+                # boto3 sends empty bytes; Rekognition's own validation refuses them.
+                raise ServiceError(
+                    "InvalidParameterException",
+                    "1 validation error detected: Value at 'image.bytes' failed to satisfy constraint: "
+                    "Member must have length greater than or equal to 1",
+                )
             if len(data) > MAX_IMAGE_BYTES:
                 raise ServiceError("ImageTooLargeException", "Image size is too large. The limit is 5 MB as bytes.")
             return data
@@ -397,7 +410,4 @@ def _face_detail(face: facelib.Face, picture: facelib.Picture) -> dict:
 
 
 def _landmarks_json(face: facelib.Face, picture: facelib.Picture) -> list[dict]:
-    return [
-        {"Type": name, "X": x / picture.width, "Y": y / picture.height}
-        for name, (x, y) in face.landmarks.items()
-    ]
+    return [{"Type": name, "X": x / picture.width, "Y": y / picture.height} for name, (x, y) in face.landmarks.items()]

@@ -46,7 +46,7 @@ class LocalS3(LocalClient):
     service_name = "s3"
 
     def __init__(self, data_dir: Path, region: str = "us-east-1") -> None:
-        self.root = private_dir(Path(data_dir) / "s3")
+        self.root = private_dir(private_dir(Path(data_dir)) / "s3")
         self.region = region
         db_path = private_file(self.root / "index.sqlite3")
         self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None, timeout=30)
@@ -59,9 +59,7 @@ class LocalS3(LocalClient):
     @operation("CreateBucket")
     def create_bucket(self, Bucket: str, **_: Any) -> dict:
         with self._lock:
-            cursor = self._db.execute(
-                "INSERT OR IGNORE INTO buckets VALUES (?, ?)", (Bucket, _now().isoformat())
-            )
+            cursor = self._db.execute("INSERT OR IGNORE INTO buckets VALUES (?, ?)", (Bucket, _now().isoformat()))
             if cursor.rowcount == 0:
                 raise ServiceError(
                     "BucketAlreadyOwnedByYou",
@@ -102,7 +100,12 @@ class LocalS3(LocalClient):
 
     @operation("PutObject")
     def put_object(
-        self, Bucket: str, Key: str, Body: Any = b"", Metadata: dict | None = None, ContentType: str = "",
+        self,
+        Bucket: str,
+        Key: str,
+        Body: Any = b"",
+        Metadata: dict | None = None,
+        ContentType: str = "",
         **_: Any,
     ) -> dict:
         self._require_bucket(Bucket)
@@ -114,8 +117,13 @@ class LocalS3(LocalClient):
             self._db.execute(
                 "INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
-                    Bucket, Key, len(data), etag, ContentType or "binary/octet-stream",
-                    json.dumps({k.lower(): v for k, v in (Metadata or {}).items()}), _now().isoformat(),
+                    Bucket,
+                    Key,
+                    len(data),
+                    etag,
+                    ContentType or "binary/octet-stream",
+                    json.dumps({k.lower(): v for k, v in (Metadata or {}).items()}),
+                    _now().isoformat(),
                 ),
             )
         return {"ETag": etag}
@@ -140,8 +148,13 @@ class LocalS3(LocalClient):
 
     @operation("ListObjectsV2")
     def list_objects_v2(
-        self, Bucket: str, Prefix: str = "", MaxKeys: int = 1000, ContinuationToken: str = "",
-        StartAfter: str = "", **_: Any,
+        self,
+        Bucket: str,
+        Prefix: str = "",
+        MaxKeys: int = 1000,
+        ContinuationToken: str = "",
+        StartAfter: str = "",
+        **_: Any,
     ) -> dict:
         self._require_bucket(Bucket)
         after = ContinuationToken or StartAfter

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -201,15 +201,12 @@ class FaceStore:
         with self._transaction() as db:
             deleted = []
             for face_id in face_ids:
-                cursor = db.execute(
-                    "DELETE FROM faces WHERE collection = ? AND face_id = ?", (collection, face_id)
-                )
+                cursor = db.execute("DELETE FROM faces WHERE collection = ? AND face_id = ?", (collection, face_id))
                 if cursor.rowcount:
                     deleted.append(face_id)
             if deleted:
                 db.execute(
-                    "UPDATE collections SET generation = generation + 1, deletions = deletions + 1"
-                    " WHERE name = ?",
+                    "UPDATE collections SET generation = generation + 1, deletions = deletions + 1 WHERE name = ?",
                     (collection,),
                 )
         return deleted

@@ -1,0 +1,446 @@
+"""The local Rekognition engine, driven through boto3's interface on real photographs."""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError, ParamValidationError
+from PIL import Image, ImageEnhance, ImageFilter
+
+from facerec.local.rekognition import DEFAULT_THRESHOLD, LocalRekognition, distance_for, similarity
+from facerec.local.s3 import LocalS3
+from tests.conftest import FACES_DIR, ROOT, jpeg, letterbox, people, photo
+from tests.local.checked import CheckedClient
+
+COLLECTION = "faces"
+ALL_OPERATIONS = {
+    "CreateCollection",
+    "DescribeCollection",
+    "ListCollections",
+    "DeleteCollection",
+    "IndexFaces",
+    "ListFaces",
+    "DeleteFaces",
+    "SearchFaces",
+    "SearchFacesByImage",
+    "DetectFaces",
+    "CompareFaces",
+}
+
+
+@pytest.fixture
+def s3(data_dir: Path) -> LocalS3:
+    client = LocalS3(data_dir)
+    client.create_bucket(Bucket="photos")
+    return client
+
+
+@pytest.fixture
+def rekognition(data_dir: Path, s3: LocalS3) -> CheckedClient:
+    client = CheckedClient(LocalRekognition(data_dir, s3=s3))
+    client.create_collection(CollectionId=COLLECTION)
+    return client
+
+
+@pytest.fixture
+def enrolled(rekognition: CheckedClient) -> CheckedClient:
+    """Everyone in ../shared/faces/people enrolled from their first photo."""
+    for name, photos in people().items():
+        result = rekognition.index_faces(
+            CollectionId=COLLECTION, Image={"Bytes": photos[0].read_bytes()}, ExternalImageId=name
+        )
+        assert len(result["FaceRecords"]) == 1, name
+    return rekognition
+
+
+def face_ids(client: CheckedClient) -> list[str]:
+    return [f["FaceId"] for f in client.list_faces(CollectionId=COLLECTION)["Faces"]]
+
+
+def best_match(client: CheckedClient, image: bytes) -> dict | None:
+    matches = client.search_faces_by_image(CollectionId=COLLECTION, Image={"Bytes": image})["FaceMatches"]
+    return matches[0] if matches else None
+
+
+# Collections
+
+
+def test_collection_lifecycle(rekognition: CheckedClient) -> None:
+    with pytest.raises(ClientError) as exc:
+        rekognition.create_collection(CollectionId=COLLECTION)
+    assert exc.value.response["Error"]["Code"] == "ResourceAlreadyExistsException"
+
+    rekognition.create_collection(CollectionId="second")
+    described = rekognition.describe_collection(CollectionId=COLLECTION)
+    assert described["FaceCount"] == 0
+    assert described["CollectionARN"].endswith(f":collection/{COLLECTION}")
+
+    first = rekognition.list_collections(MaxResults=1)
+    second = rekognition.list_collections(MaxResults=1, NextToken=first["NextToken"])
+    assert first["CollectionIds"] + second["CollectionIds"] == ["faces", "second"]
+    assert "NextToken" not in second
+
+    rekognition.delete_collection(CollectionId="second")
+    with pytest.raises(rekognition._client.exceptions.ResourceNotFoundException):
+        rekognition.describe_collection(CollectionId="second")
+    with pytest.raises(ClientError, match="ResourceNotFoundException"):
+        rekognition.delete_collection(CollectionId="second")
+
+
+def test_collection_id_is_checked_against_rekognitions_pattern(rekognition: CheckedClient) -> None:
+    with pytest.raises(ClientError, match="InvalidParameterException"):
+        rekognition.create_collection(CollectionId="no spaces/or slashes")
+
+
+def test_operations_on_a_missing_collection_fail(rekognition: CheckedClient) -> None:
+    with pytest.raises(ClientError, match="ResourceNotFoundException"):
+        rekognition.index_faces(CollectionId="missing", Image={"Bytes": photo("people/joe_biden/biden1.jpg")})
+    with pytest.raises(ClientError, match="ResourceNotFoundException"):
+        rekognition.list_faces(CollectionId="missing")
+
+
+# Recognition on real photographs
+
+
+def test_every_other_photo_finds_its_person(enrolled: CheckedClient) -> None:
+    checked = 0
+    for name, photos in people().items():
+        for other in photos[1:]:
+            match = best_match(enrolled, other.read_bytes())
+            assert match is not None, other
+            assert match["Face"]["ExternalImageId"] == name, other
+            assert match["Similarity"] >= DEFAULT_THRESHOLD
+            checked += 1
+    assert checked >= 10
+
+
+@pytest.mark.parametrize("stranger", ["joe_biden", "rose_leslie"])
+def test_a_person_not_enrolled_has_no_match(rekognition: CheckedClient, stranger: str) -> None:
+    for name, photos in people().items():
+        if name != stranger:
+            rekognition.index_faces(
+                CollectionId=COLLECTION, Image={"Bytes": photos[0].read_bytes()}, ExternalImageId=name
+            )
+    for candidate in people()[stranger]:
+        assert best_match(rekognition, candidate.read_bytes()) is None
+
+
+def test_webcam_sized_frames_are_recognised(enrolled: CheckedClient) -> None:
+    frame = jpeg(letterbox(photo("people/kit_harington/kit2.jpg")))
+    match = best_match(enrolled, frame)
+    assert match and match["Face"]["ExternalImageId"] == "kit_harington"
+
+
+def test_search_uses_the_largest_face_of_a_group(enrolled: CheckedClient) -> None:
+    result = enrolled.search_faces_by_image(CollectionId=COLLECTION, Image={"Bytes": photo("groups/kit_and_rose.jpg")})
+    box = result["SearchedFaceBoundingBox"]
+    detected = enrolled.detect_faces(Image={"Bytes": photo("groups/kit_and_rose.jpg")})["FaceDetails"]
+    largest = max(detected, key=lambda d: d["BoundingBox"]["Width"] * d["BoundingBox"]["Height"])
+    assert box == largest["BoundingBox"]
+    assert result["FaceMatches"][0]["Face"]["ExternalImageId"] in {"kit_harington", "rose_leslie"}
+
+
+def test_group_photo_indexes_every_face_and_respects_max_faces(rekognition: CheckedClient) -> None:
+    group = {"Bytes": photo("groups/obama_and_biden_2.jpg")}
+    everyone = rekognition.index_faces(CollectionId=COLLECTION, Image=group, QualityFilter="NONE")
+    assert len(everyone["FaceRecords"]) == 3
+    assert len({r["Face"]["ImageId"] for r in everyone["FaceRecords"]}) == 1
+
+    capped = rekognition.index_faces(CollectionId=COLLECTION, Image=group, MaxFaces=2, QualityFilter="NONE")
+    assert len(capped["FaceRecords"]) == 2
+    assert [u["Reasons"] for u in capped["UnindexedFaces"]] == [["EXCEEDS_MAX_FACES"]]
+    # The largest faces are the ones kept.
+    kept = min(r["FaceDetail"]["BoundingBox"]["Width"] for r in capped["FaceRecords"])
+    dropped = capped["UnindexedFaces"][0]["FaceDetail"]["BoundingBox"]["Width"]
+    assert kept >= dropped
+    assert rekognition.describe_collection(CollectionId=COLLECTION)["FaceCount"] == 5
+
+
+def test_group_photo_names_both_people(enrolled: CheckedClient) -> None:
+    detected = enrolled.detect_faces(Image={"Bytes": photo("groups/obama_and_biden_1.jpg")})["FaceDetails"]
+    assert len(detected) == 2
+    indexed = enrolled.index_faces(
+        CollectionId=COLLECTION, Image={"Bytes": photo("groups/obama_and_biden_1.jpg")}, ExternalImageId="group"
+    )
+    names = set()
+    for record in indexed["FaceRecords"]:
+        matches = enrolled.search_faces(CollectionId=COLLECTION, FaceId=record["Face"]["FaceId"])["FaceMatches"]
+        names.add(next(m["Face"]["ExternalImageId"] for m in matches if m["Face"]["ExternalImageId"] != "group"))
+    assert names == {"barack_obama", "joe_biden"}
+
+
+def test_search_faces_excludes_the_face_itself(enrolled: CheckedClient) -> None:
+    record = enrolled.index_faces(
+        CollectionId=COLLECTION, Image={"Bytes": photo("people/barack_obama/obama3.jpg")}, ExternalImageId="again"
+    )["FaceRecords"][0]["Face"]
+    result = enrolled.search_faces(CollectionId=COLLECTION, FaceId=record["FaceId"])
+    ids = [m["Face"]["FaceId"] for m in result["FaceMatches"]]
+    assert record["FaceId"] not in ids
+    assert result["FaceMatches"][0]["Face"]["ExternalImageId"] == "barack_obama"
+
+
+def test_compare_faces_splits_matches_from_the_rest(rekognition: CheckedClient) -> None:
+    result = rekognition.compare_faces(
+        SourceImage={"Bytes": photo("people/joe_biden/biden2.jpg")},
+        TargetImage={"Bytes": photo("groups/obama_and_biden_1.jpg")},
+    )
+    assert len(result["FaceMatches"]) == 1
+    assert len(result["UnmatchedFaces"]) == 1
+    assert result["FaceMatches"][0]["Similarity"] >= DEFAULT_THRESHOLD
+
+
+def test_detect_faces_reports_landmarks_inside_the_box(rekognition: CheckedClient) -> None:
+    (face,) = rekognition.detect_faces(Image={"Bytes": photo("people/barack_obama/obama1.jpg")})["FaceDetails"]
+    box = face["BoundingBox"]
+    assert {lm["Type"] for lm in face["Landmarks"]} == {"eyeLeft", "eyeRight", "nose"}
+    for lm in face["Landmarks"]:
+        assert box["Left"] <= lm["X"] <= box["Left"] + box["Width"]
+        assert box["Top"] <= lm["Y"] <= box["Top"] + box["Height"]
+    marks = {lm["Type"]: lm for lm in face["Landmarks"]}
+    assert marks["eyeLeft"]["X"] > marks["eyeRight"]["X"]  # the subject's left eye is on the image's right
+    assert abs(face["Pose"]["Yaw"]) < 20 and abs(face["Pose"]["Roll"]) < 20
+    assert face["Confidence"] > 99
+
+
+def test_exif_orientation_is_respected(rekognition: CheckedClient) -> None:
+    upright = Image.open(io.BytesIO(photo("people/barack_obama/obama1.jpg")))
+    (plain,) = rekognition.detect_faces(Image={"Bytes": jpeg(upright)})["FaceDetails"]
+    # Store the pixels turned on their side, with the EXIF tag that says how to turn them back.
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    out = io.BytesIO()
+    upright.rotate(90, expand=True).save(out, "JPEG", exif=exif.tobytes())
+    (tagged,) = rekognition.detect_faces(Image={"Bytes": out.getvalue()})["FaceDetails"]
+    assert tagged["BoundingBox"]["Left"] == pytest.approx(plain["BoundingBox"]["Left"], abs=0.03)
+    assert tagged["BoundingBox"]["Top"] == pytest.approx(plain["BoundingBox"]["Top"], abs=0.03)
+
+
+def test_rgba_png_and_small_frames_are_accepted(enrolled: CheckedClient) -> None:
+    for edge in ["edge/obama_rgba_32bit.png", "edge/obama_240p.jpg", "edge/obama_1080p.jpg"]:
+        match = best_match(enrolled, photo(edge))
+        assert match and match["Face"]["ExternalImageId"] == "barack_obama", edge
+
+
+# Quality filter
+
+
+def test_quality_filter_rejects_blur_with_low_sharpness(rekognition: CheckedClient) -> None:
+    blurred = Image.open(FACES_DIR / "people/barack_obama/obama1.jpg").filter(ImageFilter.GaussianBlur(4))
+    image = {"Bytes": jpeg(blurred)}
+    result = rekognition.index_faces(CollectionId=COLLECTION, Image=image, QualityFilter="MEDIUM")
+    assert result["FaceRecords"] == []
+    assert "LOW_SHARPNESS" in result["UnindexedFaces"][0]["Reasons"]
+    assert len(rekognition.index_faces(CollectionId=COLLECTION, Image=image, QualityFilter="NONE")["FaceRecords"]) == 1
+
+
+def test_quality_filter_rejects_darkness_and_small_faces(rekognition: CheckedClient) -> None:
+    original = Image.open(FACES_DIR / "people/barack_obama/obama_720p.jpg")
+    dark = ImageEnhance.Brightness(original).enhance(0.25)
+    result = rekognition.index_faces(CollectionId=COLLECTION, Image={"Bytes": jpeg(dark)}, QualityFilter="HIGH")
+    assert "LOW_BRIGHTNESS" in result["UnindexedFaces"][0]["Reasons"]
+
+    small = original.resize((original.width // 3, original.height // 3))  # a face some 60 px wide
+    result = rekognition.index_faces(CollectionId=COLLECTION, Image={"Bytes": jpeg(small)}, QualityFilter="HIGH")
+    assert result["UnindexedFaces"] and "SMALL_BOUNDING_BOX" in result["UnindexedFaces"][0]["Reasons"]
+    assert rekognition.describe_collection(CollectionId=COLLECTION)["FaceCount"] == 0
+
+
+def test_every_valid_photo_passes_the_default_filter(rekognition: CheckedClient) -> None:
+    for path in sorted((FACES_DIR / "edge").iterdir()):
+        result = rekognition.index_faces(CollectionId=COLLECTION, Image={"Bytes": path.read_bytes()})
+        assert len(result["FaceRecords"]) == 1, (path, result["UnindexedFaces"])
+
+
+# Bad input
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A PNG whose header claims width x height pixels, with almost no data behind it."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    )
+
+
+def tiny_png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (1, 1), "white").save(out, "PNG")
+    return out.getvalue()
+
+
+def oversized_jpeg() -> bytes:
+    noise = Image.frombytes("RGB", (2000, 2000), os.urandom(2000 * 2000 * 3))
+    data = jpeg(noise, quality=100)
+    assert len(data) > 5 * 1024 * 1024
+    return data
+
+
+BAD_IMAGES = {
+    "text": (lambda: b"this is not an image", "InvalidImageFormatException"),
+    "truncated JPEG": (lambda: photo("people/joe_biden/biden1.jpg")[:20000], "InvalidImageFormatException"),
+    "GIF": (lambda: _gif(), "InvalidImageFormatException"),
+    "1x1 image": (tiny_png, "InvalidParameterException"),
+    "over 5 MB": (oversized_jpeg, "ImageTooLargeException"),
+    "30000x30000 PNG header": (lambda: png_claiming(30000, 30000), "ImageTooLargeException"),
+}
+
+
+def _gif() -> bytes:
+    out = io.BytesIO()
+    Image.open(FACES_DIR / "people/joe_biden/biden1.jpg").save(out, "GIF")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("kind", BAD_IMAGES)
+def test_bad_images_get_rekognitions_error_and_change_nothing(enrolled: CheckedClient, kind: str) -> None:
+    make, code = BAD_IMAGES[kind]
+    data = make()
+    before = face_ids(enrolled)
+    for call in (
+        lambda: enrolled.index_faces(CollectionId=COLLECTION, Image={"Bytes": data}, ExternalImageId="bad"),
+        lambda: enrolled.search_faces_by_image(CollectionId=COLLECTION, Image={"Bytes": data}),
+        lambda: enrolled.detect_faces(Image={"Bytes": data}),
+    ):
+        with pytest.raises(ClientError) as exc:
+            call()
+        assert exc.value.response["Error"]["Code"] == code
+    assert face_ids(enrolled) == before
+
+
+def test_empty_bytes_are_an_invalid_parameter(enrolled: CheckedClient) -> None:
+    before = face_ids(enrolled)
+    with pytest.raises(ClientError, match="InvalidParameterException"):
+        enrolled.index_faces(CollectionId=COLLECTION, Image={"Bytes": b""})
+    assert face_ids(enrolled) == before
+
+
+def test_parameters_are_validated_as_botocore_does(enrolled: CheckedClient) -> None:
+    with pytest.raises(ParamValidationError, match="MaxFaces"):
+        enrolled.index_faces(CollectionId=COLLECTION, Image={"Bytes": b"x"}, MaxFaces=0)
+    with pytest.raises(ParamValidationError, match="CollectionId"):
+        enrolled.search_faces_by_image(Image={"Bytes": b"x"})
+
+
+def test_search_with_no_face_is_an_invalid_parameter(enrolled: CheckedClient) -> None:
+    landscape = jpeg(Image.new("RGB", (640, 480), (90, 140, 200)))
+    with pytest.raises(ClientError, match="InvalidParameterException"):
+        enrolled.search_faces_by_image(CollectionId=COLLECTION, Image={"Bytes": landscape})
+    result = enrolled.index_faces(CollectionId=COLLECTION, Image={"Bytes": landscape})
+    assert result["FaceRecords"] == [] and result["UnindexedFaces"] == []
+
+
+@pytest.mark.parametrize("external_id", ["Zoë Ñúñez", "has space", "slash/name"])
+def test_external_image_id_follows_rekognitions_pattern(rekognition: CheckedClient, external_id: str) -> None:
+    with pytest.raises(ClientError, match="InvalidParameterException"):
+        rekognition.index_faces(
+            CollectionId=COLLECTION, Image={"Bytes": photo("people/joe_biden/biden1.jpg")}, ExternalImageId=external_id
+        )
+    assert face_ids(rekognition) == []
+
+
+# Images from S3
+
+
+def test_images_are_read_from_s3(rekognition: CheckedClient, s3: LocalS3) -> None:
+    s3.put_object(Bucket="photos", Key="index/joe biden/1.jpg", Body=photo("people/joe_biden/biden1.jpg"))
+    result = rekognition.index_faces(
+        CollectionId=COLLECTION, Image={"S3Object": {"Bucket": "photos", "Name": "index/joe biden/1.jpg"}}
+    )
+    assert len(result["FaceRecords"]) == 1
+    for missing in ({"Bucket": "photos", "Name": "nope.jpg"}, {"Bucket": "nobucket", "Name": "x.jpg"}):
+        with pytest.raises(ClientError, match="InvalidS3ObjectException"):
+            rekognition.search_faces_by_image(CollectionId=COLLECTION, Image={"S3Object": missing})
+
+
+def test_s3_images_over_15_mb_are_too_large(rekognition: CheckedClient, s3: LocalS3) -> None:
+    s3.put_object(Bucket="photos", Key="huge.jpg", Body=b"\xff\xd8" + b"\0" * (15 * 1024 * 1024 + 1))
+    with pytest.raises(ClientError, match="ImageTooLargeException"):
+        rekognition.index_faces(CollectionId=COLLECTION, Image={"S3Object": {"Bucket": "photos", "Name": "huge.jpg"}})
+
+
+# Faces: listing, deleting, persistence
+
+
+def test_list_faces_paginates_and_delete_faces_removes_them(enrolled: CheckedClient) -> None:
+    pages = list(
+        enrolled._client.get_paginator("list_faces").paginate(CollectionId=COLLECTION, PaginationConfig={"PageSize": 4})
+    )
+    listed = [f for page in pages for f in page["Faces"]]
+    assert len(pages) == 2 and len(listed) == len(people())
+
+    obama = [f["FaceId"] for f in listed if f["ExternalImageId"] == "barack_obama"]
+    deleted = enrolled.delete_faces(CollectionId=COLLECTION, FaceIds=obama)
+    assert deleted["DeletedFaces"] == obama
+    assert best_match(enrolled, photo("people/barack_obama/obama2.jpg")) is None
+    match = best_match(enrolled, photo("people/joe_biden/biden2.jpg"))
+    assert match and match["Face"]["ExternalImageId"] == "joe_biden"
+
+
+def test_faces_persist_and_other_processes_see_changes(data_dir: Path, enrolled: CheckedClient) -> None:
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1]);"
+        "from facerec.local.rekognition import LocalRekognition; from pathlib import Path;"
+        "r = LocalRekognition(Path(sys.argv[2]));"
+        "m = r.search_faces_by_image(CollectionId='faces', Image={'Bytes': open(sys.argv[3], 'rb').read()});"
+        "print(m['FaceMatches'][0]['Face']['ExternalImageId']);"
+        "ids = [f['FaceId'] for f in r.list_faces(CollectionId='faces')['Faces'] "
+        "if f['ExternalImageId'] == 'rose_leslie'];"
+        "r.delete_faces(CollectionId='faces', FaceIds=ids)"
+    )
+    # This process loads its in-memory matrix before the other process deletes.
+    assert best_match(enrolled, photo("people/rose_leslie/rose2.jpg"))["Face"]["ExternalImageId"] == "rose_leslie"
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(ROOT), str(data_dir), str(FACES_DIR / "people/rose_leslie/rose2.jpg")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip() == "rose_leslie"
+    assert best_match(enrolled, photo("people/rose_leslie/rose2.jpg")) is None
+
+
+def test_data_is_private_to_its_owner(data_dir: Path, enrolled: CheckedClient) -> None:
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    assert stat.S_IMODE((data_dir / "s3").stat().st_mode) == 0o700
+    for name in ["rekognition.sqlite3", "s3/index.sqlite3"]:
+        assert stat.S_IMODE((data_dir / name).stat().st_mode) == 0o600
+
+
+# Similarity and shapes
+
+
+def test_similarity_is_calibrated_to_dlibs_threshold() -> None:
+    assert similarity(0.6) == pytest.approx(80.0)
+    assert similarity(0.525) > 94 and similarity(0.704) < 40
+    assert similarity(0.0) > 99.9 and similarity(2.0) < 0.001
+    for threshold in (50, 80, 95, 99):
+        assert similarity(distance_for(threshold)) == pytest.approx(threshold)
+
+
+def test_every_operation_answers_in_botocores_shapes(enrolled: CheckedClient) -> None:
+    image = {"Bytes": photo("people/alex_lacamoire/alex2.jpg")}
+    enrolled.describe_collection(CollectionId=COLLECTION)
+    enrolled.list_collections()
+    face_id = enrolled.index_faces(CollectionId=COLLECTION, Image=image, DetectionAttributes=["ALL"])["FaceRecords"][0][
+        "Face"
+    ]["FaceId"]
+    enrolled.list_faces(CollectionId=COLLECTION, MaxResults=2)
+    enrolled.search_faces(CollectionId=COLLECTION, FaceId=face_id)
+    enrolled.search_faces_by_image(CollectionId=COLLECTION, Image=image, QualityFilter="AUTO")
+    enrolled.detect_faces(Image=image, Attributes=["ALL"])
+    enrolled.compare_faces(SourceImage=image, TargetImage={"Bytes": photo("groups/kit_and_rose.jpg")})
+    enrolled.delete_faces(CollectionId=COLLECTION, FaceIds=[face_id])
+    enrolled.delete_collection(CollectionId=COLLECTION)
+    assert enrolled.seen_operations == ALL_OPERATIONS
