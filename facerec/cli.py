@@ -1,38 +1,153 @@
-"""`python -m facerec`: the engine and the pipeline from a terminal."""
+"""`python -m facerec`: add, check, people, delete, reindex, and the engine demo.
+
+Exit codes: 0 success, 1 a user error (one line on stderr), 2 usage.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 from pathlib import Path
+from typing import TextIO
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
+
+from facerec.errors import UserError, describe
+from facerec.settings import SettingsError
 
 DEFAULT_FACES = Path(__file__).resolve().parents[2] / "shared" / "faces"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m facerec", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="enrol people from a folder of photos and recognise the rest")
-    demo.add_argument(
-        "faces", nargs="?", type=Path, default=DEFAULT_FACES, help="a folder with people/<name>/*.jpg (and groups/)"
-    )
-    args = parser.parse_args(argv)
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="python -m facerec", description="Enrol faces by name and recognise them.")
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add = commands.add_parser("add", help="enrol a person from one or more photos")
+    add.add_argument("name", help="the person's name")
+    add.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    check = commands.add_parser("check", help="say who is in a photo")
+    check.add_argument("image", type=Path)
+    check.add_argument("--json", action="store_true", help="print a JSON object")
+    check.add_argument("--threshold", type=float, help="smallest similarity for a match (default: settings)")
+    people = commands.add_parser("people", help="list everyone enrolled")
+    people.add_argument("--json", action="store_true", help="print a JSON list")
+    delete = commands.add_parser("delete", help="delete a person: faces, table items and images")
+    delete.add_argument("name")
+    commands.add_parser("reindex", help="index images that have no outcome and remove orphans")
+    demo = commands.add_parser("demo", help="show the local engine on a folder of people/<name>/<photo>")
+    demo.add_argument("faces", nargs="?", type=Path, default=DEFAULT_FACES)
+    return top
+
+
+def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out, err = out or sys.stdout, err or sys.stderr
+    args = parser().parse_args(argv)
     try:
-        return run_demo(args.faces)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        if args.command == "demo":
+            return run_demo(args.faces, out)
+        from facerec.service import open_service
+
+        service = open_service()
+        return COMMANDS[args.command](service, args, out, err)
+    except (UserError, SettingsError, ClientError, BotoCoreError, OSError) as exc:
+        print(f"error: {describe(exc)}", file=err)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=err)
         return 1
 
 
-class UserError(Exception):
-    """Something the user can fix; printed as one line."""
+def cmd_add(service, args, out: TextIO, err: TextIO) -> int:
+    images = [_read(path) for path in args.images]  # every file readable before anything is sent
+    failures = 0
+    for done, (path, data) in enumerate(zip(args.images, images, strict=True), start=1):
+        result = service.add(args.name, data, source=str(path))
+        if not result.ok:
+            failures += 1
+            print(f"{path}: not added: {result.message}", file=err)
+        _progress(err, done, len(images), f"{path.name}")
+    added = len(images) - failures
+    print(f"Added {added} of {len(images)} photos of {service_name(args.name)}", file=out)
+    return 0 if added else 1
 
 
-def run_demo(faces: Path) -> int:
+def cmd_check(service, args, out: TextIO, err: TextIO) -> int:
+    faces = service.check(_read(args.image), threshold=args.threshold, source=str(args.image))
+    if args.json:
+        json.dump({"faces": [_face_json(f) for f in faces]}, out, ensure_ascii=False)
+        out.write("\n")
+        return 0
+    if not faces:
+        print("No face found.", file=out)
+    for face in faces:
+        who = f"{face.name} (similarity {face.similarity:.1f})" if face.name else "Unknown"
+        print(who, file=out)
+    return 0
+
+
+def cmd_people(service, args, out: TextIO, err: TextIO) -> int:
+    people = service.people()
+    if args.json:
+        json.dump([{"name": p.name, "faces": p.face_count} for p in people], out, ensure_ascii=False)
+        out.write("\n")
+    elif not people:
+        print("Nobody is enrolled yet.", file=out)
+    for person in [] if args.json else people:
+        print(f"{person.name}\t{person.face_count} face{'s' if person.face_count != 1 else ''}", file=out)
+    return 0
+
+
+def cmd_delete(service, args, out: TextIO, err: TextIO) -> int:
+    result = service.delete(args.name)
+    print(f"Deleted {result.name}: {result.faces} faces, {result.images} images", file=out)
+    return 0
+
+
+def cmd_reindex(service, args, out: TextIO, err: TextIO) -> int:
+    result = service.reindex()
+    print(
+        f"Indexed {len(result.indexed)} images, {len(result.failed)} without a usable face; removed "
+        f"{result.orphan_faces_removed} faces without a name and {result.orphan_items_removed} names without a face",
+        file=out,
+    )
+    return 0
+
+
+COMMANDS = {"add": cmd_add, "check": cmd_check, "people": cmd_people, "delete": cmd_delete, "reindex": cmd_reindex}
+
+
+def service_name(name: str) -> str:
+    return " ".join(name.split())
+
+
+def _read(path: Path) -> bytes:
+    if not path.is_file():
+        raise UserError(f"{path}: no such file")
+    return path.read_bytes()
+
+
+def _face_json(face) -> dict:
+    box = face.box
+    return {
+        "name": face.name,
+        "similarity": None if face.similarity is None else round(face.similarity, 2),
+        "box": {"left": box.left, "top": box.top, "width": box.width, "height": box.height},
+    }
+
+
+def _progress(stream: TextIO, done: int, total: int, label: str, width: int = 30) -> None:
+    filled = round(width * done / total)
+    line = f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {label}"
+    if stream.isatty():
+        stream.write("\r" + line[:100].ljust(100) + ("\n" if done == total else ""))
+    else:
+        stream.write(line + "\n")
+    stream.flush()
+
+
+def run_demo(faces: Path, out: TextIO) -> int:
     """Enrol each person's first photo in a throwaway collection, then name every other photo."""
     from facerec.local.rekognition import LocalRekognition
 
@@ -45,26 +160,22 @@ def run_demo(faces: Path) -> int:
         probes: list[Path] = []
         for person in sorted(p for p in people.iterdir() if p.is_dir()):
             photos = _images(person)
-            if not photos:
-                continue
-            result = engine.index_faces(
-                CollectionId="demo", Image={"Bytes": photos[0].read_bytes()}, ExternalImageId=person.name
-            )
-            print(f"enrolled {person.name:<20} from {photos[0].name} ({len(result['FaceRecords'])} face)")
-            probes += photos[1:]
-        probes += _images(faces / "groups")
-        for probe in probes:
-            print(f"{probe.relative_to(faces)!s:<42} -> {_name(engine, probe)}")
+            if photos:
+                engine.index_faces(
+                    CollectionId="demo", Image={"Bytes": photos[0].read_bytes()}, ExternalImageId=person.name
+                )
+                print(f"enrolled {person.name:<20} from {photos[0].name}", file=out)
+                probes += photos[1:]
+        for probe in probes + _images(faces / "groups"):
+            print(f"{probe.relative_to(faces)!s:<42} -> {_demo_name(engine, probe)}", file=out)
     return 0
 
 
 def _images(folder: Path) -> list[Path]:
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if folder.is_dir() else []
 
 
-def _name(engine, probe: Path) -> str:
+def _demo_name(engine, probe: Path) -> str:
     try:
         result = engine.search_faces_by_image(CollectionId="demo", Image={"Bytes": probe.read_bytes()})
     except ClientError as exc:
@@ -73,3 +184,5 @@ def _name(engine, probe: Path) -> str:
         return "unknown"
     best = result["FaceMatches"][0]
     return f"{best['Face']['ExternalImageId']} (similarity {best['Similarity']:.1f})"
+
+

@@ -1,68 +1,90 @@
 """`client(service_name)`: a boto3 client on AWS, or the local back end's.
 
-The back end comes from FACEREC_BACKEND: `local` (the default: no account, no
-network, real face recognition on this machine) or `aws`. Local clients share
-one data folder (FACEREC_DATA_DIR), and one instance per service and folder,
-so that the engine's in-memory matrices and the models are loaded once.
+The back end comes from the settings (FACEREC_BACKEND): `local` (the default:
+no account, no network, real face recognition on this machine) or `aws`. Local
+clients of one data folder are made once and shared, so the models and the
+search matrices load once. The local bucket's notification invokes lambda.py's
+handler, wired here: the bucket itself knows only function names.
 """
 
 from __future__ import annotations
 
-import os
+import importlib.util
+import sys
 import threading
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
-from facerec.paths import data_dir as resolve_data_dir
+from facerec.paths import private_dir
+from facerec.settings import Settings, load
 
-BACKENDS = ("local", "aws")
-LOCAL_SERVICES = ("rekognition", "s3")
+LOCAL_SERVICES = ("rekognition", "s3", "dynamodb")
+LAMBDA_FILE = Path(__file__).resolve().parents[1] / "lambda.py"
 
 _cache: dict[tuple[str, Path], Any] = {}
 _cache_lock = threading.RLock()
 
 
-class ConfigurationError(ValueError):
-    """A setting has a value the app cannot use; the message names the setting."""
-
-
-def backend() -> str:
-    chosen = os.environ.get("FACEREC_BACKEND", "local").strip().lower() or "local"
-    if chosen not in BACKENDS:
-        raise ConfigurationError(f"FACEREC_BACKEND must be one of {', '.join(BACKENDS)}, not {chosen!r}")
-    return chosen
-
-
-def region() -> str:
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-
-
-def client(service_name: str, *, data_dir: str | os.PathLike | None = None, **kwargs: Any) -> Any:
+def client(service_name: str, settings: Settings | None = None, **kwargs: Any) -> Any:
     """A boto3-shaped client for `service_name` on the configured back end."""
-    if backend() == "aws":
+    settings = settings or load()
+    if settings.backend == "aws":
         import boto3
 
-        return boto3.client(service_name, **kwargs)
-    return local_client(service_name, data_dir)
+        return boto3.client(service_name, region_name=kwargs.pop("region_name", settings.region), **kwargs)
+    return local_client(service_name, settings)
 
 
-def local_client(service_name: str, data_dir: str | os.PathLike | None = None) -> Any:
+def local_client(service_name: str, settings: Settings) -> Any:
     if service_name not in LOCAL_SERVICES:
-        raise ConfigurationError(
-            f"the local back end has no {service_name!r} service (it has {', '.join(LOCAL_SERVICES)})"
-        )
-    folder = resolve_data_dir(data_dir)
+        raise ValueError(f"the local back end has no {service_name!r} service (it has {', '.join(LOCAL_SERVICES)})")
+    folder = private_dir(Path(settings.data_dir)).resolve()
     with _cache_lock:
-        key = (service_name, folder.resolve())
+        key = (service_name, folder)
         if key not in _cache:
-            _cache[key] = _make(service_name, folder)
+            _cache[key] = _make(service_name, folder, settings)
         return _cache[key]
 
 
-def _make(service_name: str, folder: Path) -> Any:
+def _make(service_name: str, folder: Path, settings: Settings) -> Any:
+    from facerec.local.dynamodb import LocalDynamoDB
     from facerec.local.rekognition import LocalRekognition
     from facerec.local.s3 import LocalS3
 
     if service_name == "s3":
-        return LocalS3(folder, region=region())
-    return LocalRekognition(folder, s3=local_client("s3", folder), region=region())
+        return LocalS3(folder, region=settings.region, functions={settings.lambda_name: _local_lambda(settings)})
+    if service_name == "dynamodb":
+        return LocalDynamoDB(folder, region=settings.region)
+    return LocalRekognition(folder, s3=local_client("s3", settings), region=settings.region)
+
+
+def _local_lambda(settings: Settings):
+    """lambda.py's handler, run in this process with the local clients and the configured names."""
+
+    def invoke(event: dict, context: Any) -> Any:
+        handler = lambda_module()
+        clients = handler.Clients(
+            s3=local_client("s3", settings),
+            rekognition=local_client("rekognition", settings),
+            dynamodb=local_client("dynamodb", settings),
+        )
+        names = handler.Names(table=settings.dynamodb_table_name, collection=settings.rekognition_collection_name)
+        return handler.handle(event, clients, names)
+
+    return invoke
+
+
+def lambda_module() -> ModuleType:
+    """lambda.py, loaded by path: `lambda` is a keyword, and the file lives beside the package."""
+    with _cache_lock:
+        if "lambda" not in _modules:
+            spec = importlib.util.spec_from_file_location("facerec_lambda", LAMBDA_FILE)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[spec.name] = module  # dataclasses look their module up while it loads
+            spec.loader.exec_module(module)
+            _modules["lambda"] = module
+        return _modules["lambda"]
+
+
+_modules: dict[str, ModuleType] = {}

@@ -24,11 +24,13 @@ from botocore.exceptions import ParamValidationError
 from botocore.response import StreamingBody
 
 from facerec.local.base import LocalClient, ServiceError, operation
+from facerec.local.events import Functions, deliver
 from facerec.paths import private_dir, private_file
 
 VALID_BUCKET = re.compile(r"[a-zA-Z0-9.\-_]{1,255}")
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS buckets (name TEXT PRIMARY KEY, created TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS notifications (bucket TEXT PRIMARY KEY, configuration TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS objects (
     bucket TEXT NOT NULL REFERENCES buckets(name),
     key TEXT NOT NULL,
@@ -45,7 +47,9 @@ CREATE TABLE IF NOT EXISTS objects (
 class LocalS3(LocalClient):
     service_name = "s3"
 
-    def __init__(self, data_dir: Path, region: str = "us-east-1") -> None:
+    def __init__(self, data_dir: Path, region: str = "us-east-1", functions: Functions | None = None) -> None:
+        # Lambda functions by name: what a bucket notification's LambdaFunctionArn invokes.
+        self.functions: Functions = functions if functions is not None else {}
         self.root = private_dir(private_dir(Path(data_dir)) / "s3")
         self.region = region
         db_path = private_file(self.root / "index.sqlite3")
@@ -126,6 +130,7 @@ class LocalS3(LocalClient):
                     _now().isoformat(),
                 ),
             )
+        self._notify(Bucket, "ObjectCreated:Put", Key, len(data), etag)
         return {"ETag": etag}
 
     @operation("GetObject")
@@ -144,6 +149,7 @@ class LocalS3(LocalClient):
         with self._lock:
             self._db.execute("DELETE FROM objects WHERE bucket = ? AND key = ?", (Bucket, Key))
         self._object_path(Bucket, Key).unlink(missing_ok=True)
+        self._notify(Bucket, "ObjectRemoved:Delete", Key, 0, "")
         return {}
 
     @operation("ListObjectsV2")
@@ -186,6 +192,38 @@ class LocalS3(LocalClient):
         if more:
             result["NextContinuationToken"] = page[-1][0]
         return result
+
+    # Notifications
+
+    @operation("PutBucketNotificationConfiguration")
+    def put_bucket_notification_configuration(self, Bucket: str, NotificationConfiguration: dict, **_: Any) -> dict:
+        self._require_bucket(Bucket)
+        for config in NotificationConfiguration.get("LambdaFunctionConfigurations", []):
+            name = config["LambdaFunctionArn"].rsplit(":", 1)[-1]
+            if name not in self.functions:
+                raise ServiceError(
+                    "InvalidArgument", f"Unable to validate the following destination configurations: {name}"
+                )
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO notifications VALUES (?, ?)", (Bucket, json.dumps(NotificationConfiguration))
+            )
+        return {}
+
+    @operation("GetBucketNotificationConfiguration")
+    def get_bucket_notification_configuration(self, Bucket: str, **_: Any) -> dict:
+        self._require_bucket(Bucket)
+        return self._notification_configuration(Bucket)
+
+    def _notification_configuration(self, bucket: str) -> dict:
+        with self._lock:
+            row = self._db.execute("SELECT configuration FROM notifications WHERE bucket = ?", (bucket,)).fetchone()
+        return json.loads(row[0]) if row else {}
+
+    def _notify(self, bucket: str, event_name: str, key: str, size: int, etag: str) -> None:
+        configuration = self._notification_configuration(bucket)
+        if configuration:
+            deliver(configuration, self.functions, self.region, bucket, event_name, key, size, etag)
 
     # Helpers
 

@@ -1,0 +1,62 @@
+"""The app's own exceptions, and the one place that turns any failure into words for a person."""
+
+from __future__ import annotations
+
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
+
+from facerec.settings import SettingsError
+
+
+class UserError(Exception):
+    """Something the user can fix; its message is shown as is."""
+
+
+class InvalidName(UserError):
+    pass
+
+
+class InvalidImage(UserError):
+    pass
+
+
+class NotEnrolled(UserError):
+    pass
+
+
+class NoCamera(UserError):
+    pass
+
+
+# What a person should read for the AWS error codes the app can meet.
+CLIENT_ERROR_MESSAGES = {
+    "ResourceNotFoundException": "An AWS resource is missing (collection or table): run scripts/provision.sh.",
+    "NoSuchBucket": "The S3 bucket does not exist: run scripts/provision.sh.",
+    "AccessDeniedException": "AWS refused the request: the credentials lack a permission (see the README).",
+    "AccessDenied": "AWS refused the request: the credentials lack a permission (see the README).",
+    "UnrecognizedClientException": "AWS does not recognise these credentials.",
+    "InvalidAccessKeyId": "AWS does not recognise these credentials.",
+    "ExpiredTokenException": "The AWS session has expired: sign in again.",
+    "ThrottlingException": "AWS is busy: try again in a moment.",
+    "ProvisionedThroughputExceededException": "AWS is busy: try again in a moment.",
+    "InvalidImageFormatException": "The image is not a JPEG or PNG photo.",
+    "ImageTooLargeException": "The image is too large (at most 5 MB, or 15 MB in S3).",
+    "InvalidParameterException": "No usable face in the image.",
+}
+
+
+def describe(error: BaseException) -> str:
+    """One line for a person, for any error the app lets reach them."""
+    if isinstance(error, (UserError, SettingsError)):
+        return str(error)
+    if isinstance(error, NoCredentialsError):
+        return "No AWS credentials: run `aws configure`, or use the local back end (FACEREC_BACKEND=local)."
+    if isinstance(error, EndpointConnectionError):
+        return "Cannot reach AWS: check the network connection."
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+        return CLIENT_ERROR_MESSAGES.get(code, f"AWS error {code}: {error.response['Error'].get('Message', '')}")
+    if isinstance(error, BotoCoreError):
+        return f"AWS client error: {error}"
+    if isinstance(error, OSError):
+        return f"{error.strerror or error}: {error.filename}" if error.filename else str(error)
+    return f"Unexpected error: {type(error).__name__}: {error}"

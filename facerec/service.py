@@ -1,0 +1,411 @@
+"""What the app does, over boto3-shaped clients: add, check, people, delete, reindex.
+
+The GUI and the CLI both use this; it runs the same on AWS and on the local
+back end. Errors a user can fix surface as `UserError` subclasses with a
+message fit to show; everything else is a bug or an outage, reported by the
+caller's one error handler (facerec.errors).
+"""
+
+from __future__ import annotations
+
+import io
+import time
+import unicodedata
+import urllib.parse
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+from PIL import Image
+
+from facerec import faces as facelib
+from facerec.clients import lambda_module
+from facerec.errors import InvalidImage, InvalidName, NotEnrolled
+from facerec.settings import Settings
+
+INDEX_PREFIX = "index/"
+MAX_NAME_LENGTH = 100
+MAX_UPLOAD_BYTES = 15 * 1024 * 1024  # Rekognition's limit for images in S3
+MIN_SEARCH_SIDE = 160  # face crops are scaled up to this, well above Rekognition's 80 px minimum
+CROP_MARGIN = 0.6  # of the face box, on each side: enough context for the detector
+
+
+@dataclass(frozen=True)
+class Box:
+    """A face box in ratios of the image's width and height, as Rekognition gives it."""
+
+    left: float
+    top: float
+    width: float
+    height: float
+
+    @classmethod
+    def from_aws(cls, box: dict) -> Box:
+        return cls(box["Left"], box["Top"], box["Width"], box["Height"])
+
+
+@dataclass(frozen=True)
+class AddResult:
+    name: str
+    status: str  # indexed | no_face | several_faces | invalid_image | pending
+    message: str
+    image_key: str
+    face_ids: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "indexed"
+
+
+@dataclass(frozen=True)
+class CheckedFace:
+    name: str | None  # None: nobody enrolled matches
+    similarity: float | None
+    box: Box
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    face_count: int
+    image_keys: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DeleteResult:
+    name: str
+    faces: int
+    images: int
+    items: int
+
+
+@dataclass
+class ReindexResult:
+    indexed: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    orphan_faces_removed: int = 0
+    orphan_items_removed: int = 0
+
+
+@dataclass(frozen=True)
+class Upload:
+    """An image checked and ready to send: the bytes, their type and size in pixels."""
+
+    data: bytes
+    content_type: str
+    width: int
+    height: int
+
+
+def validate_name(name: str) -> str:
+    """The name as it will be stored, or InvalidName saying what is wrong with it."""
+    cleaned = " ".join(unicodedata.normalize("NFC", name or "").split())
+    if not cleaned:
+        raise InvalidName("Type the person's name.")
+    if len(cleaned) > MAX_NAME_LENGTH:
+        raise InvalidName(f"The name is {len(cleaned)} characters long; use at most {MAX_NAME_LENGTH}.")
+    if any(unicodedata.category(c).startswith("C") for c in cleaned):
+        raise InvalidName("The name contains control characters.")
+    return cleaned
+
+
+def prepare_image(data: bytes, source: str = "the image") -> Upload:
+    """Check that `data` is an image and return it ready to send (JPEG or PNG, at most 15 MB)."""
+    if not data:
+        raise InvalidImage(f"{source} is empty.")
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    except Exception:
+        raise InvalidImage(f"{source} is not an image (use a JPEG or PNG photo).") from None
+    if image.width * image.height > facelib.MAX_PIXELS:
+        raise InvalidImage(f"{source} is too large ({image.width}x{image.height} pixels).")
+    if image.format in ("JPEG", "PNG") and len(data) <= MAX_UPLOAD_BYTES:
+        return Upload(data, f"image/{image.format.lower()}", image.width, image.height)
+    out = io.BytesIO()
+    image.convert("RGB").save(out, "JPEG", quality=92)
+    if out.tell() > MAX_UPLOAD_BYTES:
+        raise InvalidImage(f"{source} is over 15 MB even as a JPEG.")
+    return Upload(out.getvalue(), "image/jpeg", image.width, image.height)
+
+
+class FaceService:
+    """The app's operations on one bucket, collection and table."""
+
+    def __init__(self, settings: Settings, s3: Any, rekognition: Any, dynamodb: Any) -> None:
+        self.settings = settings
+        self.s3 = s3
+        self.rekognition = rekognition
+        self.dynamodb = dynamodb
+        self._lambda = lambda_module()
+
+    # Add
+
+    def add(self, name: str, data: bytes, timeout: float = 60.0, source: str = "the image") -> AddResult:
+        """Upload a photo under index/ with the name, wait for the indexer's outcome and return it.
+
+        A photo that is not indexed (no face, several faces, unusable) is removed
+        again, so a failed add leaves nothing behind.
+        """
+        name = validate_name(name)
+        upload = prepare_image(data, source)
+        extension = "png" if upload.content_type == "image/png" else "jpg"
+        key = f"{INDEX_PREFIX}{uuid.uuid4().hex}.{extension}"
+        self.s3.put_object(
+            Bucket=self.settings.s3_bucket_name,
+            Key=key,
+            Body=upload.data,
+            ContentType=upload.content_type,
+            Metadata={self._lambda.NAME_METADATA: urllib.parse.quote(name)},
+        )
+        outcome = self._wait_for_outcome(key, timeout)
+        if outcome is None:
+            return AddResult(name, "pending", "Still indexing; the face will be available shortly.", key)
+        result = AddResult(name, outcome["Status"], outcome["Message"], key, tuple(outcome["FaceIds"]))
+        if not result.ok:
+            self.s3.delete_object(Bucket=self.settings.s3_bucket_name, Key=key)
+            self._delete_items([self._lambda.OUTCOME_PREFIX + key])
+        return result
+
+    def _wait_for_outcome(self, key: str, timeout: float) -> dict | None:
+        deadline = time.monotonic() + timeout
+        delay = 0.05
+        while True:
+            outcome = self._item(self._lambda.OUTCOME_PREFIX + key)
+            if outcome is not None:
+                return outcome
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+    # Check
+
+    def check(self, data: bytes, threshold: float | None = None, source: str = "the image") -> list[CheckedFace]:
+        """Every face in the photo, largest first, each with the enrolled name it matches or None."""
+        threshold = self.settings.match_threshold if threshold is None else threshold
+        upload = prepare_image(data, source)
+        details = self.rekognition.detect_faces(Image={"Bytes": upload.data})["FaceDetails"]
+        boxes = sorted((Box.from_aws(d["BoundingBox"]) for d in details), key=lambda b: -b.width * b.height)
+        if len(boxes) == 1:
+            return [self._identify(upload.data, boxes[0], threshold)]
+        picture = Image.open(io.BytesIO(upload.data))
+        picture = _upright(picture)
+        return [self._identify(_crop(picture, box), box, threshold) for box in boxes]
+
+    def _identify(self, image: bytes, box: Box, threshold: float) -> CheckedFace:
+        try:
+            response = self.rekognition.search_faces_by_image(
+                CollectionId=self.settings.rekognition_collection_name,
+                Image={"Bytes": image},
+                FaceMatchThreshold=threshold,
+                MaxFaces=10,
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "InvalidParameterException":  # the crop lost the face
+                return CheckedFace(None, None, box)
+            raise
+        for match in response["FaceMatches"]:
+            item = self._item(match["Face"]["FaceId"])
+            if item is not None:  # a face mid-add or mid-delete has no item yet: skip it
+                return CheckedFace(item["FullName"], match["Similarity"], box)
+        return CheckedFace(None, None, box)
+
+    # People
+
+    def people(self) -> list[Person]:
+        """Everyone enrolled, by name, with how many faces and images."""
+        faces: dict[str, int] = defaultdict(int)
+        images: dict[str, set[str]] = defaultdict(set)
+        for item in self._items():
+            if item.get("ItemType") == "face":
+                faces[item["FullName"]] += 1
+                images[item["FullName"]].add(item["ImageKey"])
+        return [Person(n, faces[n], tuple(sorted(images[n]))) for n in sorted(faces, key=str.casefold)]
+
+    def delete(self, name: str) -> DeleteResult:
+        """Delete everything of a person: images, faces in the collection, items in the table.
+
+        The order keeps the store consistent if the process dies midway: images
+        first (so reindex cannot enrol them again), then face items, then the
+        faces, then the image items that account for those faces. Running delete
+        again finishes the job.
+        """
+        name = validate_name(name)
+        items = [i for i in self._items() if i.get("FullName") == name]
+        if not items:
+            raise NotEnrolled(f"Nobody called {name!r} is enrolled.")
+        face_ids = [i["RekognitionId"] for i in items if i.get("ItemType") == "face"]
+        image_items = [i["RekognitionId"] for i in items if i.get("ItemType") == "image"]
+        image_keys = sorted({i["ImageKey"] for i in items if "ImageKey" in i})
+        for key in image_keys:
+            self.s3.delete_object(Bucket=self.settings.s3_bucket_name, Key=key)
+        self._delete_items(face_ids)
+        self._delete_faces(face_ids)
+        self._delete_items(image_items)
+        return DeleteResult(name, len(face_ids), len(image_keys), len(items))
+
+    # Reindex
+
+    def reindex(self) -> ReindexResult:
+        """Make the bucket, the collection and the table agree again, after a crash or an outage.
+
+        Faces that no item accounts for are removed from the collection, items
+        whose face or image is gone are removed from the table, and every image
+        under index/ without a final outcome is indexed by the same handler the
+        bucket triggers (which first clears what a dead attempt left).
+        """
+        result = ReindexResult()
+        faces = self._collection_faces()
+        items = self._items()
+        face_items = {i["RekognitionId"] for i in items if i.get("ItemType") == "face"}
+        image_items = [i for i in items if i.get("ItemType") == "image"]
+        pending_tokens = {i.get("ExternalImageId") for i in image_items if i.get("Status") == "pending"}
+        objects = {obj["Key"]: obj for obj in self._index_objects()}
+
+        orphans = [f for f, token in faces.items() if f not in face_items and token not in pending_tokens]
+        self._delete_faces(orphans)
+        result.orphan_faces_removed = len(orphans)
+        stale = [f for f in face_items if f not in faces]
+        stale += [i["RekognitionId"] for i in image_items if i["ImageKey"] not in objects]
+        self._delete_items(stale)
+        result.orphan_items_removed = len(stale)
+
+        finished = {
+            i["ImageKey"]: i.get("ETag") for i in image_items if i.get("Status") in self._lambda.FINAL_STATUSES
+        }
+        for key, obj in objects.items():
+            if finished.get(key) != obj["ETag"]:
+                outcome = self._run_handler(key, obj["Size"], obj["ETag"])
+                (result.indexed if outcome.get("status") == "indexed" else result.failed).append(key)
+        return result
+
+    def _run_handler(self, key: str, size: int, etag: str) -> dict:
+        from facerec.local.events import s3_event
+
+        event = s3_event("reindex", self.settings.region, self.settings.s3_bucket_name, "ObjectCreated:Put", key,
+                         size, etag)
+        clients = self._lambda.Clients(self.s3, self.rekognition, self.dynamodb)
+        names = self._lambda.Names(self.settings.dynamodb_table_name, self.settings.rekognition_collection_name)
+        return self._lambda.handle(event, clients, names)["results"][0]
+
+    # Table and bucket access
+
+    def _item(self, rekognition_id: str) -> dict | None:
+        item = self.dynamodb.get_item(
+            TableName=self.settings.dynamodb_table_name,
+            Key={"RekognitionId": {"S": rekognition_id}},
+            ConsistentRead=True,
+        ).get("Item")
+        return _plain(item) if item else None
+
+    def _items(self) -> list[dict]:
+        paginator = self.dynamodb.get_paginator("scan")
+        pages = paginator.paginate(TableName=self.settings.dynamodb_table_name, ConsistentRead=True)
+        return [_plain(item) for page in pages for item in page.get("Items", [])]
+
+    def _delete_items(self, rekognition_ids: list[str]) -> None:
+        for rekognition_id in rekognition_ids:
+            self.dynamodb.delete_item(
+                TableName=self.settings.dynamodb_table_name, Key={"RekognitionId": {"S": rekognition_id}}
+            )
+
+    def _collection_faces(self) -> dict[str, str | None]:
+        """FaceId -> ExternalImageId of every face in the collection."""
+        paginator = self.rekognition.get_paginator("list_faces")
+        pages = paginator.paginate(CollectionId=self.settings.rekognition_collection_name)
+        return {face["FaceId"]: face.get("ExternalImageId") for page in pages for face in page["Faces"]}
+
+    def _delete_faces(self, face_ids: list[str]) -> None:
+        for start in range(0, len(face_ids), 4096):
+            self.rekognition.delete_faces(
+                CollectionId=self.settings.rekognition_collection_name, FaceIds=face_ids[start : start + 4096]
+            )
+
+    def _index_objects(self) -> list[dict]:
+        paginator = self.s3.get_paginator("list_objects_v2")
+        pages = paginator.paginate(Bucket=self.settings.s3_bucket_name, Prefix=INDEX_PREFIX)
+        return [obj for page in pages for obj in page.get("Contents", [])]
+
+
+def _plain(item: dict) -> dict:
+    """A DynamoDB item with its type wrappers removed ({"S": "x"} -> "x", lists of them too)."""
+    return {key: _value(value) for key, value in item.items()}
+
+
+def _value(typed: dict) -> Any:
+    kind, value = next(iter(typed.items()))
+    if kind == "L":
+        return [_value(v) for v in value]
+    if kind == "M":
+        return _plain(value)
+    return value
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    from PIL import ImageOps
+
+    return ImageOps.exif_transpose(image).convert("RGB")
+
+
+def _crop(image: Image.Image, box: Box) -> bytes:
+    """The face with a margin around it, scaled up if small, as JPEG bytes."""
+    w, h = image.size
+    left = (box.left - CROP_MARGIN * box.width) * w
+    top = (box.top - CROP_MARGIN * box.height) * h
+    right = (box.left + (1 + CROP_MARGIN) * box.width) * w
+    bottom = (box.top + (1 + CROP_MARGIN) * box.height) * h
+    crop = image.crop((max(0, int(left)), max(0, int(top)), min(w, int(right)), min(h, int(bottom))))
+    scale = MIN_SEARCH_SIDE / min(crop.size)
+    if scale > 1:
+        crop = crop.resize((round(crop.width * scale), round(crop.height * scale)), Image.BILINEAR)
+    out = io.BytesIO()
+    crop.save(out, "JPEG", quality=95)
+    return out.getvalue()
+
+
+def open_service(settings: Settings | None = None) -> FaceService:
+    """The service on the configured back end; on the local one, its resources are made on first use."""
+    from facerec.clients import client
+    from facerec.settings import load
+
+    settings = settings or load()
+    s3, rekognition, dynamodb = (client(name, settings) for name in ("s3", "rekognition", "dynamodb"))
+    if settings.backend == "local":
+        ensure_local_resources(settings, s3, rekognition, dynamodb)
+    return FaceService(settings, s3, rekognition, dynamodb)
+
+
+def ensure_local_resources(settings: Settings, s3: Any, rekognition: Any, dynamodb: Any) -> None:
+    """Bucket with its notification, collection and table, as provisioning makes them on AWS."""
+    from facerec.templates import fill
+
+    _unless_exists(lambda: s3.create_bucket(Bucket=settings.s3_bucket_name), "BucketAlreadyOwnedByYou")
+    s3.put_bucket_notification_configuration(
+        Bucket=settings.s3_bucket_name, NotificationConfiguration=fill("s3_notification_configuration.json", settings)
+    )
+    _unless_exists(
+        lambda: rekognition.create_collection(CollectionId=settings.rekognition_collection_name),
+        "ResourceAlreadyExistsException",
+    )
+    _unless_exists(lambda: dynamodb.create_table(**table_definition(settings)), "ResourceInUseException")
+
+
+def table_definition(settings: Settings) -> dict:
+    """The table as provisioning creates it: hash key RekognitionId, on-demand billing."""
+    return {
+        "TableName": settings.dynamodb_table_name,
+        "KeySchema": [{"AttributeName": "RekognitionId", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "RekognitionId", "AttributeType": "S"}],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+
+
+def _unless_exists(create, code: str) -> None:
+    try:
+        create()
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != code:
+            raise
