@@ -1,0 +1,100 @@
+"""`python -m facerec` as a user runs it, on the local back end."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FACES_DIR, ROOT
+
+
+@pytest.fixture
+def facerec(tmp_path: Path):
+    env = {**os.environ, "FACEREC_BACKEND": "local", "FACEREC_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(ROOT)}
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "facerec", *args], cwd=tmp_path, env=env, capture_output=True, text=True
+        )
+
+    run.data_dir = tmp_path / "data"
+    return run
+
+
+def names_in(result: subprocess.CompletedProcess) -> list:
+    assert result.returncode == 0, result.stderr
+    return [face["name"] for face in json.loads(result.stdout)["faces"]]
+
+
+def test_enrol_check_and_delete_through_the_cli(facerec) -> None:
+    obama = sorted((FACES_DIR / "people/barack_obama").iterdir())
+    biden = sorted((FACES_DIR / "people/joe_biden").iterdir())
+    added = facerec("add", "Barack Obama", str(obama[0]), str(obama[1]))
+    assert added.returncode == 0, added.stderr
+    assert "Added 2 of 2" in added.stdout and "2/2" in added.stderr  # the progress bar
+    assert facerec("add", "Joe Biden", str(biden[0])).returncode == 0
+
+    people = json.loads(facerec("people", "--json").stdout)
+    assert people == [{"name": "Barack Obama", "faces": 2}, {"name": "Joe Biden", "faces": 1}]
+    assert names_in(facerec("check", str(obama[3]), "--json")) == ["Barack Obama"]
+    assert names_in(facerec("check", str(biden[1]), "--json")) == ["Joe Biden"]
+    assert sorted(names_in(facerec("check", str(FACES_DIR / "groups/obama_and_biden_1.jpg"), "--json"))) == [
+        "Barack Obama", "Joe Biden",
+    ]
+    assert names_in(facerec("check", str(FACES_DIR / "people/rose_leslie/rose1.jpg"), "--json")) == [None]
+    checked = json.loads(facerec("check", str(obama[3]), "--json").stdout)["faces"][0]
+    assert checked["similarity"] >= 80 and set(checked["box"]) == {"left", "top", "width", "height"}
+
+    deleted = facerec("delete", "Barack Obama")
+    assert deleted.returncode == 0 and "2 faces, 2 images" in deleted.stdout
+    assert "Barack Obama" not in facerec("people").stdout
+    assert names_in(facerec("check", str(obama[3]), "--json")) == [None]
+    assert names_in(facerec("check", str(biden[1]), "--json")) == ["Joe Biden"]
+    assert "1 face" in facerec("people").stdout
+
+
+def test_user_errors_exit_1_with_one_line(facerec, tmp_path: Path) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("not a photo")
+    for args, message in [
+        (("add", "Someone", str(text)), "is not an image"),
+        (("add", "", str(FACES_DIR / "people/joe_biden/biden1.jpg")), "Type the person's name"),
+        (("add", "x" * 300, str(FACES_DIR / "people/joe_biden/biden1.jpg")), "300 characters"),
+        (("check", str(tmp_path / "missing.jpg")), "no such file"),
+        (("delete", "Nobody"), "Nobody called"),
+    ]:
+        result = facerec(*args)
+        assert result.returncode == 1, (args, result.stderr)
+        assert message in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert "Traceback" not in result.stderr
+    assert json.loads(facerec("people", "--json").stdout) == []
+
+
+def test_a_photo_without_a_face_is_not_added(facerec) -> None:
+    result = facerec("add", "Nobody", str(FACES_DIR / "groups/kit_and_rose.jpg"))
+    assert result.returncode == 1
+    assert "2 faces" in result.stderr
+
+
+def test_usage_errors_exit_2(facerec) -> None:
+    assert facerec().returncode == 2
+    assert facerec("check").returncode == 2
+    assert facerec("frobnicate").returncode == 2
+
+
+def test_invalid_settings_name_the_setting(facerec, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("FACEREC_MATCH_THRESHOLD=high\n")
+    result = facerec("people")
+    assert result.returncode == 1
+    assert "FACEREC_MATCH_THRESHOLD" in result.stderr
+
+
+def test_reindex_reports_what_it_did(facerec) -> None:
+    result = facerec("reindex")
+    assert result.returncode == 0 and "Indexed 0 images" in result.stdout
