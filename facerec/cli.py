@@ -184,5 +184,3 @@ def _demo_name(engine, probe: Path) -> str:
         return "unknown"
     best = result["FaceMatches"][0]
     return f"{best['Face']['ExternalImageId']} (similarity {best['Similarity']:.1f})"
-
-

@@ -273,9 +273,7 @@ class FaceService:
         self._delete_items(stale)
         result.orphan_items_removed = len(stale)
 
-        finished = {
-            i["ImageKey"]: i.get("ETag") for i in image_items if i.get("Status") in self._lambda.FINAL_STATUSES
-        }
+        finished = {i["ImageKey"]: i.get("ETag") for i in image_items if i.get("Status") in self._lambda.FINAL_STATUSES}
         for key, obj in objects.items():
             if finished.get(key) != obj["ETag"]:
                 outcome = self._run_handler(key, obj["Size"], obj["ETag"])
@@ -285,8 +283,9 @@ class FaceService:
     def _run_handler(self, key: str, size: int, etag: str) -> dict:
         from facerec.local.events import s3_event
 
-        event = s3_event("reindex", self.settings.region, self.settings.s3_bucket_name, "ObjectCreated:Put", key,
-                         size, etag)
+        event = s3_event(
+            "reindex", self.settings.region, self.settings.s3_bucket_name, "ObjectCreated:Put", key, size, etag
+        )
         clients = self._lambda.Clients(self.s3, self.rekognition, self.dynamodb)
         names = self._lambda.Names(self.settings.dynamodb_table_name, self.settings.rekognition_collection_name)
         return self._lambda.handle(event, clients, names)["results"][0]

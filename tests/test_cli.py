@@ -15,7 +15,12 @@ from tests.conftest import FACES_DIR, ROOT
 
 @pytest.fixture
 def facerec(tmp_path: Path):
-    env = {**os.environ, "FACEREC_BACKEND": "local", "FACEREC_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "FACEREC_BACKEND": "local",
+        "FACEREC_DATA_DIR": str(tmp_path / "data"),
+        "PYTHONPATH": str(ROOT),
+    }
 
     def run(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -44,7 +49,8 @@ def test_enrol_check_and_delete_through_the_cli(facerec) -> None:
     assert names_in(facerec("check", str(obama[3]), "--json")) == ["Barack Obama"]
     assert names_in(facerec("check", str(biden[1]), "--json")) == ["Joe Biden"]
     assert sorted(names_in(facerec("check", str(FACES_DIR / "groups/obama_and_biden_1.jpg"), "--json"))) == [
-        "Barack Obama", "Joe Biden",
+        "Barack Obama",
+        "Joe Biden",
     ]
     assert names_in(facerec("check", str(FACES_DIR / "people/rose_leslie/rose1.jpg"), "--json")) == [None]
     checked = json.loads(facerec("check", str(obama[3]), "--json").stdout)["faces"][0]

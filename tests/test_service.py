@@ -82,8 +82,11 @@ def test_a_group_photo_is_refused_for_enrolment(service: FaceService) -> None:
 
 @pytest.mark.parametrize(
     ("data", "error"),
-    [(b"", InvalidImage), (b"plain text, not a photo", InvalidImage), (photo("people/lin_manuel_miranda/lin1.png")[:300],
-                                                                         InvalidImage)],
+    [
+        (b"", InvalidImage),
+        (b"plain text, not a photo", InvalidImage),
+        (photo("people/lin_manuel_miranda/lin1.png")[:300], InvalidImage),
+    ],
 )
 def test_bad_files_are_refused_before_upload(service: FaceService, data: bytes, error: type) -> None:
     before = snapshot(service)
@@ -92,8 +95,10 @@ def test_bad_files_are_refused_before_upload(service: FaceService, data: bytes, 
     assert snapshot(service) == before
 
 
-@pytest.mark.parametrize(("name", "message"), [("", "Type the"), ("   ", "Type the"), ("x" * 300, "300 characters"),
-                                               ("bad\x07name", "control")])
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [("", "Type the"), ("   ", "Type the"), ("x" * 300, "300 characters"), ("bad\x07name", "control")],
+)
 def test_bad_names_are_refused(service: FaceService, name: str, message: str) -> None:
     before = snapshot(service)
     with pytest.raises(InvalidName, match=message):

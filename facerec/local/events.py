@@ -23,7 +23,13 @@ ATTEMPTS = 3
 
 
 def deliver(
-    configuration: dict, functions: Functions, region: str, bucket: str, event_name: str, key: str, size: int,
+    configuration: dict,
+    functions: Functions,
+    region: str,
+    bucket: str,
+    event_name: str,
+    key: str,
+    size: int,
     etag: str,
 ) -> None:
     for config in configuration.get("LambdaFunctionConfigurations", []):
@@ -53,9 +59,7 @@ def matches(config: dict, event_name: str, key: str) -> bool:
     return True
 
 
-def s3_event(
-    configuration_id: str, region: str, bucket: str, event_name: str, key: str, size: int, etag: str
-) -> dict:
+def s3_event(configuration_id: str, region: str, bucket: str, event_name: str, key: str, size: int, etag: str) -> dict:
     """The event S3 sends, with the key URL-encoded as S3 encodes it (spaces as '+')."""
     obj: dict[str, Any] = {"key": encode_key(key), "sequencer": f"{uuid.uuid4().int % 16**18:018X}"}
     if event_name.startswith("ObjectCreated"):
