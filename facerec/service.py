@@ -141,6 +141,15 @@ class FaceService:
         self.dynamodb = dynamodb
         self._lambda = lambda_module()
 
+    # Health
+
+    def health(self) -> str:
+        """'ready · N people enrolled', or the AWS error that says what is missing (raised)."""
+        self.s3.head_bucket(Bucket=self.settings.s3_bucket_name)
+        self.rekognition.list_faces(CollectionId=self.settings.rekognition_collection_name, MaxResults=1)
+        count = len(self.people())
+        return f"ready · {count} {'person' if count == 1 else 'people'} enrolled"
+
     # Add
 
     def add(self, name: str, data: bytes, timeout: float = 60.0, source: str = "the image") -> AddResult:

@@ -102,11 +102,13 @@ def _threshold(value: str) -> float:
 
 
 def _camera(value: str) -> int | str:
-    """A device index, or a video file or stream URL, kept as given."""
+    """A device index, or a video file or stream URL, kept as given.
+
+    A file that does not exist is not an error here: the app still starts, says
+    there is no camera and offers to open images instead.
+    """
     if value.isdigit():
         return int(value)
-    if "://" in value or Path(value).expanduser().exists():
-        return value
-    raise SettingsError(
-        f"FACEREC_CAMERA={value!r} is not valid: use a device index (0, 1, ...), a video file or a stream URL"
-    )
+    if value.lstrip("-").isdigit():
+        raise SettingsError(f"FACEREC_CAMERA={value!r} is not valid: a device index is 0 or more")
+    return str(Path(value).expanduser()) if "://" not in value else value

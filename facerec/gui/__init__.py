@@ -1,0 +1,1 @@
+"""The desktop app: Tk windows over the service and the camera."""

@@ -1,0 +1,58 @@
+"""What the Add face preview tells the user about the face it sees, before anything is sent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from facerec import faces as facelib
+from facerec.gui.drawing import GREEN, RED, Overlay
+from facerec.local.rekognition import QUALITY_BARS
+
+# The enrolment bar: the same one the indexer applies (IndexFaces' AUTO filter).
+ENROL_BAR = QUALITY_BARS["AUTO"]
+REASON_WORDS = {
+    "SMALL_BOUNDING_BOX": "move closer",
+    "LOW_CONFIDENCE": "face unclear",
+    "LOW_BRIGHTNESS": "too dark",
+    "LOW_SHARPNESS": "blurry: hold still",
+    "EXTREME_POSE": "look at the camera",
+}
+
+
+@dataclass(frozen=True)
+class Hint:
+    ok: bool  # exactly one usable face
+    message: str
+    overlays: tuple[Overlay, ...]
+
+
+def enrolment_hint(pixels: np.ndarray) -> Hint:
+    """Boxes and advice for a frame: green for exactly one usable face, red with the reason otherwise."""
+    picture = facelib.Picture(pixels)
+    found = facelib.find_faces(picture, describe=False)
+    if not found:
+        return Hint(False, "No face in view", ())
+    overlays = []
+    for face in found:
+        reasons = [REASON_WORDS[r] for r in ENROL_BAR.reasons(face)]
+        color = GREEN if not reasons and len(found) == 1 else RED
+        label = ", ".join(reasons) if reasons else ("" if len(found) == 1 else "one face at a time")
+        overlays.append(_overlay(face.box, picture, label, color))
+    if len(found) > 1:
+        return Hint(False, f"{len(found)} faces in view: one person at a time", tuple(overlays))
+    if overlays[0].color == RED:
+        return Hint(False, overlays[0].label.capitalize(), tuple(overlays))
+    return Hint(True, "Ready: press Capture (Space)", tuple(overlays))
+
+
+def _overlay(box: facelib.Box, picture: facelib.Picture, label: str, color: tuple[int, int, int]) -> Overlay:
+    return Overlay(
+        box.left / picture.width,
+        box.top / picture.height,
+        box.width / picture.width,
+        box.height / picture.height,
+        label,
+        color,
+    )

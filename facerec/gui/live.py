@@ -1,0 +1,63 @@
+"""Live: names drawn over faces on the camera preview, recognised continuously but never faster than it can."""
+
+from __future__ import annotations
+
+import time
+from tkinter import ttk
+
+from facerec.gui.check_face import overlays_for
+from facerec.gui.widgets import Preview
+from facerec.gui.window import Window, jpeg_bytes
+from facerec.service import CheckedFace
+
+# At most this many checks a second, and never two at once: the preview's own
+# frames always come first.
+MIN_INTERVAL_S = 0.3
+
+
+class LiveWindow(Window):
+    title_text = "Live"
+
+    def __init__(self, app) -> None:
+        super().__init__(app, "700x600")
+        body = ttk.Frame(self, padding=10)
+        body.pack(fill="both", expand=True)
+        self.preview = Preview(body, self.app.camera)
+        self.preview.pack(fill="both", expand=True)
+        self.checks_done = 0
+        self.results: list[CheckedFace] = []
+        self._busy = False
+        self._last = 0.0
+        self._last_frame = -1
+        self.status.say("Recognising…")
+        self._loop = self.after(50, self._tick)
+
+    def _tick(self) -> None:
+        self._loop = self.after(50, self._tick)
+        frame = self.preview.latest_frame()
+        if frame is None or self._busy or self.service is None:
+            return
+        if time.monotonic() - self._last < MIN_INTERVAL_S or frame.number == self._last_frame:
+            return
+        self._busy = True
+        self._last = time.monotonic()
+        self._last_frame = frame.number
+        threshold = self.app.settings.match_threshold
+        self.run(lambda: self.service.check(jpeg_bytes(frame.pixels), threshold), self._checked, self._failed)
+
+    def _checked(self, faces: list[CheckedFace]) -> None:
+        self._busy = False
+        self.checks_done += 1
+        self.results = faces
+        if self.winfo_exists():
+            self.preview.set_overlays(overlays_for(faces))
+            names = ", ".join(f.name or "Unknown" for f in faces) or "no face in view"
+            self.status.say(names)
+
+    def _failed(self, error: BaseException) -> None:
+        self._busy = False
+        self.app.show_error(error, self.status)
+
+    def close(self) -> None:
+        self.after_cancel(self._loop)
+        super().close()

@@ -1,0 +1,117 @@
+"""People: everyone enrolled, with face count and a thumbnail; delete a person after a confirmation."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from tkinter import messagebox, ttk
+
+from PIL import Image, ImageOps, ImageTk
+from tktooltip import ToolTip
+
+from facerec.gui.window import Window
+from facerec.service import DeleteResult, FaceService, Person
+
+THUMBNAIL = (48, 48)
+
+
+@dataclass(frozen=True)
+class Row:
+    person: Person
+    thumbnail: Image.Image | None
+
+
+def load_rows(service: FaceService) -> list[Row]:
+    """Everyone, with a thumbnail of their first photo (off the main thread: it reads the bucket)."""
+    return [Row(person, _thumbnail(service, person)) for person in service.people()]
+
+
+def _thumbnail(service: FaceService, person: Person) -> Image.Image | None:
+    if not person.image_keys:
+        return None
+    try:
+        body = service.s3.get_object(Bucket=service.settings.s3_bucket_name, Key=person.image_keys[0])["Body"]
+        image = ImageOps.exif_transpose(Image.open(io.BytesIO(body.read()))).convert("RGB")
+    except Exception:  # a missing thumbnail must not hide the person
+        return None
+    return ImageOps.fit(image, THUMBNAIL)
+
+
+class PeopleWindow(Window):
+    title_text = "People"
+
+    def __init__(self, app) -> None:
+        super().__init__(app, "640x520")
+        self.rows: list[Row] = []
+        self._photos: list[ImageTk.PhotoImage] = []
+        body = ttk.Frame(self, padding=10)
+        body.pack(fill="both", expand=True)
+        ttk.Style(self).configure("People.Treeview", rowheight=THUMBNAIL[1] + 6)
+        self.table = ttk.Treeview(body, columns=("faces",), style="People.Treeview", selectmode="browse")
+        self.table.heading("#0", text="Name")
+        self.table.heading("faces", text="Faces")
+        self.table.column("#0", width=360)
+        self.table.column("faces", width=80, anchor="center")
+        self.table.pack(fill="both", expand=True)
+        buttons = ttk.Frame(body)
+        buttons.pack(fill="x", pady=(8, 0))
+        self.delete_button = ttk.Button(buttons, text="Delete…", command=self.delete_selected, state="disabled")
+        self.delete_button.pack(side="left")
+        ToolTip(self.delete_button, msg="Delete the selected person: faces, names and photos (Delete)", delay=0.5)
+        refresh = ttk.Button(buttons, text="Refresh", command=self.refresh)
+        refresh.pack(side="left", padx=8)
+        ToolTip(refresh, msg="Read the list again (F5)", delay=0.5)
+        self.table.bind("<<TreeviewSelect>>", lambda _e: self._selection_changed())
+        self.bind("<Delete>", lambda _e: self.delete_selected())
+        self.bind("<F5>", lambda _e: self.refresh())
+        self.refresh()
+
+    def refresh(self) -> None:
+        if self.service is None:
+            return
+        self.status.say("Loading…")
+        self.run(lambda: load_rows(self.service), self._show)
+
+    def _show(self, rows: list[Row]) -> None:
+        if not self.winfo_exists():
+            return
+        self.rows = rows
+        self.table.delete(*self.table.get_children())
+        self._photos = []
+        for index, row in enumerate(rows):
+            photo = ImageTk.PhotoImage(row.thumbnail) if row.thumbnail else ""
+            if photo:
+                self._photos.append(photo)
+            self.table.insert(
+                "", "end", iid=str(index), text=f"  {row.person.name}", image=photo, values=(row.person.face_count,)
+            )
+        self.status.say(f"{len(rows)} {'person' if len(rows) == 1 else 'people'} enrolled")
+        self._selection_changed()
+
+    def selected(self) -> Person | None:
+        chosen = self.table.selection()
+        return self.rows[int(chosen[0])].person if chosen else None
+
+    def _selection_changed(self) -> None:
+        self.delete_button.state(["!disabled"] if self.selected() else ["disabled"])
+
+    def confirm(self, person: Person) -> bool:
+        """Ask before deleting; tests replace this method."""
+        return messagebox.askyesno(
+            "Delete person",
+            f"Delete {person.name}? Their {person.face_count} faces, their name and their photos will be removed.",
+            parent=self,
+        )
+
+    def delete_selected(self) -> None:
+        person = self.selected()
+        if person is None or not self.confirm(person):
+            return
+        self.delete_button.state(["disabled"])
+        self.status.say(f"Deleting {person.name}…")
+        self.run(lambda: self.service.delete(person.name), self._deleted)
+
+    def _deleted(self, result: DeleteResult) -> None:
+        self.status.say(f"Deleted {result.name}: {result.faces} faces, {result.images} photos")
+        self.app.refresh_health()
+        self.refresh()

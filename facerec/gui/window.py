@@ -1,0 +1,77 @@
+"""What every window of the app shares: a Toplevel with a status line, Esc to close, sizes that resize well."""
+
+from __future__ import annotations
+
+import io
+import tkinter as tk
+from pathlib import Path
+from tkinter import filedialog, ttk
+from typing import TYPE_CHECKING
+
+from PIL import Image, ImageOps
+
+from facerec.errors import InvalidImage
+from facerec.gui.widgets import StatusLine
+
+if TYPE_CHECKING:
+    from facerec.gui.app import App
+
+IMAGE_TYPES = [("Images", "*.jpg *.jpeg *.png *.bmp *.webp"), ("All files", "*")]
+
+
+class Window(tk.Toplevel):
+    title_text = ""
+
+    def __init__(self, app: App, size: str = "900x640") -> None:
+        super().__init__(app.root)
+        self.app = app
+        self.title(f"{self.title_text} · Face Recognizer")
+        self.geometry(size)
+        self.minsize(640, 480)
+        self.status = StatusLine(self)
+        self.status.pack(fill="x", side="bottom")
+        ttk.Separator(self).pack(fill="x", side="bottom")
+        self.bind("<Escape>", lambda _e: self.close())
+        self.protocol("WM_DELETE_WINDOW", self.close)
+
+    @property
+    def service(self):
+        return self.app.service
+
+    def run(self, work, done, failed=None) -> None:
+        """Run `work` off the main thread; errors go to this window's status line."""
+        self.app.tasks.submit(work, done, failed or (lambda e: self.app.show_error(e, self.status)))
+
+    def ask_image_path(self) -> Path | None:
+        """The file dialog; tests replace this method."""
+        chosen = filedialog.askopenfilename(parent=self, title="Open image", filetypes=IMAGE_TYPES)
+        return Path(chosen) if chosen else None
+
+    def open_image(self, on_loaded) -> None:
+        """Ask for an image file, read and decode it off the main thread, then `on_loaded(data, image)`."""
+        path = self.ask_image_path()
+        if path is None:
+            return
+        self.status.say(f"Opening {path.name}…")
+        self.run(lambda: load_image(path), lambda loaded: on_loaded(*loaded))
+
+    def close(self) -> None:
+        self.destroy()
+
+
+def load_image(path: Path) -> tuple[bytes, Image.Image]:
+    """The file's bytes and its picture, upright; InvalidImage when it is not an image."""
+    data = path.read_bytes()
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    except Exception:
+        raise InvalidImage(f"{path.name} is not an image (use a JPEG or PNG photo).") from None
+    return data, ImageOps.exif_transpose(image).convert("RGB")
+
+
+def jpeg_bytes(pixels) -> bytes:
+    out = io.BytesIO()
+    image = pixels if isinstance(pixels, Image.Image) else Image.fromarray(pixels)
+    image.save(out, "JPEG", quality=92)
+    return out.getvalue()
