@@ -134,6 +134,9 @@ class App:
         return self._camera
 
     def quit(self) -> None:
+        for window in list(self.windows.values()):
+            if window.winfo_exists():
+                window.close()
         self.tasks.close()
         if self._camera is not None:
             self._camera.stop()

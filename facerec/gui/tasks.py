@@ -24,7 +24,7 @@ class TaskRunner:
         self._results: queue.Queue[tuple[Callable[[Any], None], Any]] = queue.Queue()
         self._busy = 0
         self._closed = False
-        self._root.after(POLL_MS, self._drain)
+        self._job = self._root.after(POLL_MS, self._drain)
 
     @property
     def busy(self) -> int:
@@ -53,6 +53,7 @@ class TaskRunner:
 
     def close(self) -> None:
         self._closed = True
+        self._root.after_cancel(self._job)
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _drain(self) -> None:
@@ -67,4 +68,4 @@ class TaskRunner:
             except Exception as exc:
                 self._on_error(exc)
         if not self._closed:
-            self._root.after(POLL_MS, self._drain)
+            self._job = self._root.after(POLL_MS, self._drain)

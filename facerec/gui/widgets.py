@@ -30,7 +30,7 @@ class Preview(ttk.Frame):
         self._photo: ImageTk.PhotoImage | None = None
         self._label = ttk.Label(self, anchor="center", background="#1f2328", foreground="white")
         self._label.pack(fill="both", expand=True)
-        self._placeholder(self.camera.state.message if camera else "No camera")
+        self._placeholder(self._camera_message())
         self._job = self.after(REFRESH_MS, self._refresh)
 
     @property
@@ -66,11 +66,18 @@ class Preview(ttk.Frame):
             return
         frame = self.camera.latest()
         if frame is None or not self.camera.state.live:
-            self._placeholder(self.camera.state.message + "\nUse “Open image…” to pick a photo instead.")
+            self._placeholder(self._camera_message())
             return
         if frame.number != self._shown_number:
             self._shown_number = frame.number
             self._render(frame.pixels)
+
+    def _camera_message(self) -> str:
+        state = self.camera.state if self.camera else None
+        if state is not None and state.live:
+            return state.message
+        reason = state.message if state else "No camera."
+        return f"{reason}\nUse “Open image…” to pick a photo instead."
 
     def _render(self, pixels: np.ndarray | Image.Image) -> None:
         self._photo = ImageTk.PhotoImage(draw(pixels, self.overlays, self.size))

@@ -80,6 +80,7 @@ class _Matrix:
     vectors: np.ndarray  # float32 (n, 128), may have spare rows beyond n
     norms: np.ndarray  # float32 (n,), squared norms
     size: int
+    created: str = ""
 
     def append(self, seqs: np.ndarray, vectors: np.ndarray) -> None:
         need = self.size + len(seqs)
@@ -252,18 +253,22 @@ class FaceStore:
         """(seq, distance) of the closest faces within max_distance, closest first."""
         with self._lock:
             matrix = self.matrix(collection)
-            return nearest_in(matrix, descriptor, max_distance, limit)
+            # A snapshot: appends write past `size` or swap in new arrays, so the scan
+            # can run outside the lock while other threads use the store.
+            snapshot = _Matrix(0, 0, 0, matrix.seqs, matrix.vectors, matrix.norms, matrix.size)
+        return nearest_in(snapshot, descriptor, max_distance, limit)
 
     def matrix(self, collection: str) -> _Matrix:
         """The collection's in-memory matrix, brought in step with the database."""
         with self._lock:
             row = self._db.execute(
-                "SELECT generation, deletions FROM collections WHERE name = ?", (collection,)
+                "SELECT created, generation, deletions FROM collections WHERE name = ?", (collection,)
             ).fetchone()
-            generation, deletions = row if row else (0, 0)
+            created, generation, deletions = row if row else ("", 0, 0)
             matrix = self._matrices.get(collection)
-            if matrix is None or matrix.deletions != deletions:
-                matrix = _Matrix(-1, deletions, 0, *_empty(self._count(collection)), 0)
+            # A collection deleted and made again elsewhere has new counters: `created` tells them apart.
+            if matrix is None or matrix.deletions != deletions or matrix.created != created:
+                matrix = _Matrix(-1, deletions, 0, *_empty(self._count(collection)), 0, created)
                 self._matrices[collection] = matrix
             if matrix.generation != generation:
                 self._load_after(collection, matrix)

@@ -444,3 +444,17 @@ def test_every_operation_answers_in_botocores_shapes(enrolled: CheckedClient) ->
     enrolled.delete_faces(CollectionId=COLLECTION, FaceIds=[face_id])
     enrolled.delete_collection(CollectionId=COLLECTION)
     assert enrolled.seen_operations == ALL_OPERATIONS
+
+
+def test_a_collection_made_again_elsewhere_is_not_confused_with_the_old_one(data_dir: Path, s3: LocalS3) -> None:
+    first, second = LocalRekognition(data_dir, s3=s3), LocalRekognition(data_dir, s3=s3)
+    first.create_collection(CollectionId="c")
+    first.index_faces(CollectionId="c", Image={"Bytes": photo("people/joe_biden/biden1.jpg")}, ExternalImageId="joe")
+    assert first.search_faces_by_image(CollectionId="c", Image={"Bytes": photo("people/joe_biden/biden2.jpg")})[
+        "FaceMatches"
+    ]
+    second.delete_collection(CollectionId="c")
+    second.create_collection(CollectionId="c")
+    second.index_faces(CollectionId="c", Image={"Bytes": photo("people/kit_harington/kit1.jpg")}, ExternalImageId="kit")
+    matches = first.search_faces_by_image(CollectionId="c", Image={"Bytes": photo("people/kit_harington/kit2.jpg")})
+    assert [m["Face"]["ExternalImageId"] for m in matches["FaceMatches"]] == ["kit"]
