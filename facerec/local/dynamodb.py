@@ -200,10 +200,16 @@ class LocalDynamoDB(LocalClient):
 
     @operation("CreateTable")
     def create_table(
-        self, TableName: str, KeySchema: list | None = None, AttributeDefinitions: list | None = None,
-        BillingMode: str = "PROVISIONED", ProvisionedThroughput: dict | None = None,
-        LocalSecondaryIndexes: list | None = None, GlobalSecondaryIndexes: list | None = None,
-        DeletionProtectionEnabled: bool = False, **_: Any,
+        self,
+        TableName: str,
+        KeySchema: list | None = None,
+        AttributeDefinitions: list | None = None,
+        BillingMode: str = "PROVISIONED",
+        ProvisionedThroughput: dict | None = None,
+        LocalSecondaryIndexes: list | None = None,
+        GlobalSecondaryIndexes: list | None = None,
+        DeletionProtectionEnabled: bool = False,
+        **_: Any,
     ) -> dict:
         name = _table_name(TableName)
         if LocalSecondaryIndexes or GlobalSecondaryIndexes:
@@ -266,9 +272,15 @@ class LocalDynamoDB(LocalClient):
 
     @operation("PutItem")
     def put_item(
-        self, TableName: str, Item: dict, ConditionExpression: str | None = None,
-        ExpressionAttributeNames: dict | None = None, ExpressionAttributeValues: dict | None = None,
-        ReturnValues: str = "NONE", ReturnConsumedCapacity: str = "NONE", **other: Any,
+        self,
+        TableName: str,
+        Item: dict,
+        ConditionExpression: str | None = None,
+        ExpressionAttributeNames: dict | None = None,
+        ExpressionAttributeValues: dict | None = None,
+        ReturnValues: str = "NONE",
+        ReturnConsumedCapacity: str = "NONE",
+        **other: Any,
     ) -> dict:
         _refuse_unsupported(other)
         _check_return_values(ReturnValues, ("NONE", "ALL_OLD"))
@@ -288,9 +300,14 @@ class LocalDynamoDB(LocalClient):
 
     @operation("GetItem")
     def get_item(
-        self, TableName: str, Key: dict, ProjectionExpression: str | None = None,
-        ExpressionAttributeNames: dict | None = None, ConsistentRead: bool = False,
-        ReturnConsumedCapacity: str = "NONE", **other: Any,
+        self,
+        TableName: str,
+        Key: dict,
+        ProjectionExpression: str | None = None,
+        ExpressionAttributeNames: dict | None = None,
+        ConsistentRead: bool = False,
+        ReturnConsumedCapacity: str = "NONE",
+        **other: Any,
     ) -> dict:
         _refuse_unsupported(other)
         key_item = _checked_item(Key)
@@ -306,9 +323,15 @@ class LocalDynamoDB(LocalClient):
 
     @operation("DeleteItem")
     def delete_item(
-        self, TableName: str, Key: dict, ConditionExpression: str | None = None,
-        ExpressionAttributeNames: dict | None = None, ExpressionAttributeValues: dict | None = None,
-        ReturnValues: str = "NONE", ReturnConsumedCapacity: str = "NONE", **other: Any,
+        self,
+        TableName: str,
+        Key: dict,
+        ConditionExpression: str | None = None,
+        ExpressionAttributeNames: dict | None = None,
+        ExpressionAttributeValues: dict | None = None,
+        ReturnValues: str = "NONE",
+        ReturnConsumedCapacity: str = "NONE",
+        **other: Any,
     ) -> dict:
         _refuse_unsupported(other)
         _check_return_values(ReturnValues, ("NONE", "ALL_OLD"))
@@ -321,18 +344,22 @@ class LocalDynamoDB(LocalClient):
             key = table.stored_key(key_item)
             old = self._load(db, table, key)
             _check_condition(condition, old)
-            db.execute(
-                "DELETE FROM items WHERE table_name = ? AND hash_key = ? AND range_key = ?", (table.name, *key)
-            )
+            db.execute("DELETE FROM items WHERE table_name = ? AND hash_key = ? AND range_key = ?", (table.name, *key))
         result = {"Attributes": old} if ReturnValues == "ALL_OLD" and old else {}
         return {**result, **_consumed(table, ReturnConsumedCapacity, _write_units(old, None))}
 
     @operation("UpdateItem")
     def update_item(
-        self, TableName: str, Key: dict, UpdateExpression: str | None = None,
-        ConditionExpression: str | None = None, ExpressionAttributeNames: dict | None = None,
-        ExpressionAttributeValues: dict | None = None, ReturnValues: str = "NONE",
-        ReturnConsumedCapacity: str = "NONE", **other: Any,
+        self,
+        TableName: str,
+        Key: dict,
+        UpdateExpression: str | None = None,
+        ConditionExpression: str | None = None,
+        ExpressionAttributeNames: dict | None = None,
+        ExpressionAttributeValues: dict | None = None,
+        ReturnValues: str = "NONE",
+        ReturnConsumedCapacity: str = "NONE",
+        **other: Any,
     ) -> dict:
         _refuse_unsupported(other)
         _check_return_values(ReturnValues, ("NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"))
@@ -359,11 +386,20 @@ class LocalDynamoDB(LocalClient):
 
     @operation("Scan")
     def scan(
-        self, TableName: str, Limit: int | None = None, ExclusiveStartKey: dict | None = None,
-        FilterExpression: str | None = None, ProjectionExpression: str | None = None,
-        ExpressionAttributeNames: dict | None = None, ExpressionAttributeValues: dict | None = None,
-        Select: str | None = None, Segment: int | None = None, TotalSegments: int | None = None,
-        ConsistentRead: bool = False, ReturnConsumedCapacity: str = "NONE", **other: Any,
+        self,
+        TableName: str,
+        Limit: int | None = None,
+        ExclusiveStartKey: dict | None = None,
+        FilterExpression: str | None = None,
+        ProjectionExpression: str | None = None,
+        ExpressionAttributeNames: dict | None = None,
+        ExpressionAttributeValues: dict | None = None,
+        Select: str | None = None,
+        Segment: int | None = None,
+        TotalSegments: int | None = None,
+        ConsistentRead: bool = False,
+        ReturnConsumedCapacity: str = "NONE",
+        **other: Any,
     ) -> dict:
         _refuse_unsupported(other)
         _check_segments(Segment, TotalSegments)
@@ -384,16 +420,26 @@ class LocalDynamoDB(LocalClient):
                 where.append("(hash_key, range_key) > (?, ?)")
                 args += _start_key(table, ExclusiveStartKey)
             scanned, more, size = self._rows(db, table, " AND ".join(where), args, Limit)
-        return self._page(table, scanned, more, size, condition, projection, select, ConsistentRead,
-                          ReturnConsumedCapacity)
+        return self._page(
+            table, scanned, more, size, condition, projection, select, ConsistentRead, ReturnConsumedCapacity
+        )
 
     @operation("Query")
     def query(
-        self, TableName: str, KeyConditionExpression: str | None = None, ScanIndexForward: bool = True,
-        Limit: int | None = None, ExclusiveStartKey: dict | None = None, FilterExpression: str | None = None,
-        ProjectionExpression: str | None = None, ExpressionAttributeNames: dict | None = None,
-        ExpressionAttributeValues: dict | None = None, Select: str | None = None, ConsistentRead: bool = False,
-        ReturnConsumedCapacity: str = "NONE", **other: Any,
+        self,
+        TableName: str,
+        KeyConditionExpression: str | None = None,
+        ScanIndexForward: bool = True,
+        Limit: int | None = None,
+        ExclusiveStartKey: dict | None = None,
+        FilterExpression: str | None = None,
+        ProjectionExpression: str | None = None,
+        ExpressionAttributeNames: dict | None = None,
+        ExpressionAttributeValues: dict | None = None,
+        Select: str | None = None,
+        ConsistentRead: bool = False,
+        ReturnConsumedCapacity: str = "NONE",
+        **other: Any,
     ) -> dict:
         _refuse_unsupported(other)
         if KeyConditionExpression is None:
@@ -413,14 +459,13 @@ class LocalDynamoDB(LocalClient):
             if ExclusiveStartKey is not None:
                 start_hash, start_range = _start_key(table, ExclusiveStartKey)
                 if start_hash != hash_key:
-                    raise invalid(
-                        "The provided starting key is outside query boundaries based on provided conditions"
-                    )
+                    raise invalid("The provided starting key is outside query boundaries based on provided conditions")
                 where.append("range_key > ?" if ScanIndexForward else "range_key < ?")
                 args.append(start_range)
             scanned, more, size = self._rows(db, table, " AND ".join(where), args, Limit, not ScanIndexForward)
-        return self._page(table, scanned, more, size, condition, projection, select, ConsistentRead,
-                          ReturnConsumedCapacity)
+        return self._page(
+            table, scanned, more, size, condition, projection, select, ConsistentRead, ReturnConsumedCapacity
+        )
 
     # Storage
 
@@ -479,12 +524,15 @@ class LocalDynamoDB(LocalClient):
         return None if row is None else _decode_item(row[0])
 
     def _store(self, db: sqlite3.Connection, table: Table, key: tuple[bytes, bytes], item: Item, size: int) -> None:
-        db.execute(
-            "INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?, ?)", (table.name, *key, size, _encode_item(item))
-        )
+        db.execute("INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?, ?)", (table.name, *key, size, _encode_item(item)))
 
     def _rows(
-        self, db: sqlite3.Connection, table: Table, where: str, args: list, limit: int | None,
+        self,
+        db: sqlite3.Connection,
+        table: Table,
+        where: str,
+        args: list,
+        limit: int | None,
         descending: bool = False,
     ) -> tuple[list[Item], bool, int]:
         """Items in key order matching `where`, up to `limit` items or 1 MB; whether more follow; their size."""
@@ -507,8 +555,16 @@ class LocalDynamoDB(LocalClient):
             cursor.close()
 
     def _page(
-        self, table: Table, scanned: list[Item], more: bool, size: int, condition: Condition | None,
-        projection: list[DocumentPath] | None, select: str, consistent: bool, capacity: str,
+        self,
+        table: Table,
+        scanned: list[Item],
+        more: bool,
+        size: int,
+        condition: Condition | None,
+        projection: list[DocumentPath] | None,
+        select: str,
+        consistent: bool,
+        capacity: str,
     ) -> dict:
         matched = [item for item in scanned if condition is None or evaluate(condition, item)]
         result: dict = {"Count": len(matched), "ScannedCount": len(scanned)}
@@ -676,9 +732,7 @@ def _check_key_untouched(table: Table, actions: list) -> None:
             )
 
 
-def _returned_attributes(
-    return_values: str, old: Item | None, new: Item, paths: list[DocumentPath]
-) -> Item | None:
+def _returned_attributes(return_values: str, old: Item | None, new: Item, paths: list[DocumentPath]) -> Item | None:
     if return_values == "ALL_OLD":
         return old
     if return_values == "ALL_NEW":

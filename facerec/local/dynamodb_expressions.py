@@ -134,7 +134,7 @@ def tokenize(text: str, kind: str) -> list[Token]:
     while at < len(text):
         match = _TOKEN.match(text, at)
         if match is None:
-            raise invalid(f'Invalid {kind}: Syntax error; token: "{text[at]}", near: "{text[max(0, at - 8):at + 8]}"')
+            raise invalid(f'Invalid {kind}: Syntax error; token: "{text[at]}", near: "{text[max(0, at - 8) : at + 8]}"')
         if match.lastgroup != "space":
             tokens.append(Token(match.lastgroup, match.group(), at))
         at = match.end()
@@ -323,7 +323,7 @@ class Parser:
     def syntax_error(self) -> ServiceError:
         token = self.peek()
         start = self.tokens[self.index - 1].at if self.index > 0 else token.at
-        near = self.text[start:token.at + len(token.text)]
+        near = self.text[start : token.at + len(token.text)]
         return invalid(f'Invalid {self.kind}: Syntax error; token: "{token.text}", near: "{near}"')
 
     def error(self, message: str) -> ServiceError:
@@ -441,8 +441,7 @@ class Parser:
         if isinstance(node.low, Value) and isinstance(node.high, Value):
             low, high = node.low.value, node.high.value
             bounds = (
-                f"lower bound operand: AttributeValue: {_show(low)},"
-                f" upper bound operand: AttributeValue: {_show(high)}"
+                f"lower bound operand: AttributeValue: {_show(low)}, upper bound operand: AttributeValue: {_show(high)}"
             )
             if type_of(low) != type_of(high):
                 raise self.error(f"The BETWEEN operator requires same data type for lower and upper bounds; {bounds}")
@@ -462,9 +461,7 @@ class Parser:
                 f" operand type: {type_of(value)}"
             )
         if node.name == "attribute_type" and value.get("S") not in TYPE_NAMES:
-            raise self.error(
-                f"Invalid type for attribute_type function; type: {value.get('S', type_of(value))}"
-            )
+            raise self.error(f"Invalid type for attribute_type function; type: {value.get('S', type_of(value))}")
 
     # Paths
 
@@ -597,7 +594,7 @@ def parse_update(text: str, placeholders: Placeholders) -> list[Action]:
 def check_overlaps(paths: list[Path], prefix: str) -> None:
     # AWS refuses two paths where one is, or lies inside, the other: the result would depend on their order.
     for i, first in enumerate(paths):
-        for second in paths[i + 1:]:
+        for second in paths[i + 1 :]:
             common = min(len(first.elements), len(second.elements))
             if first.elements[:common] == second.elements[:common]:
                 raise invalid(

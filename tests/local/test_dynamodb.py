@@ -24,8 +24,16 @@ from tests.local.checked import CheckedClient
 
 TABLE = "people"
 ALL_OPERATIONS = {
-    "CreateTable", "DescribeTable", "DeleteTable", "ListTables", "PutItem", "GetItem", "DeleteItem", "UpdateItem",
-    "Scan", "Query",
+    "CreateTable",
+    "DescribeTable",
+    "DeleteTable",
+    "ListTables",
+    "PutItem",
+    "GetItem",
+    "DeleteItem",
+    "UpdateItem",
+    "Scan",
+    "Query",
 }
 
 
@@ -97,7 +105,8 @@ def test_table_lifecycle(dynamodb: Any) -> None:
     assert created["TableName"] == TABLE
     assert created["TableStatus"] == "ACTIVE"
     assert created["KeySchema"] == [
-        {"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"},
+        {"AttributeName": "pk", "KeyType": "HASH"},
+        {"AttributeName": "sk", "KeyType": "RANGE"},
     ]
     assert created["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
 
@@ -166,11 +175,15 @@ def test_put_get_delete_round_trip(dynamodb: Any) -> None:
     assert isinstance(got["photo"]["B"], bytes)
 
     projected = dynamodb.get_item(
-        TableName=TABLE, Key={"pk": {"S": "李雷"}}, ProjectionExpression="#n, address.city, aliases[1]",
+        TableName=TABLE,
+        Key={"pk": {"S": "李雷"}},
+        ProjectionExpression="#n, address.city, aliases[1]",
         ExpressionAttributeNames={"#n": "name"},
     )["Item"]
     assert projected == {
-        "name": {"S": "Zoë Ñúñez"}, "address": {"M": {"city": {"S": "München"}}}, "aliases": {"L": [{"N": "7"}]},
+        "name": {"S": "Zoë Ñúñez"},
+        "address": {"M": {"city": {"S": "München"}}},
+        "aliases": {"L": [{"N": "7"}]},
     }
 
     deleted = dynamodb.delete_item(TableName=TABLE, Key={"pk": {"S": "李雷"}}, ReturnValues="ALL_OLD")
@@ -195,7 +208,8 @@ def test_conditional_put_does_not_overwrite(dynamodb: Any) -> None:
 
     with pytest.raises(dynamodb.exceptions.ConditionalCheckFailedException) as excinfo:
         dynamodb.put_item(
-            TableName=TABLE, Item={"pk": {"S": "Zoë Ñúñez"}, "city": {"S": "Lyon"}},
+            TableName=TABLE,
+            Item={"pk": {"S": "Zoë Ñúñez"}, "city": {"S": "Lyon"}},
             ConditionExpression="attribute_not_exists(pk)",
         )
     assert isinstance(excinfo.value, ClientError)
@@ -213,8 +227,13 @@ SUBJECT = {
 }
 NAMES = {"#count": "count", "#inner": "inner"}
 VALUES = {
-    ":zero": {"N": "0"}, ":five": {"N": "5"}, ":six": {"N": "6"}, ":hello": {"S": "hello"}, ":he": {"S": "he"},
-    ":red": {"S": "red"}, ":b": {"S": "b"},
+    ":zero": {"N": "0"},
+    ":five": {"N": "5"},
+    ":six": {"N": "6"},
+    ":hello": {"S": "hello"},
+    ":he": {"S": "he"},
+    ":red": {"S": "red"},
+    ":b": {"S": "b"},
 }
 
 
@@ -267,12 +286,16 @@ def test_conditional_delete(dynamodb: Any) -> None:
     dynamodb.put_item(TableName=TABLE, Item={"pk": {"S": "a"}, "version": {"N": "2"}})
     with pytest.raises(dynamodb.exceptions.ConditionalCheckFailedException):
         dynamodb.delete_item(
-            TableName=TABLE, Key={"pk": {"S": "a"}}, ConditionExpression="version = :v",
+            TableName=TABLE,
+            Key={"pk": {"S": "a"}},
+            ConditionExpression="version = :v",
             ExpressionAttributeValues={":v": {"N": "1"}},
         )
     assert "Item" in dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": "a"}})
     dynamodb.delete_item(
-        TableName=TABLE, Key={"pk": {"S": "a"}}, ConditionExpression="version = :v",
+        TableName=TABLE,
+        Key={"pk": {"S": "a"}},
+        ConditionExpression="version = :v",
         ExpressionAttributeValues={":v": {"N": "2"}},
     )
     assert "Item" not in dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": "a"}})
@@ -285,41 +308,60 @@ def test_update_item_creates_then_changes(dynamodb: Any) -> None:
     create_table(dynamodb)
     key = {"pk": {"S": "Zoë Ñúñez"}}
     created = dynamodb.update_item(
-        TableName=TABLE, Key=key, UpdateExpression="SET visits = :one, home = :home, history = :empty",
+        TableName=TABLE,
+        Key=key,
+        UpdateExpression="SET visits = :one, home = :home, history = :empty",
         ExpressionAttributeValues={
-            ":one": {"N": "1"}, ":home": {"M": {"city": {"S": "Lyon"}}}, ":empty": {"L": []},
+            ":one": {"N": "1"},
+            ":home": {"M": {"city": {"S": "Lyon"}}},
+            ":empty": {"L": []},
         },
         ReturnValues="ALL_NEW",
     )["Attributes"]
     assert created == {
-        **key, "visits": {"N": "1"}, "home": {"M": {"city": {"S": "Lyon"}}}, "history": {"L": []},
+        **key,
+        "visits": {"N": "1"},
+        "home": {"M": {"city": {"S": "Lyon"}}},
+        "history": {"L": []},
     }
 
     changed = dynamodb.update_item(
-        TableName=TABLE, Key=key,
+        TableName=TABLE,
+        Key=key,
         UpdateExpression=(
             "SET visits = visits + :one, home.city = :city, history = list_append(history, :seen),"
             " first_seen = if_not_exists(first_seen, :today) REMOVE home.zip"
         ),
         ExpressionAttributeValues={
-            ":one": {"N": "1"}, ":city": {"S": "李雷村"}, ":seen": {"L": [{"S": "monday"}]}, ":today": {"S": "monday"},
+            ":one": {"N": "1"},
+            ":city": {"S": "李雷村"},
+            ":seen": {"L": [{"S": "monday"}]},
+            ":today": {"S": "monday"},
         },
         ReturnValues="UPDATED_NEW",
     )["Attributes"]
     assert changed == {
-        "visits": {"N": "2"}, "home": {"M": {"city": {"S": "李雷村"}}}, "history": {"L": [{"S": "monday"}]},
+        "visits": {"N": "2"},
+        "home": {"M": {"city": {"S": "李雷村"}}},
+        "history": {"L": [{"S": "monday"}]},
         "first_seen": {"S": "monday"},
     }
 
     old = dynamodb.update_item(
-        TableName=TABLE, Key=key, UpdateExpression="SET visits = :ten REMOVE history",
-        ExpressionAttributeValues={":ten": {"N": "10"}}, ReturnValues="UPDATED_OLD",
+        TableName=TABLE,
+        Key=key,
+        UpdateExpression="SET visits = :ten REMOVE history",
+        ExpressionAttributeValues={":ten": {"N": "10"}},
+        ReturnValues="UPDATED_OLD",
     )["Attributes"]
     assert old == {"visits": {"N": "2"}, "history": {"L": [{"S": "monday"}]}}
 
     item = dynamodb.get_item(TableName=TABLE, Key=key)["Item"]
     assert item == {
-        **key, "visits": {"N": "10"}, "home": {"M": {"city": {"S": "李雷村"}}}, "first_seen": {"S": "monday"},
+        **key,
+        "visits": {"N": "10"},
+        "home": {"M": {"city": {"S": "李雷村"}}},
+        "first_seen": {"S": "monday"},
     }
 
 
@@ -328,14 +370,20 @@ def test_update_item_condition_failure_changes_nothing(dynamodb: Any) -> None:
     dynamodb.put_item(TableName=TABLE, Item={"pk": {"S": "a"}, "stock": {"N": "0"}})
     with pytest.raises(dynamodb.exceptions.ConditionalCheckFailedException):
         dynamodb.update_item(
-            TableName=TABLE, Key={"pk": {"S": "a"}}, UpdateExpression="SET stock = stock - :one",
-            ConditionExpression="stock >= :one", ExpressionAttributeValues={":one": {"N": "1"}},
+            TableName=TABLE,
+            Key={"pk": {"S": "a"}},
+            UpdateExpression="SET stock = stock - :one",
+            ConditionExpression="stock >= :one",
+            ExpressionAttributeValues={":one": {"N": "1"}},
         )
     assert dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": "a"}})["Item"]["stock"] == {"N": "0"}
     with pytest.raises(dynamodb.exceptions.ConditionalCheckFailedException):
         dynamodb.update_item(
-            TableName=TABLE, Key={"pk": {"S": "new"}}, UpdateExpression="SET stock = :one",
-            ConditionExpression="attribute_exists(pk)", ExpressionAttributeValues={":one": {"N": "1"}},
+            TableName=TABLE,
+            Key={"pk": {"S": "new"}},
+            UpdateExpression="SET stock = :one",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":one": {"N": "1"}},
         )
     assert "Item" not in dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": "new"}})
 
@@ -344,7 +392,9 @@ def test_update_item_refuses_to_change_the_key(dynamodb: Any) -> None:
     create_table(dynamodb)
     with pytest.raises(ClientError) as excinfo:
         dynamodb.update_item(
-            TableName=TABLE, Key={"pk": {"S": "a"}}, UpdateExpression="SET pk = :b",
+            TableName=TABLE,
+            Key={"pk": {"S": "a"}},
+            UpdateExpression="SET pk = :b",
             ExpressionAttributeValues={":b": {"S": "b"}},
         )
     assert error_code(excinfo) == "ValidationException"
@@ -371,9 +421,11 @@ def test_scan_pages_through_every_item(dynamodb: Any) -> None:
     assert "LastEvaluatedKey" not in rest
     assert sorted(i["pk"]["S"] for i in first["Items"] + rest["Items"]) == sorted(keys)
 
-    limited = dynamodb.get_paginator("scan").paginate(
-        TableName=TABLE, PaginationConfig={"PageSize": 10, "MaxItems": 15}
-    ).build_full_result()
+    limited = (
+        dynamodb.get_paginator("scan")
+        .paginate(TableName=TABLE, PaginationConfig={"PageSize": 10, "MaxItems": 15})
+        .build_full_result()
+    )
     assert len(limited["Items"]) == 15
     assert "NextToken" in limited
 
@@ -386,7 +438,9 @@ def test_scan_filter_and_projection(dynamodb: Any) -> None:
             Item={"pk": {"S": f"p{i}"}, "age": {"N": str(20 + i)}, "address": {"M": {"city": {"S": f"c{i}"}}}},
         )
     result = dynamodb.scan(
-        TableName=TABLE, FilterExpression="age >= :min", ProjectionExpression="pk, address.city",
+        TableName=TABLE,
+        FilterExpression="age >= :min",
+        ProjectionExpression="pk, address.city",
         ExpressionAttributeValues={":min": {"N": "23"}},
     )
     assert (result["Count"], result["ScannedCount"]) == (3, 6)
@@ -441,7 +495,9 @@ def test_query_sort_key_conditions(numbered: Any, condition: str, values: dict, 
 def test_query_pages_and_filters(numbered: Any) -> None:
     pages = list(
         numbered.get_paginator("query").paginate(
-            TableName=TABLE, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "alice"}},
+            TableName=TABLE,
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": {"S": "alice"}},
             PaginationConfig={"PageSize": 3},
         )
     )
@@ -470,9 +526,7 @@ def test_query_begins_with_on_a_string_sort_key(dynamodb: Any) -> None:
 
 def test_query_needs_the_partition_key(numbered: Any) -> None:
     with pytest.raises(ClientError) as excinfo:
-        numbered.query(
-            TableName=TABLE, KeyConditionExpression="sk = :s", ExpressionAttributeValues={":s": {"N": "1"}}
-        )
+        numbered.query(TableName=TABLE, KeyConditionExpression="sk = :s", ExpressionAttributeValues={":s": {"N": "1"}})
     assert error_code(excinfo) == "ValidationException"
     assert "missed key schema element: pk" in str(excinfo.value)
 
@@ -488,8 +542,14 @@ def test_query_needs_the_partition_key(numbered: Any) -> None:
         ("put_item", {"Item": {"pk": {"S": "a"}}}),
         ("get_item", {"Key": {"pk": {"S": "a"}}}),
         ("delete_item", {"Key": {"pk": {"S": "a"}}}),
-        ("update_item", {"Key": {"pk": {"S": "a"}}, "UpdateExpression": "SET v = :v",
-                         "ExpressionAttributeValues": {":v": {"N": "1"}}}),
+        (
+            "update_item",
+            {
+                "Key": {"pk": {"S": "a"}},
+                "UpdateExpression": "SET v = :v",
+                "ExpressionAttributeValues": {":v": {"N": "1"}},
+            },
+        ),
         ("scan", {}),
         ("query", {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "a"}}}),
     ],
@@ -542,8 +602,12 @@ def test_invalid_expressions(dynamodb: Any, params: dict) -> None:
 def test_every_response_matches_botocore_output_shapes(local: LocalDynamoDB) -> None:
     client = CheckedClient(local)
     create_table(client, sort_key_type="N")
-    create_table(client, "provisioned", BillingMode="PROVISIONED",
-                 ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1})
+    create_table(
+        client,
+        "provisioned",
+        BillingMode="PROVISIONED",
+        ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1},
+    )
     client.describe_table(TableName=TABLE)
     client.list_tables(Limit=1)
     for sk in range(3):
@@ -555,8 +619,11 @@ def test_every_response_matches_botocore_output_shapes(local: LocalDynamoDB) -> 
     client.get_item(TableName=TABLE, Key={"pk": {"S": "none"}, "sk": {"N": "0"}})
     for returned in ("NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"):
         client.update_item(
-            TableName=TABLE, Key=key, UpdateExpression="ADD visits :one SET seen = :now",
-            ExpressionAttributeValues={":one": {"N": "1"}, ":now": {"S": returned}}, ReturnValues=returned,
+            TableName=TABLE,
+            Key=key,
+            UpdateExpression="ADD visits :one SET seen = :now",
+            ExpressionAttributeValues={":one": {"N": "1"}, ":now": {"S": returned}},
+            ReturnValues=returned,
         )
     client.scan(TableName=TABLE, Limit=1, ReturnConsumedCapacity="TOTAL")
     client.scan(TableName=TABLE, Select="COUNT")
@@ -565,8 +632,11 @@ def test_every_response_matches_botocore_output_shapes(local: LocalDynamoDB) -> 
     )
     client.delete_item(TableName=TABLE, Key=key, ReturnValues="ALL_OLD")
     with pytest.raises(local.exceptions.ConditionalCheckFailedException):
-        client.put_item(TableName=TABLE, Item=PERSON | {"pk": {"S": "a"}, "sk": {"N": "1"}},
-                        ConditionExpression="attribute_not_exists(pk)")
+        client.put_item(
+            TableName=TABLE,
+            Item=PERSON | {"pk": {"S": "a"}, "sk": {"N": "1"}},
+            ConditionExpression="attribute_not_exists(pk)",
+        )
     with pytest.raises(local.exceptions.ResourceNotFoundException):
         client.describe_table(TableName="absent")
     client.delete_table(TableName=TABLE)
@@ -651,7 +721,9 @@ def test_unused_placeholders_are_refused_on_every_write(local: LocalDynamoDB) ->
     create_table(local)
     with pytest.raises(ClientError, match=r"unused in expressions: keys: \{:extra\}"):
         local.put_item(
-            TableName=TABLE, Item={"pk": {"S": "a"}}, ConditionExpression="attribute_not_exists(pk)",
+            TableName=TABLE,
+            Item={"pk": {"S": "a"}},
+            ConditionExpression="attribute_not_exists(pk)",
             ExpressionAttributeValues={":extra": {"S": "x"}},
         )
 
@@ -660,7 +732,9 @@ def test_query_filter_may_not_name_key_attributes(local: LocalDynamoDB) -> None:
     create_table(local, sort_key_type="N")
     with pytest.raises(ClientError, match="Primary key attribute: sk"):
         local.query(
-            TableName=TABLE, KeyConditionExpression="pk = :p", FilterExpression="sk > :s",
+            TableName=TABLE,
+            KeyConditionExpression="pk = :p",
+            FilterExpression="sk > :s",
             ExpressionAttributeValues={":p": {"S": "a"}, ":s": {"N": "1"}},
         )
 
@@ -669,15 +743,21 @@ def test_update_add_and_delete_on_sets(local: LocalDynamoDB) -> None:
     create_table(local)
     key = {"pk": {"S": "a"}}
     local.update_item(
-        TableName=TABLE, Key=key, UpdateExpression="ADD tags :ab, visits :two",
+        TableName=TABLE,
+        Key=key,
+        UpdateExpression="ADD tags :ab, visits :two",
         ExpressionAttributeValues={":ab": {"SS": ["a", "b"]}, ":two": {"N": "2"}},
     )
     local.update_item(
-        TableName=TABLE, Key=key, UpdateExpression="ADD tags :bc, visits :two DELETE gone :a",
+        TableName=TABLE,
+        Key=key,
+        UpdateExpression="ADD tags :bc, visits :two DELETE gone :a",
         ExpressionAttributeValues={":bc": {"SS": ["b", "c"]}, ":two": {"N": "2"}, ":a": {"SS": ["a"]}},
     )
     local.update_item(
-        TableName=TABLE, Key=key, UpdateExpression="DELETE tags :ac",
+        TableName=TABLE,
+        Key=key,
+        UpdateExpression="DELETE tags :ac",
         ExpressionAttributeValues={":ac": {"SS": ["a", "c"]}},
     )
     assert local.get_item(TableName=TABLE, Key=key)["Item"] == {**key, "tags": {"SS": ["b"]}, "visits": {"N": "4"}}
@@ -687,7 +767,9 @@ def test_unsupported_parameters_are_refused_not_ignored(local: LocalDynamoDB) ->
     create_table(local)
     with pytest.raises(ClientError, match="does not support IndexName"):
         local.query(
-            TableName=TABLE, IndexName="by-name", KeyConditionExpression="pk = :p",
+            TableName=TABLE,
+            IndexName="by-name",
+            KeyConditionExpression="pk = :p",
             ExpressionAttributeValues={":p": {"S": "a"}},
         )
     with pytest.raises(ClientError, match="does not support Expected"):
@@ -702,7 +784,8 @@ def test_conditional_puts_race_with_one_winner(tmp_path: Path) -> None:
     def claim(worker: int) -> None:
         try:
             clients[worker % 2].put_item(
-                TableName=TABLE, Item={"pk": {"S": "lock"}, "owner": {"N": str(worker)}},
+                TableName=TABLE,
+                Item={"pk": {"S": "lock"}, "owner": {"N": str(worker)}},
                 ConditionExpression="attribute_not_exists(pk)",
             )
             outcomes.append("won")
