@@ -71,6 +71,7 @@ class Person:
     name: str
     face_count: int
     image_keys: tuple[str, ...]
+    face_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -226,13 +227,26 @@ class FaceService:
 
     def people(self) -> list[Person]:
         """Everyone enrolled, by name, with how many faces and images."""
-        faces: dict[str, int] = defaultdict(int)
+        faces: dict[str, list[str]] = defaultdict(list)
         images: dict[str, set[str]] = defaultdict(set)
         for item in self._items():
             if item.get("ItemType") == "face":
-                faces[item["FullName"]] += 1
+                faces[item["FullName"]].append(item["RekognitionId"])
                 images[item["FullName"]].add(item["ImageKey"])
-        return [Person(n, faces[n], tuple(sorted(images[n]))) for n in sorted(faces, key=str.casefold)]
+        return [
+            Person(n, len(faces[n]), tuple(sorted(images[n])), tuple(faces[n])) for n in sorted(faces, key=str.casefold)
+        ]
+
+    def face_image_key(self, face_id: str) -> str:
+        item = self._item(face_id)
+        if item is None:
+            raise NotEnrolled("That face is no longer enrolled.")
+        return item["ImageKey"]
+
+    def face_box(self, face_id: str) -> Box | None:
+        """Where the face is in its image, as the collection recorded it."""
+        listed = self.rekognition.list_faces(CollectionId=self.settings.rekognition_collection_name, FaceIds=[face_id])
+        return Box.from_aws(listed["Faces"][0]["BoundingBox"]) if listed["Faces"] else None
 
     def delete(self, name: str) -> DeleteResult:
         """Delete everything of a person: images, faces in the collection, items in the table.

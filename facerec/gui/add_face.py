@@ -11,7 +11,7 @@ from tktooltip import ToolTip
 
 from facerec.errors import InvalidName
 from facerec.gui.hints import Hint, enrolment_hint
-from facerec.gui.widgets import Preview
+from facerec.gui.widgets import Preview, set_busy
 from facerec.gui.window import Window, jpeg_bytes
 from facerec.service import AddResult, validate_name
 
@@ -61,7 +61,7 @@ class AddFaceWindow(Window):
         self.camera_button = ttk.Button(side, text="Back to camera", command=self.back_to_camera, state="disabled")
         self.camera_button.pack(fill="x", pady=4)
         ToolTip(self.camera_button, msg="Leave the opened photo and use the camera again", delay=0.5)
-        self.progress = ttk.Progressbar(side, mode="indeterminate")
+        self.progress = ttk.Progressbar(side, mode="determinate")
         self.progress.pack(fill="x", pady=(12, 4))
         self.hint_label = ttk.Label(side, text=self.hint.message, wraplength=220)
         self.hint_label.pack(anchor="w", pady=4)
@@ -129,7 +129,7 @@ class AddFaceWindow(Window):
         name = self.name.get()
         self._adding = True
         self._update_controls()
-        self.progress.start(12)
+        set_busy(self.progress, True)
         self.status.say(f"Adding {name.strip()}…")
         self.run(lambda: self.service.add(name, data), self._added, self._add_failed)
 
@@ -151,7 +151,7 @@ class AddFaceWindow(Window):
     def _finish_adding(self) -> None:
         self._adding = False
         if self.winfo_exists():
-            self.progress.stop()
+            set_busy(self.progress, False)
             self._update_controls()
 
     # A photo file instead of the camera

@@ -10,7 +10,7 @@ from PIL import Image
 from tktooltip import ToolTip
 
 from facerec.gui.drawing import BLUE, GREY, Overlay
-from facerec.gui.widgets import Preview
+from facerec.gui.widgets import Preview, set_busy
 from facerec.gui.window import Window, jpeg_bytes
 from facerec.service import CheckedFace
 
@@ -66,7 +66,7 @@ class CheckFaceWindow(Window):
         ToolTip(scale, msg="How similar a face must be to count as a match; 80 is Rekognition's default", delay=0.5)
         self._threshold_moved()
 
-        self.progress = ttk.Progressbar(side, mode="indeterminate")
+        self.progress = ttk.Progressbar(side, mode="determinate")
         self.progress.grid(row=5, column=0, sticky="ew", pady=(12, 4))
         ttk.Label(side, text="History").grid(row=6, column=0, sticky="w", pady=(8, 0))
         self.history = ttk.Treeview(side, columns=("time", "name", "similarity"), show="headings", height=10)
@@ -104,7 +104,7 @@ class CheckFaceWindow(Window):
             return
         self._image = data
         self._checking = True
-        self.progress.start(12)
+        set_busy(self.progress, True)
         self.status.say("Checking…")
         threshold = float(self.threshold.get())
         self.run(lambda: self.service.check(data, threshold), self._checked, self._check_failed)
@@ -130,4 +130,4 @@ class CheckFaceWindow(Window):
     def _done(self) -> None:
         self._checking = False
         if self.winfo_exists():
-            self.progress.stop()
+            set_busy(self.progress, False)

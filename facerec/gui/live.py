@@ -13,6 +13,8 @@ from facerec.service import CheckedFace
 # At most this many checks a second, and never two at once: the preview's own
 # frames always come first.
 MIN_INTERVAL_S = 0.3
+# Names of a picture older than this are taken off the preview rather than drawn over someone else.
+STALE_S = 0.8
 
 
 class LiveWindow(Window):
@@ -29,12 +31,15 @@ class LiveWindow(Window):
         self._busy = False
         self._last = 0.0
         self._last_frame = -1
+        self._result_time = 0.0
         self.status.say("Recognising…")
         self._loop = self.after(50, self._tick)
 
     def _tick(self) -> None:
         self._loop = self.after(50, self._tick)
         frame = self.preview.latest_frame()
+        if frame is not None and self.preview.overlays and frame.time - self._result_time > STALE_S:
+            self.preview.set_overlays([])
         if frame is None or self._busy or self.service is None:
             return
         if time.monotonic() - self._last < MIN_INTERVAL_S or frame.number == self._last_frame:
@@ -43,9 +48,18 @@ class LiveWindow(Window):
         self._last = time.monotonic()
         self._last_frame = frame.number
         threshold = self.app.settings.match_threshold
-        self.run(lambda: self.service.check(jpeg_bytes(frame.pixels), threshold), self._checked, self._failed)
+        self.run(
+            lambda: (frame.time, self.service.check(jpeg_bytes(frame.pixels), threshold)), self._checked, self._failed
+        )
 
-    def _checked(self, faces: list[CheckedFace]) -> None:
+    @property
+    def fresh(self) -> bool:
+        """Do the names on screen belong to a picture of the last moment?"""
+        frame = self.preview.latest_frame()
+        return frame is not None and frame.time - self._result_time <= MIN_INTERVAL_S + 0.1
+
+    def _checked(self, checked: tuple[float, list[CheckedFace]]) -> None:
+        self._result_time, faces = checked
         self._busy = False
         self.checks_done += 1
         self.results = faces

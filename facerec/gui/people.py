@@ -27,13 +27,28 @@ def load_rows(service: FaceService) -> list[Row]:
 
 
 def _thumbnail(service: FaceService, person: Person) -> Image.Image | None:
-    if not person.image_keys:
+    """The person's first enrolled face, cropped from its photo with a margin."""
+    if not person.face_ids:
         return None
     try:
-        body = service.s3.get_object(Bucket=service.settings.s3_bucket_name, Key=person.image_keys[0])["Body"]
+        face_id = person.face_ids[0]
+        key = service.face_image_key(face_id)
+        box = service.face_box(face_id)
+        body = service.s3.get_object(Bucket=service.settings.s3_bucket_name, Key=key)["Body"]
         image = ImageOps.exif_transpose(Image.open(io.BytesIO(body.read()))).convert("RGB")
     except Exception:  # a missing thumbnail must not hide the person
         return None
+    if box is not None:
+        w, h = image.size
+        margin = 0.25
+        image = image.crop(
+            (
+                max(0, int((box.left - margin * box.width) * w)),
+                max(0, int((box.top - margin * box.height) * h)),
+                min(w, int((box.left + (1 + margin) * box.width) * w)),
+                min(h, int((box.top + (1 + margin) * box.height) * h)),
+            )
+        )
     return ImageOps.fit(image, THUMBNAIL)
 
 

@@ -104,3 +104,13 @@ class StatusLine(ttk.Label):
     @property
     def text(self) -> str:
         return str(self.cget("text"))
+
+
+def set_busy(bar: ttk.Progressbar, busy: bool) -> None:
+    """An indeterminate bar while busy; an empty, still one otherwise (a stopped indeterminate bar shows a block)."""
+    if busy:
+        bar.configure(mode="indeterminate")
+        bar.start(12)
+    else:
+        bar.stop()
+        bar.configure(mode="determinate", value=0)
