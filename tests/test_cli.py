@@ -104,3 +104,19 @@ def test_invalid_settings_name_the_setting(facerec, tmp_path: Path) -> None:
 def test_reindex_reports_what_it_did(facerec) -> None:
     result = facerec("reindex")
     assert result.returncode == 0 and "Indexed 0 images" in result.stdout
+
+
+def test_missing_aws_credentials_are_explained(tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")} | {
+        "FACEREC_BACKEND": "aws",
+        "PYTHONPATH": str(ROOT),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_REGION": "eu-west-1",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "facerec", "people"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 1
+    assert "No AWS credentials" in result.stderr and "Traceback" not in result.stderr
