@@ -182,6 +182,8 @@ class LocalDynamoDB(LocalClient):
         db_path = private_file(private_dir(Path(data_dir)) / "dynamodb.sqlite3")
         self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
+        # Biometric data: deleted rows are overwritten on disk, not left in free pages.
+        self._db.execute("PRAGMA secure_delete=ON")
         self._db.executescript(SCHEMA)
         self._db.create_function("scan_segment", 2, _scan_segment, deterministic=True)
         self._lock = threading.RLock()

@@ -55,6 +55,8 @@ class LocalS3(LocalClient):
         db_path = private_file(self.root / "index.sqlite3")
         self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
+        # Biometric data: deleted rows are overwritten on disk, not left in free pages.
+        self._db.execute("PRAGMA secure_delete=ON")
         self._db.executescript(SCHEMA)
         self._lock = threading.RLock()
 
