@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import urllib.parse
+
 import pytest
 from PIL import Image
 
@@ -124,3 +126,24 @@ def test_threshold_decides_a_match(service: FaceService) -> None:
     assert face.name == "Alex"
     (strict,) = service.check(photo("people/alex_lacamoire/alex2.jpg"), threshold=min(99.99, face.similarity + 0.1))
     assert strict.name is None
+
+
+def test_deleting_a_person_leaves_none_of_their_data_on_disk(tmp_path) -> None:
+    from facerec.service import open_service
+    from facerec.settings import load
+
+    settings = load(env_file=None, environ={"FACEREC_DATA_DIR": str(tmp_path / "data")})
+    service = open_service(settings)
+    assert service.add("Zebulon Quixote", photo("people/joe_biden/biden1.jpg")).ok
+    assert service.add("Rose", photo("people/rose_leslie/rose1.jpg")).ok
+    (zebulon,) = [p for p in service.people() if p.name == "Zebulon Quixote"]
+    descriptor = service.rekognition.store.face(settings.rekognition_collection_name, zebulon.face_ids[0])[1]
+    image = photo("people/joe_biden/biden1.jpg")
+
+    service.delete("Zebulon Quixote")
+    traces = [b"Zebulon", urllib.parse.quote("Zebulon Quixote").encode(), descriptor.tobytes(), image[1000:1100]]
+    for path in (tmp_path / "data").rglob("*"):
+        if path.is_file():
+            content = path.read_bytes()
+            assert not any(trace in content for trace in traces), path
+    assert [p.name for p in service.people()] == ["Rose"]

@@ -44,7 +44,7 @@ import botocore.session
 from botocore import xform_name
 from botocore.waiter import NormalizedOperationMethod, Waiter
 
-from facerec.local.base import LocalClient, ServiceError, operation
+from facerec.local.base import LocalClient, ServiceError, forget_deleted, operation
 from facerec.local.dynamodb_expressions import (
     AttributeValue,
     Between,
@@ -347,6 +347,8 @@ class LocalDynamoDB(LocalClient):
             old = self._load(db, table, key)
             _check_condition(condition, old)
             db.execute("DELETE FROM items WHERE table_name = ? AND hash_key = ? AND range_key = ?", (table.name, *key))
+        with self._lock:
+            forget_deleted(self._db)
         result = {"Attributes": old} if ReturnValues == "ALL_OLD" and old else {}
         return {**result, **_consumed(table, ReturnConsumedCapacity, _write_units(old, None))}
 

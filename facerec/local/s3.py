@@ -23,7 +23,7 @@ from typing import Any
 from botocore.exceptions import ParamValidationError
 from botocore.response import StreamingBody
 
-from facerec.local.base import LocalClient, ServiceError, operation
+from facerec.local.base import LocalClient, ServiceError, forget_deleted, operation
 from facerec.local.events import Functions, deliver
 from facerec.paths import private_dir, private_file
 
@@ -150,6 +150,7 @@ class LocalS3(LocalClient):
         self._require_bucket(Bucket)
         with self._lock:
             self._db.execute("DELETE FROM objects WHERE bucket = ? AND key = ?", (Bucket, Key))
+            forget_deleted(self._db)
         self._object_path(Bucket, Key).unlink(missing_ok=True)
         self._notify(Bucket, "ObjectRemoved:Delete", Key, 0, "")
         return {}

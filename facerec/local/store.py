@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from facerec.faces import DESCRIPTOR_SIZE
+from facerec.local.base import forget_deleted
 from facerec.paths import private_file
 
 SCHEMA = """
@@ -201,6 +202,13 @@ class FaceStore:
 
     def delete_faces(self, collection: str, face_ids: list[str]) -> list[str]:
         """Delete those faces of the collection; return the ids that were there."""
+        try:
+            return self._delete_faces(collection, face_ids)
+        finally:
+            with self._lock:
+                forget_deleted(self._db)
+
+    def _delete_faces(self, collection: str, face_ids: list[str]) -> list[str]:
         with self._transaction() as db:
             deleted = []
             for face_id in face_ids:
