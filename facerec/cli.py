@@ -38,6 +38,9 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("reindex", help="index images that have no outcome and remove orphans")
     demo = commands.add_parser("demo", help="show the local engine on a folder of people/<name>/<photo>")
     demo.add_argument("faces", nargs="?", type=Path, default=DEFAULT_FACES)
+    serve = commands.add_parser("serve", help="serve the local Rekognition engine over HTTP (Rekognition's protocol)")
+    serve.add_argument("--port", type=int, default=4599, help="TCP port (0: any free port; default 4599)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only)")
     return top
 
 
@@ -47,6 +50,8 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
     try:
         if args.command == "demo":
             return run_demo(args.faces, out)
+        if args.command == "serve":
+            return cmd_serve(args, out)
         from facerec.service import open_service
 
         service = open_service()
@@ -60,16 +65,26 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
 
 
 def cmd_add(service, args, out: TextIO, err: TextIO) -> int:
-    images = [_read(path) for path in args.images]  # every file readable before anything is sent
-    failures = 0
-    for done, (path, data) in enumerate(zip(args.images, images, strict=True), start=1):
-        result = service.add(args.name, data, source=str(path))
-        if not result.ok:
-            failures += 1
-            print(f"{path}: not added: {result.message}", file=err)
-        _progress(err, done, len(images), f"{path.name}")
-    added = len(images) - failures
-    print(f"Added {added} of {len(images)} photos of {service_name(args.name)}", file=out)
+    """Add the photos on every core, with a progress bar that shows the rate."""
+    from facerec.bulk import add_photos
+    from facerec.service import prepare_image, validate_name
+
+    validate_name(args.name)
+    photos = [(str(path), _read(path)) for path in args.images]
+    for source, data in photos:  # every file an image before anything is sent
+        prepare_image(data, source=Path(source).name)
+
+    def report(progress) -> None:
+        if progress.error or (progress.result and not progress.result.ok):
+            reason = progress.error or progress.result.message
+            print(f"{Path(progress.source).name}: not added: {reason}", file=err)
+        if progress.total > 1:
+            label = f"{progress.rate:.1f} photos/s · {Path(progress.source).name}"
+            _progress(err, progress.done, progress.total, label)
+
+    outcomes = add_photos(service.settings, args.name, photos, on_progress=report)
+    added = sum(1 for o in outcomes if o.result and o.result.ok)
+    print(f"Added {added} of {len(photos)} photos of {service_name(args.name)}", file=out)
     return 0 if added else 1
 
 
@@ -112,6 +127,14 @@ def cmd_reindex(service, args, out: TextIO, err: TextIO) -> int:
         f"{result.orphan_faces_removed} faces without a name and {result.orphan_items_removed} names without a face",
         file=out,
     )
+    return 0
+
+
+def cmd_serve(args, out: TextIO) -> int:
+    """Serve the local engine until interrupted (facerec.server); the first line printed gives its URL."""
+    from facerec.server import serve
+
+    serve(host=args.host, port=args.port, out=out)
     return 0
 
 

@@ -41,7 +41,8 @@ def test_enrol_check_and_delete_through_the_cli(facerec) -> None:
     biden = sorted((FACES_DIR / "people/joe_biden").iterdir())
     added = facerec("add", "Barack Obama", str(obama[0]), str(obama[1]))
     assert added.returncode == 0, added.stderr
-    assert "Added 2 of 2" in added.stdout and "2/2" in added.stderr  # the progress bar
+    assert "Added 2 of 2" in added.stdout
+    assert "2/2" in added.stderr and "photos/s" in added.stderr  # the progress bar, with the rate
     assert facerec("add", "Joe Biden", str(biden[0])).returncode == 0
 
     people = json.loads(facerec("people", "--json").stdout)
