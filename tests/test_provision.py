@@ -1,0 +1,610 @@
+"""scripts/provision.sh, status.sh and teardown.sh, run with the real AWS CLI against local servers.
+
+moto's server stands in for S3, DynamoDB, IAM, Lambda, STS and CloudWatch Logs
+(AWS_ENDPOINT_URL), and `python -m facerec serve` for Rekognition
+(AWS_ENDPOINT_URL_REKOGNITION), which moto lacks. What the scripts made is then
+read back with boto3 from the same servers. moto creates Lambda functions
+without Docker but cannot run them, so nothing here invokes the function: the
+app's `reindex` runs lambda.py's handler in process instead, over the same
+clients.
+
+The us-east-1 deployment is one story told in file order (first run, second
+run, the app on it, drift repaired, teardown): each test builds on the one
+before, as a person would run the commands.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import urllib.parse
+import urllib.request
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from facerec.settings import Settings, load
+from facerec.templates import fill
+from tests.conftest import ROOT, people
+from tests.test_server import FAKE_CREDENTIALS, running_server, server_env
+
+ACCOUNT_ID = "123456789012"  # moto's
+SCRIPT_TIMEOUT = 300
+POLICY_SUFFIX = "-access"
+# The calls lambda.py makes (HeadObject is authorised by s3:GetObject), and the app's own.
+LAMBDA_ACTIONS = {
+    "s3:GetObject",
+    "s3:ListBucket",  # so that a HEAD on a deleted object answers 404, which lambda.py records as gone
+    "rekognition:IndexFaces",
+    "rekognition:DeleteFaces",
+    "rekognition:ListFaces",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:DeleteItem",
+    "logs:CreateLogGroup",
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+}
+APP_ACTIONS = {
+    "s3:PutObject",
+    "s3:GetObject",
+    "s3:DeleteObject",
+    "s3:ListBucket",
+    "rekognition:SearchFacesByImage",
+    "rekognition:DetectFaces",
+    "rekognition:ListFaces",
+    "rekognition:DeleteFaces",
+    "rekognition:IndexFaces",  # reindex runs lambda.py's handler in the app's process
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:Scan",
+}
+# Actions that act on no resource type, for which AWS accepts only "Resource": "*".
+NO_RESOURCE_ACTIONS = {"rekognition:DetectFaces"}
+
+
+def helper() -> ModuleType:
+    """scripts/aws_helper.py, the scripts' Python half, loaded by path."""
+    spec = importlib.util.spec_from_file_location("aws_helper", ROOT / "scripts" / "aws_helper.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# Servers
+
+
+@pytest.fixture(scope="module")
+def moto_url() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    _post(f"{url}/moto-api/reset", b"")
+    # Functions are created, never run: S3's notification then gets a canned answer instead of Docker.
+    _post(f"{url}/moto-api/config", json.dumps({"lambda": {"use_docker": False}}).encode())
+    yield url
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def rekognition_url(moto_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The local engine, reading S3Object images from moto's S3 as Rekognition reads them from S3."""
+    folder = tmp_path_factory.mktemp("rekognition")
+    env = server_env(folder / "data", FACEREC_BACKEND="aws", **_aws_env(moto_url, "us-east-1"))
+    with running_server(env, folder / "server.log") as url:
+        yield url
+
+
+def _post(url: str, body: bytes) -> None:
+    with urllib.request.urlopen(urllib.request.Request(url, data=body, method="POST"), timeout=10):
+        pass
+
+
+def _aws_env(moto_url: str, region: str) -> dict[str, str]:
+    """Fake credentials, the region, no user configuration, every service at moto."""
+    return {
+        "AWS_ACCESS_KEY_ID": FAKE_CREDENTIALS["aws_access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": FAKE_CREDENTIALS["aws_secret_access_key"],
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_ENDPOINT_URL": moto_url,
+    }
+
+
+# A deployment: names, environment, the scripts and boto3 clients on the same servers
+
+
+@dataclass
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+    lines: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Deployment:
+    region: str
+    names: dict[str, str]
+    moto_url: str
+    rekognition_url: str
+
+    @property
+    def settings(self) -> Settings:
+        return load(env_file=None, environ={**self.names, "AWS_REGION": self.region})
+
+    @property
+    def env(self) -> dict[str, str]:
+        names = ("AWS_", "FACEREC_", "S3_", "DYNAMODB_", "REKOGNITION_", "IAM_", "LAMBDA_")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(names)}
+        env.update(_aws_env(self.moto_url, self.region))
+        env.update(self.names)
+        env["AWS_ENDPOINT_URL_REKOGNITION"] = self.rekognition_url
+        env["PYTHON"] = sys.executable
+        # The AWS CLI installed beside this Python (requirements-dev.txt) comes first.
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+        return env
+
+    def run(self, script: str, *args: str) -> Run:
+        env = self.env
+        assert shutil.which("aws", path=env["PATH"]), "the AWS CLI is missing: pip install -r requirements-dev.txt"
+        done = subprocess.run(
+            ["bash", str(ROOT / "scripts" / f"{script}.sh"), *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=SCRIPT_TIMEOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        return Run(done.returncode, done.stdout, done.stderr, _lines(done.stdout))
+
+    def client(self, service: str):
+        url = self.rekognition_url if service == "rekognition" else self.moto_url
+        return boto3.client(service, region_name=self.region, endpoint_url=url, **FAKE_CREDENTIALS)
+
+    @property
+    def function_arn(self) -> str:
+        return f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{self.names['LAMBDA_NAME']}"
+
+    @property
+    def policy_name(self) -> str:
+        return self.names["LAMBDA_NAME"] + POLICY_SUFFIX
+
+    @property
+    def statement_id(self) -> str:
+        return "s3-invoke-" + self.names["S3_BUCKET_NAME"].replace(".", "-")
+
+
+def _lines(stdout: str) -> dict[str, str]:
+    """'resource  state' lines (two spaces or more between), by resource."""
+    found = (re.match(r"^(\S.*?)\s{2,}(\S.*)$", line) for line in stdout.splitlines())
+    return {m.group(1): m.group(2) for m in found if m}
+
+
+def names(tag: str) -> dict[str, str]:
+    return {
+        "S3_BUCKET_NAME": f"facerec-{tag}-images",
+        "REKOGNITION_COLLECTION_NAME": f"facerec-{tag}",
+        "DYNAMODB_TABLE_NAME": f"facerec-{tag}-faces",
+        "IAM_ROLE_NAME": f"facerec-{tag}-lambda",
+        "LAMBDA_NAME": f"facerec-{tag}-index-faces",
+    }
+
+
+@pytest.fixture(scope="module")
+def deployment(moto_url: str, rekognition_url: str) -> Deployment:
+    return Deployment("us-east-1", names("use1"), moto_url, rekognition_url)
+
+
+@pytest.fixture(scope="module")
+def first_run(deployment: Deployment) -> Run:
+    return deployment.run("provision")
+
+
+def resources(d: Deployment, location: str | None = None) -> dict:
+    """Assert every resource has the settings provisioning promises; return what identifies each."""
+    n, settings = d.names, d.settings
+    bucket, table, role = n["S3_BUCKET_NAME"], n["DYNAMODB_TABLE_NAME"], n["IAM_ROLE_NAME"]
+    rekognition, s3, dynamodb = d.client("rekognition"), d.client("s3"), d.client("dynamodb")
+    iam, lam = d.client("iam"), d.client("lambda")
+
+    collection = rekognition.describe_collection(CollectionId=n["REKOGNITION_COLLECTION_NAME"])
+
+    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert block == dict.fromkeys(
+        ["BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"], True
+    )
+    rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert [r["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] for r in rules] == ["AES256"]
+    assert s3.get_bucket_location(Bucket=bucket).get("LocationConstraint") == location
+    notification = s3.get_bucket_notification_configuration(Bucket=bucket)
+    [target] = notification["LambdaFunctionConfigurations"]
+    assert target["LambdaFunctionArn"] == d.function_arn
+    assert target["Events"] == ["s3:ObjectCreated:*"]
+    assert [(r["Name"].lower(), r["Value"]) for r in target["Filter"]["Key"]["FilterRules"]] == [("prefix", "index/")]
+
+    described = dynamodb.describe_table(TableName=table)["Table"]
+    assert described["KeySchema"] == [{"AttributeName": "RekognitionId", "KeyType": "HASH"}]
+    assert described["AttributeDefinitions"] == [{"AttributeName": "RekognitionId", "AttributeType": "S"}]
+    assert described["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert described["TableStatus"] == "ACTIVE"
+
+    got_role = iam.get_role(RoleName=role)["Role"]
+    normalise = helper().normalise_policy
+    assert normalise(got_role["AssumeRolePolicyDocument"]) == normalise(fill("lambda-trust-policy.json", settings))
+    inline = iam.get_role_policy(RoleName=role, PolicyName=d.policy_name)["PolicyDocument"]
+    assert normalise(inline) == normalise(fill("rekognition-inline-policy.json", settings, ACCOUNT_ID))
+    assert iam.list_role_policies(RoleName=role)["PolicyNames"] == [d.policy_name]
+    assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
+
+    function = lam.get_function_configuration(FunctionName=n["LAMBDA_NAME"])
+    assert function["FunctionArn"] == d.function_arn
+    assert function["Runtime"] == "python3.12"
+    assert function["Handler"] == "lambda.lambda_handler"
+    assert (function["Timeout"], function["MemorySize"]) == (60, 512)
+    assert function["Role"] == got_role["Arn"]
+    assert function["Environment"]["Variables"] == {
+        "DYNAMODB_TABLE_NAME": table,
+        "REKOGNITION_COLLECTION_NAME": n["REKOGNITION_COLLECTION_NAME"],
+    }
+    assert function["CodeSha256"] == expected_code_sha()
+
+    policy = lam.get_policy(FunctionName=n["LAMBDA_NAME"])["Policy"]
+    policy = json.loads(policy) if isinstance(policy, str) else policy
+    [statement] = policy["Statement"]
+    assert statement["Sid"] == d.statement_id
+    assert helper().permission_state({"Policy": policy}, d.statement_id, f"arn:aws:s3:::{bucket}", ACCOUNT_ID) == "same"
+
+    return {
+        "collection": (collection["CollectionARN"], collection["CreationTimestamp"]),
+        "table": (described["TableArn"], described["CreationDateTime"]),
+        "role": (got_role["Arn"], got_role["RoleId"], got_role["CreateDate"]),
+        "inline": inline,
+        "function": {k: function.get(k) for k in ("FunctionArn", "CodeSha256", "LastModified", "RevisionId")},
+        "permission": statement,
+        "notification": notification["LambdaFunctionConfigurations"],
+    }
+
+
+def expected_code_sha() -> str:
+    """CodeSha256 of the package built from this checkout's lambda.py."""
+    return helper().code_sha256(_zip_bytes())
+
+
+def _zip_bytes() -> bytes:
+    out = io.BytesIO()
+    info = zipfile.ZipInfo("lambda.py", date_time=(1980, 1, 1, 0, 0, 0))
+    info.external_attr = 0o100644 << 16
+    info.create_system = 3
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr(info, (ROOT / "lambda.py").read_bytes())
+    return out.getvalue()
+
+
+# The story, in order
+
+
+def test_first_run_creates_everything(deployment: Deployment, first_run: Run) -> None:
+    assert first_run.returncode == 0, first_run.stderr
+    n = deployment.names
+    assert first_run.lines == {
+        f"collection {n['REKOGNITION_COLLECTION_NAME']}": "created",
+        f"bucket {n['S3_BUCKET_NAME']}": "created",
+        f"bucket {n['S3_BUCKET_NAME']} public access block": "created",
+        f"bucket {n['S3_BUCKET_NAME']} default encryption": "created",
+        f"table {n['DYNAMODB_TABLE_NAME']}": "created",
+        f"role {n['IAM_ROLE_NAME']}": "created",
+        f"role policy {n['IAM_ROLE_NAME']}/{deployment.policy_name}": "created",
+        f"function {n['LAMBDA_NAME']}": f"created (CodeSha256 {expected_code_sha()})",
+        f"permission {deployment.statement_id}": "created",
+        f"notification {n['S3_BUCKET_NAME']} -> {n['LAMBDA_NAME']}": "created",
+    }
+    resources(deployment)
+    with zipfile.ZipFile(ROOT / "lambda.zip") as archive:
+        assert archive.namelist() == ["lambda.py"]
+
+
+def test_second_run_changes_nothing(deployment: Deployment, first_run: Run) -> None:
+    before = resources(deployment)
+    second = deployment.run("provision")
+    assert second.returncode == 0, second.stderr
+    assert len(second.lines) == len(first_run.lines) + 1  # the function's code and configuration, apart
+    assert set(second.lines.values()) == {"unchanged"}, second.stdout
+    assert resources(deployment) == before
+
+
+def test_app_on_the_aws_back_end(
+    deployment: Deployment, first_run: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The CLI with FACEREC_BACKEND=aws: boto3 honours the same AWS_ENDPOINT_URL* variables, no code change."""
+    from facerec.cli import main
+
+    for name, value in deployment.env.items():
+        if name.startswith("AWS_") or name in deployment.names:
+            monkeypatch.setenv(name, value)
+    monkeypatch.setenv("FACEREC_BACKEND", "aws")
+    monkeypatch.setenv("FACEREC_DATA_DIR", str(tmp_path / "data"))
+    everyone = people()
+    person = sorted(everyone)[0]
+    enrolled, probe = everyone[person][:2]
+    # An upload as the app makes it; moto cannot run the function, so reindex runs its handler.
+    deployment.client("s3").put_object(
+        Bucket=deployment.names["S3_BUCKET_NAME"],
+        Key="index/enrolled.jpg",
+        Body=enrolled.read_bytes(),
+        Metadata={"fullname": urllib.parse.quote("Zoë Ñúñez")},
+    )
+
+    def cli(*argv: str) -> str:
+        out, err = io.StringIO(), io.StringIO()
+        assert main(list(argv), out, err) == 0, err.getvalue()
+        return out.getvalue()
+
+    assert cli("reindex").startswith("Indexed 1 images")
+    assert json.loads(cli("people", "--json")) == [{"name": "Zoë Ñúñez", "faces": 1}]
+    [face] = json.loads(cli("check", str(probe), "--json"))["faces"]
+    assert face["name"] == "Zoë Ñúñez"
+    assert face["similarity"] > 90
+
+
+def test_drift_is_repaired(deployment: Deployment, first_run: Run) -> None:
+    n = deployment.names
+    s3, dynamodb, iam, lam = (deployment.client(s) for s in ("s3", "dynamodb", "iam", "lambda"))
+    bucket, function = n["S3_BUCKET_NAME"], n["LAMBDA_NAME"]
+    s3.delete_public_access_block(Bucket=bucket)
+    s3.delete_bucket_encryption(Bucket=bucket)
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={})
+    dynamodb.update_table(
+        TableName=n["DYNAMODB_TABLE_NAME"],
+        BillingMode="PROVISIONED",
+        ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1},
+    )
+    broad = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+    iam.put_role_policy(
+        RoleName=n["IAM_ROLE_NAME"], PolicyName=deployment.policy_name, PolicyDocument=json.dumps(broad)
+    )
+    trust = fill("lambda-trust-policy.json", deployment.settings)
+    trust["Statement"][0]["Principal"]["Service"] = ["lambda.amazonaws.com", "edgelambda.amazonaws.com"]
+    iam.update_assume_role_policy(RoleName=n["IAM_ROLE_NAME"], PolicyDocument=json.dumps(trust))
+    lam.update_function_code(FunctionName=function, ZipFile=_other_zip())
+    lam.update_function_configuration(
+        FunctionName=function, Timeout=3, Environment={"Variables": {"DYNAMODB_TABLE_NAME": "elsewhere"}}
+    )
+    lam.remove_permission(FunctionName=function, StatementId=deployment.statement_id)
+    lam.add_permission(
+        FunctionName=function,
+        StatementId=deployment.statement_id,
+        Action="lambda:InvokeFunction",
+        Principal="s3.amazonaws.com",
+        SourceArn="arn:aws:s3:::someone-elses-bucket",
+        SourceAccount=ACCOUNT_ID,
+    )
+
+    repaired = deployment.run("provision")
+    assert repaired.returncode == 0, repaired.stderr
+    assert repaired.lines == {
+        f"collection {n['REKOGNITION_COLLECTION_NAME']}": "unchanged",
+        f"bucket {bucket}": "unchanged",
+        f"bucket {bucket} public access block": "updated",
+        f"bucket {bucket} default encryption": "updated",
+        f"table {n['DYNAMODB_TABLE_NAME']}": "updated (on-demand billing)",
+        f"role {n['IAM_ROLE_NAME']}": "updated (trust policy)",
+        f"role policy {n['IAM_ROLE_NAME']}/{deployment.policy_name}": "updated",
+        f"function {function} code": f"updated (CodeSha256 {expected_code_sha()})",
+        f"function {function} configuration": "updated (Timeout, Environment)",
+        f"permission {deployment.statement_id}": "updated",
+        f"notification {bucket} -> {function}": "created",
+    }
+    resources(deployment)
+
+
+def _other_zip() -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("lambda.py", "def lambda_handler(event, context):\n    return None\n")
+    return out.getvalue()
+
+
+def test_status_says_present(deployment: Deployment, first_run: Run) -> None:
+    status = deployment.run("status")
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert len(status.lines) == 8
+    assert set(status.lines.values()) == {"present"}, status.stdout
+
+
+def test_teardown_keeping_data_then_everything(deployment: Deployment, first_run: Run) -> None:
+    n = deployment.names
+    bucket, table, collection = n["S3_BUCKET_NAME"], n["DYNAMODB_TABLE_NAME"], n["REKOGNITION_COLLECTION_NAME"]
+    s3, dynamodb, rekognition = deployment.client("s3"), deployment.client("dynamodb"), deployment.client("rekognition")
+    s3.put_object(Bucket=bucket, Key="index/kept.jpg", Body=b"an image")
+
+    kept = deployment.run("teardown", "--keep-data")
+    assert kept.returncode == 0, kept.stderr
+    assert kept.lines[f"bucket {bucket}"] == "kept"
+    assert kept.lines[f"function {n['LAMBDA_NAME']} (and permission {deployment.statement_id})"] == "deleted"
+    assert kept.lines[f"role {n['IAM_ROLE_NAME']}"] == "deleted"
+    # The data stays: the images, the table and the collection; the pipeline is gone.
+    assert s3.head_object(Bucket=bucket, Key="index/kept.jpg")
+    assert s3.get_bucket_notification_configuration(Bucket=bucket).get("LambdaFunctionConfigurations", []) == []
+    assert dynamodb.describe_table(TableName=table)["Table"]["TableStatus"] == "ACTIVE"
+    assert rekognition.describe_collection(CollectionId=collection)["CollectionARN"]
+    _assert_pipeline_gone(deployment)
+
+    gone = deployment.run("teardown")
+    assert gone.returncode == 0, gone.stderr
+    assert gone.lines[f"bucket {bucket} (and its images)"] == "deleted"
+    assert gone.lines[f"table {table}"] == "deleted"
+    assert gone.lines[f"collection {collection}"] == "deleted"
+    assert gone.lines[f"role {n['IAM_ROLE_NAME']}"] == "absent"
+
+    status = deployment.run("status")
+    assert status.returncode == 1
+    assert len(status.lines) == 8
+    assert set(status.lines.values()) == {"missing"}, status.stdout
+    assert "8 of 8 resources missing" in status.stdout
+    # And behind the scripts' back: nothing of this deployment is left on the servers.
+    assert bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    assert table not in dynamodb.list_tables()["TableNames"]
+    assert collection not in rekognition.list_collections()["CollectionIds"]
+    _assert_pipeline_gone(deployment)
+
+
+def _assert_pipeline_gone(deployment: Deployment) -> None:
+    n = deployment.names
+    assert n["IAM_ROLE_NAME"] not in [r["RoleName"] for r in deployment.client("iam").list_roles()["Roles"]]
+    assert n["LAMBDA_NAME"] not in [
+        f["FunctionName"] for f in deployment.client("lambda").list_functions()["Functions"]
+    ]
+    groups = deployment.client("logs").describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{n['LAMBDA_NAME']}")
+    assert groups["logGroups"] == []
+
+
+# Elsewhere than us-east-1, and the pieces on their own
+
+
+def test_provision_outside_us_east_1(moto_url: str, rekognition_url: str) -> None:
+    """Outside us-east-1 the bucket needs its LocationConstraint, and every ARN names the region."""
+    eu = Deployment("eu-west-1", names("euw1"), moto_url, rekognition_url)
+    run = eu.run("provision")
+    assert run.returncode == 0, run.stderr
+    assert set(run.lines.values()) <= {"created"} | {f"created (CodeSha256 {expected_code_sha()})"}
+    resources(eu, location="eu-west-1")
+
+
+def test_lambda_zip_imports_with_the_standard_library_and_boto3_alone(tmp_path: Path) -> None:
+    """lambda.zip as the scripts build it holds lambda.py alone, the same bytes every time, and its
+    handler loads in an isolated interpreter that has only the standard library and boto3's closure."""
+    aws_helper = helper()
+    first, second = tmp_path / "one.zip", tmp_path / "two.zip"
+    sha = aws_helper.build_lambda(first)
+    assert aws_helper.build_lambda(second) == sha == expected_code_sha()
+    assert first.read_bytes() == second.read_bytes()
+    with zipfile.ZipFile(first) as archive:
+        assert archive.namelist() == ["lambda.py"]
+        assert archive.read("lambda.py") == (ROOT / "lambda.py").read_bytes()
+
+    packages = tmp_path / "site"
+    packages.mkdir()
+    for top in _dependency_closure("boto3"):
+        (packages / top.name).symlink_to(top)
+    probe = f"""
+import importlib, sys
+sys.path[:0] = [{str(first)!r}, {str(packages)!r}]
+handler = importlib.import_module("lambda")
+assert handler.__file__.startswith({str(first)!r}), handler.__file__
+print(handler.lambda_handler({{"Records": []}}, None))
+outside = sorted(
+    name for name, module in sys.modules.items()
+    if getattr(module, "__file__", None) and "site-packages" in module.__file__
+    and not module.__file__.startswith({str(packages)!r})
+)
+assert not outside, outside
+"""
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_CONFIG_FILE": os.devnull,
+        "DYNAMODB_TABLE_NAME": "t",
+        "REKOGNITION_COLLECTION_NAME": "c",
+    }
+    # -I: no user site, no PYTHON* variables, no script directory; -S: no site-packages at all.
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", probe], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "{'results': []}"
+
+
+def _dependency_closure(distribution: str) -> list[Path]:
+    """The top-level modules and packages of a distribution and of everything it requires."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    seen, todo, tops = set(), [distribution], set()
+    while todo:
+        name = todo.pop()
+        if name.lower() in seen:
+            continue
+        seen.add(name.lower())
+        dist = metadata.distribution(name)
+        for requirement in dist.requires or []:
+            parsed = Requirement(requirement)
+            if parsed.marker is None or parsed.marker.evaluate({"extra": ""}):
+                todo.append(parsed.name)
+        for file in dist.files or []:
+            first = file.parts[0]
+            if first.endswith((".dist-info", ".egg-info", ".pth")) or first in ("..", "__pycache__", "bin"):
+                continue
+            top = Path(dist.locate_file(first))
+            if top.suffix in (".py", ".so") or top.is_dir():
+                tops.add(top)
+    return sorted(tops)
+
+
+def test_policies_are_scoped(tmp_path: Path) -> None:
+    """Every template fills to valid JSON; no wildcard action; every resource is an ARN of ours."""
+    settings = load(env_file=None, environ={**names("pol"), "AWS_REGION": "eu-west-1"})
+    helper().render(tmp_path, ACCOUNT_ID, settings)
+    documents = {
+        "inline": json.loads((tmp_path / "inline-policy.json").read_text()),
+        "app": json.loads((tmp_path / "app-user-policy.json").read_text()),
+        "trust": json.loads((tmp_path / "trust-policy.json").read_text()),
+    }
+    ours = (
+        f"arn:aws:s3:::{settings.s3_bucket_name}",
+        f"arn:aws:rekognition:eu-west-1:{ACCOUNT_ID}:collection/{settings.rekognition_collection_name}",
+        f"arn:aws:dynamodb:eu-west-1:{ACCOUNT_ID}:table/{settings.dynamodb_table_name}",
+        f"arn:aws:logs:eu-west-1:{ACCOUNT_ID}:log-group:/aws/lambda/{settings.lambda_name}",
+    )
+    granted: dict[str, set[str]] = {"inline": set(), "app": set()}
+    for name in ("inline", "app"):
+        for statement in documents[name]["Statement"]:
+            actions = _list(statement["Action"])
+            assert all("*" not in action for action in actions), statement
+            assert "NotAction" not in statement and "NotResource" not in statement
+            assert statement["Effect"] == "Allow"
+            resources_ = _list(statement["Resource"])
+            if resources_ == ["*"]:
+                # AWS accepts only "*" for these; the statement is kept to them alone.
+                assert set(actions) <= NO_RESOURCE_ACTIONS, statement
+            else:
+                assert all(resource.startswith(ours) for resource in resources_), statement
+            granted[name] |= set(actions)
+    assert granted["inline"] == LAMBDA_ACTIONS
+    assert granted["app"] == APP_ACTIONS
+    # S3 objects: only under index/, where the app uploads and the notification fires.
+    for name in ("inline", "app"):
+        objects = [r for s in documents[name]["Statement"] for r in _list(s["Resource"]) if r.startswith(ours[0] + "/")]
+        assert objects and set(objects) == {f"{ours[0]}/index/*"}
+    [trust] = documents["trust"]["Statement"]
+    assert trust["Principal"] == {"Service": "lambda.amazonaws.com"}
+    assert trust["Action"] == "sts:AssumeRole"
+    # The templates themselves stay readable templates.
+    for template in ("lambda-trust-policy.json", "rekognition-inline-policy.json", "policies/app-user-policy.json"):
+        text = (ROOT / template).read_text()
+        assert "${" in text or template == "lambda-trust-policy.json"
+        json.loads(text)
+
+
+def _list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
