@@ -11,7 +11,7 @@ from tktooltip import ToolTip
 
 from facerec.errors import InvalidName
 from facerec.gui.hints import Hint, enrolment_hint
-from facerec.gui.widgets import Preview, set_busy
+from facerec.gui.widgets import set_busy
 from facerec.gui.window import Window, jpeg_bytes
 from facerec.service import AddResult, validate_name
 
@@ -34,14 +34,7 @@ class AddFaceWindow(Window):
         self._loop = self.after(50, self._tick)
 
     def _build(self) -> None:
-        body = ttk.Frame(self, padding=10)
-        body.pack(fill="both", expand=True)
-        body.columnconfigure(0, weight=1)
-        body.rowconfigure(0, weight=1)
-        self.preview = Preview(body, self.app.camera)
-        self.preview.grid(row=0, column=0, sticky="nsew")
-        side = ttk.Frame(body, padding=(12, 0, 0, 0))
-        side.grid(row=0, column=1, sticky="ns")
+        side = self.preview_with_sidebar()
 
         ttk.Label(side, text="Name").pack(anchor="w")
         self.name = tk.StringVar()

@@ -10,7 +10,7 @@ from PIL import Image
 from tktooltip import ToolTip
 
 from facerec.gui.drawing import BLUE, GREY, Overlay
-from facerec.gui.widgets import Preview, set_busy
+from facerec.gui.widgets import set_busy
 from facerec.gui.window import Window, jpeg_bytes
 from facerec.service import CheckedFace
 
@@ -37,14 +37,7 @@ class CheckFaceWindow(Window):
         self._build()
 
     def _build(self) -> None:
-        body = ttk.Frame(self, padding=10)
-        body.pack(fill="both", expand=True)
-        body.columnconfigure(0, weight=1)
-        body.rowconfigure(0, weight=1)
-        self.preview = Preview(body, self.app.camera)
-        self.preview.grid(row=0, column=0, sticky="nsew")
-        side = ttk.Frame(body, padding=(12, 0, 0, 0))
-        side.grid(row=0, column=1, sticky="nsew")
+        side = self.preview_with_sidebar()
         side.rowconfigure(7, weight=1)
 
         self.capture_button = ttk.Button(side, text="Capture (Space)", command=self.capture)

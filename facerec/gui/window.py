@@ -34,6 +34,20 @@ class Window(tk.Toplevel):
         self.bind("<Escape>", lambda _e: self.close())
         self.protocol("WM_DELETE_WINDOW", self.close)
 
+    def preview_with_sidebar(self) -> ttk.Frame:
+        """The camera preview filling the window, and a sidebar to its right for the controls (returned)."""
+        from facerec.gui.widgets import Preview
+
+        body = ttk.Frame(self, padding=10)
+        body.pack(fill="both", expand=True)
+        body.columnconfigure(0, weight=1)
+        body.rowconfigure(0, weight=1)
+        self.preview = Preview(body, self.app.camera)
+        self.preview.grid(row=0, column=0, sticky="nsew")
+        side = ttk.Frame(body, padding=(12, 0, 0, 0))
+        side.grid(row=0, column=1, sticky="nsew")
+        return side
+
     @property
     def service(self):
         return self.app.service

@@ -114,13 +114,3 @@ class LocalClient:
 
 def _lower_first(name: str) -> str:
     return name[:1].lower() + name[1:]
-
-
-def forget_deleted(db) -> None:
-    """Fold the write-ahead log into the database and empty it.
-
-    With secure_delete, SQLite overwrites deleted rows in the database file, but
-    the WAL still holds the pages as they were until a checkpoint: after a
-    person is deleted, none of their data may stay on disk.
-    """
-    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")

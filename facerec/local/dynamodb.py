@@ -32,8 +32,6 @@ import re
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -44,7 +42,7 @@ import botocore.session
 from botocore import xform_name
 from botocore.waiter import NormalizedOperationMethod, Waiter
 
-from facerec.local.base import LocalClient, ServiceError, forget_deleted, operation
+from facerec.local.base import LocalClient, ServiceError, operation
 from facerec.local.dynamodb_expressions import (
     AttributeValue,
     Between,
@@ -69,7 +67,8 @@ from facerec.local.dynamodb_expressions import (
     type_of,
 )
 from facerec.local.dynamodb_expressions import Path as DocumentPath
-from facerec.paths import private_dir, private_file
+from facerec.local.sqlite import forget_deleted, open_database, transaction
+from facerec.paths import private_dir
 
 ACCOUNT = "000000000000"
 TABLE_NAME = re.compile(r"[a-zA-Z0-9_.-]{3,255}")
@@ -179,12 +178,7 @@ class LocalDynamoDB(LocalClient):
 
     def __init__(self, data_dir: Path, region: str = "us-east-1") -> None:
         self.region = region
-        db_path = private_file(private_dir(Path(data_dir)) / "dynamodb.sqlite3")
-        self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # Biometric data: deleted rows are overwritten on disk, not left in free pages.
-        self._db.execute("PRAGMA secure_delete=ON")
-        self._db.executescript(SCHEMA)
+        self._db = open_database(private_dir(Path(data_dir)) / "dynamodb.sqlite3", SCHEMA)
         self._db.create_function("scan_segment", 2, _scan_segment, deterministic=True)
         self._lock = threading.RLock()
 
@@ -347,8 +341,7 @@ class LocalDynamoDB(LocalClient):
             old = self._load(db, table, key)
             _check_condition(condition, old)
             db.execute("DELETE FROM items WHERE table_name = ? AND hash_key = ? AND range_key = ?", (table.name, *key))
-        with self._lock:
-            forget_deleted(self._db)
+        forget_deleted(self._db, self._lock)
         result = {"Attributes": old} if ReturnValues == "ALL_OLD" and old else {}
         return {**result, **_consumed(table, ReturnConsumedCapacity, _write_units(old, None))}
 
@@ -473,19 +466,8 @@ class LocalDynamoDB(LocalClient):
 
     # Storage
 
-    @contextmanager
-    def _transaction(self, write: bool = False) -> Iterator[sqlite3.Connection]:
-        # IMMEDIATE takes SQLite's write lock up front, so that a conditional write's
-        # read, check and write happen with no other writer in between, in any process.
-        # A read transaction sees one snapshot across its statements.
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _transaction(self, write: bool = False):
+        return transaction(self._db, self._lock, write)
 
     def _table(self, db: sqlite3.Connection, table_name: str, named_in_error: bool = False) -> Table:
         name = _table_name(table_name)

@@ -13,7 +13,6 @@ import io
 import json
 import os
 import re
-import sqlite3
 import tempfile
 import threading
 from datetime import datetime, timezone
@@ -23,9 +22,10 @@ from typing import Any
 from botocore.exceptions import ParamValidationError
 from botocore.response import StreamingBody
 
-from facerec.local.base import LocalClient, ServiceError, forget_deleted, operation
+from facerec.local.base import LocalClient, ServiceError, operation
 from facerec.local.events import Functions, deliver
-from facerec.paths import private_dir, private_file
+from facerec.local.sqlite import forget_deleted, open_database
+from facerec.paths import private_dir
 
 VALID_BUCKET = re.compile(r"[a-zA-Z0-9.\-_]{1,255}")
 SCHEMA = """
@@ -52,12 +52,7 @@ class LocalS3(LocalClient):
         self.functions: Functions = functions if functions is not None else {}
         self.root = private_dir(private_dir(Path(data_dir)) / "s3")
         self.region = region
-        db_path = private_file(self.root / "index.sqlite3")
-        self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # Biometric data: deleted rows are overwritten on disk, not left in free pages.
-        self._db.execute("PRAGMA secure_delete=ON")
-        self._db.executescript(SCHEMA)
+        self._db = open_database(self.root / "index.sqlite3", SCHEMA)
         self._lock = threading.RLock()
 
     # Buckets
@@ -150,7 +145,7 @@ class LocalS3(LocalClient):
         self._require_bucket(Bucket)
         with self._lock:
             self._db.execute("DELETE FROM objects WHERE bucket = ? AND key = ?", (Bucket, Key))
-            forget_deleted(self._db)
+            forget_deleted(self._db, self._lock)
         self._object_path(Bucket, Key).unlink(missing_ok=True)
         self._notify(Bucket, "ObjectRemoved:Delete", Key, 0, "")
         return {}

@@ -10,11 +10,8 @@ faces and a few tens of ms for a million on two cores.
 from __future__ import annotations
 
 import os
-import sqlite3
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,8 +20,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from facerec.faces import DESCRIPTOR_SIZE
-from facerec.local.base import forget_deleted
-from facerec.paths import private_file
+from facerec.local.sqlite import forget_deleted, open_database, transaction
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS collections (
@@ -115,14 +111,7 @@ class FaceStore:
     """Collections and faces, persisted in one SQLite file, safe across threads and processes."""
 
     def __init__(self, path: Path) -> None:
-        private_file(path)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # Biometric data: deleted rows are overwritten on disk, not left in free pages.
-        self._db.execute("PRAGMA secure_delete=ON")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
+        self._db = open_database(path, SCHEMA)
         self._lock = threading.RLock()
         self._matrices: dict[str, _Matrix] = {}
 
@@ -130,16 +119,8 @@ class FaceStore:
         with self._lock:
             self._db.close()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _transaction(self):
+        return transaction(self._db, self._lock)
 
     # Collections
 
@@ -208,8 +189,7 @@ class FaceStore:
         try:
             return self._delete_faces(collection, face_ids)
         finally:
-            with self._lock:
-                forget_deleted(self._db)
+            forget_deleted(self._db, self._lock)
 
     def _delete_faces(self, collection: str, face_ids: list[str]) -> list[str]:
         with self._transaction() as db:
