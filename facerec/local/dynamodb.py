@@ -278,12 +278,10 @@ class LocalDynamoDB(LocalClient):
         ReturnConsumedCapacity: str = "NONE",
         **other: Any,
     ) -> dict:
-        _refuse_unsupported(other)
-        _check_return_values(ReturnValues, ("NONE", "ALL_OLD"))
+        condition = _write_condition(
+            other, ReturnValues, ExpressionAttributeNames, ExpressionAttributeValues, ConditionExpression
+        )
         item = _checked_item(Item)
-        placeholders = _placeholders(ExpressionAttributeNames, ExpressionAttributeValues, ConditionExpression)
-        condition = _parse_condition(ConditionExpression, "ConditionExpression", placeholders)
-        placeholders.check_all_used()
         size = _check_item_size(item)
         with self._transaction(write=True) as db:
             table = self._table(db, TableName)
@@ -329,12 +327,10 @@ class LocalDynamoDB(LocalClient):
         ReturnConsumedCapacity: str = "NONE",
         **other: Any,
     ) -> dict:
-        _refuse_unsupported(other)
-        _check_return_values(ReturnValues, ("NONE", "ALL_OLD"))
+        condition = _write_condition(
+            other, ReturnValues, ExpressionAttributeNames, ExpressionAttributeValues, ConditionExpression
+        )
         key_item = _checked_item(Key)
-        placeholders = _placeholders(ExpressionAttributeNames, ExpressionAttributeValues, ConditionExpression)
-        condition = _parse_condition(ConditionExpression, "ConditionExpression", placeholders)
-        placeholders.check_all_used()
         with self._transaction(write=True) as db:
             table = self._table(db, TableName)
             key = table.stored_key(key_item)
@@ -646,6 +642,16 @@ def _capacity_settings(billing_mode: str, throughput: dict | None) -> tuple[int,
             " specified when BillingMode is PROVISIONED"
         )
     return throughput["ReadCapacityUnits"], throughput["WriteCapacityUnits"]
+
+
+def _write_condition(other: dict, return_values: str, names: dict | None, values: dict | None, expression: str | None):
+    """The checks PutItem and DeleteItem share: parameters, ReturnValues and the condition, parsed."""
+    _refuse_unsupported(other)
+    _check_return_values(return_values, ("NONE", "ALL_OLD"))
+    placeholders = _placeholders(names, values, expression)
+    condition = _parse_condition(expression, "ConditionExpression", placeholders)
+    placeholders.check_all_used()
+    return condition
 
 
 def _refuse_unsupported(params: dict) -> None:
