@@ -1,0 +1,34 @@
+"""The one place that words failures for people."""
+
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+
+from facerec.errors import InvalidName, describe
+from facerec.settings import SettingsError
+
+
+def client_error(code: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": "raw"}}, "Op")
+
+
+@pytest.mark.parametrize(
+    ("error", "words"),
+    [
+        (NoCredentialsError(), "No AWS credentials"),
+        (EndpointConnectionError(endpoint_url="https://rekognition.eu-west-1.amazonaws.com"), "Cannot reach AWS"),
+        (client_error("ResourceNotFoundException"), "scripts/provision.sh"),
+        (client_error("NoSuchBucket"), "bucket does not exist"),
+        (client_error("AccessDeniedException"), "lack a permission"),
+        (client_error("ThrottlingException"), "try again"),
+        (client_error("SomethingNew"), "AWS error SomethingNew: raw"),
+        (InvalidName("Type the person's name."), "Type the person's name."),
+        (SettingsError("FACEREC_CAMERA='-1' is not valid"), "FACEREC_CAMERA"),
+        (FileNotFoundError(2, "No such file or directory", "/tmp/x.jpg"), "/tmp/x.jpg"),
+    ],
+)
+def test_every_failure_gets_one_plain_line(error: BaseException, words: str) -> None:
+    message = describe(error)
+    assert words in message
+    assert "\n" not in message and "Traceback" not in message
