@@ -35,7 +35,10 @@ def parser() -> argparse.ArgumentParser:
     people.add_argument("--json", action="store_true", help="print a JSON list")
     delete = commands.add_parser("delete", help="delete a person: faces, table items and images")
     delete.add_argument("name")
-    commands.add_parser("reindex", help="index images that have no outcome and remove orphans")
+    reindex = commands.add_parser("reindex", help="index images that have no outcome and remove orphans")
+    reindex.add_argument(
+        "--now", action="store_true", help="also redo adds from the last 2 minutes (only when none is running)"
+    )
     demo = commands.add_parser("demo", help="show the local engine on a folder of people/<name>/<photo>")
     demo.add_argument("faces", nargs="?", type=Path, default=DEFAULT_FACES)
     serve = commands.add_parser("serve", help="serve the local Rekognition engine over HTTP (Rekognition's protocol)")
@@ -121,12 +124,18 @@ def cmd_delete(service, args, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_reindex(service, args, out: TextIO, err: TextIO) -> int:
-    result = service.reindex()
+    result = service.reindex(grace=0.0) if args.now else service.reindex()
     print(
         f"Indexed {len(result.indexed)} images, {len(result.failed)} without a usable face; removed "
         f"{result.orphan_faces_removed} faces without a name and {result.orphan_items_removed} names without a face",
         file=out,
     )
+    if result.in_flight:
+        print(
+            f"Left {len(result.in_flight)} recent uploads alone: they may still be indexing "
+            "(run again in 2 minutes, or with --now if nothing else is running)",
+            file=out,
+        )
     return 0
 
 

@@ -15,6 +15,7 @@ import urllib.parse
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -29,7 +30,9 @@ INDEX_PREFIX = "index/"
 MAX_NAME_LENGTH = 100
 MAX_UPLOAD_BYTES = 15 * 1024 * 1024  # Rekognition's limit for images in S3
 MIN_SEARCH_SIDE = 160  # face crops are scaled up to this, well above Rekognition's 80 px minimum
-CROP_MARGIN = 0.6  # of the face box, on each side: enough context for the detector
+CROP_MARGIN = 0.6
+# Twice the Lambda's timeout: an upload younger than this may still be indexing.
+REINDEX_GRACE_S = 120.0  # of the face box, on each side: enough context for the detector
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,7 @@ class DeleteResult:
 class ReindexResult:
     indexed: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    in_flight: list[str] = field(default_factory=list)  # too recent to tell from a running add
     orphan_faces_removed: int = 0
     orphan_items_removed: int = 0
 
@@ -272,35 +276,43 @@ class FaceService:
 
     # Reindex
 
-    def reindex(self) -> ReindexResult:
+    def reindex(self, grace: float = REINDEX_GRACE_S) -> ReindexResult:
         """Make the bucket, the collection and the table agree again, after a crash or an outage.
 
         Faces that no item accounts for are removed from the collection, items
         whose face or image is gone are removed from the table, and every image
         under index/ without a final outcome is indexed by the same handler the
-        bucket triggers (which first clears what a dead attempt left).
+        bucket triggers (which first clears what a dead attempt left). Uploads
+        younger than `grace` seconds are left alone: their handler may still be
+        running, and two runs at once would enrol the face twice.
         """
         result = ReindexResult()
         faces = self._collection_faces()
         items = self._items()
         face_items = {i["RekognitionId"] for i in items if i.get("ItemType") == "face"}
-        image_items = [i for i in items if i.get("ItemType") == "image"]
-        pending_tokens = {i.get("ExternalImageId") for i in image_items if i.get("Status") == "pending"}
+        image_items = {i["ImageKey"]: i for i in items if i.get("ItemType") == "image"}
+        pending_tokens = {i.get("ExternalImageId") for i in image_items.values() if i.get("Status") == "pending"}
         objects = {obj["Key"]: obj for obj in self._index_objects()}
 
         orphans = [f for f, token in faces.items() if f not in face_items and token not in pending_tokens]
         self._delete_faces(orphans)
         result.orphan_faces_removed = len(orphans)
         stale = [f for f in face_items if f not in faces]
-        stale += [i["RekognitionId"] for i in image_items if i["ImageKey"] not in objects]
+        stale += [i["RekognitionId"] for key, i in image_items.items() if key not in objects]
         self._delete_items(stale)
         result.orphan_items_removed = len(stale)
 
-        finished = {i["ImageKey"]: i.get("ETag") for i in image_items if i.get("Status") in self._lambda.FINAL_STATUSES}
+        now = datetime.now(timezone.utc)
         for key, obj in objects.items():
-            if finished.get(key) != obj["ETag"]:
-                outcome = self._run_handler(key, obj["Size"], obj["ETag"])
-                (result.indexed if outcome.get("status") == "indexed" else result.failed).append(key)
+            item = image_items.get(key)
+            if item and item.get("Status") in self._lambda.FINAL_STATUSES and item.get("ETag") == obj["ETag"]:
+                continue
+            started = datetime.fromisoformat(item["IndexedAt"]) if item else obj["LastModified"]
+            if (now - started).total_seconds() < grace:
+                result.in_flight.append(key)
+                continue
+            outcome = self._run_handler(key, obj["Size"], obj["ETag"])
+            (result.indexed if outcome.get("status") == "indexed" else result.failed).append(key)
         return result
 
     def _run_handler(self, key: str, size: int, etag: str) -> dict:

@@ -147,3 +147,25 @@ def test_deleting_a_person_leaves_none_of_their_data_on_disk(tmp_path) -> None:
             content = path.read_bytes()
             assert not any(trace in content for trace in traces), path
     assert [p.name for p in service.people()] == ["Rose"]
+
+
+def test_reindex_leaves_an_upload_that_may_still_be_indexing_alone(service: FaceService) -> None:
+    # An upload whose notification has not run yet: straight into the bucket, past the pipeline.
+    raw_s3 = getattr(service.s3, "_client", service.s3)
+    functions = getattr(raw_s3, "functions", None)
+    if functions is not None:
+        raw_s3.functions = {}
+    raw_s3.put_object(
+        Bucket=service.settings.s3_bucket_name,
+        Key="index/late.jpg",
+        Body=photo("people/kit_harington/kit1.jpg"),
+        Metadata={"fullname": "Kit"},
+    )
+    if functions is not None:
+        raw_s3.functions = functions
+    waiting = service.reindex()
+    assert waiting.in_flight == ["index/late.jpg"] and waiting.indexed == []
+    assert service.people() == []
+    done = service.reindex(grace=0.0)
+    assert done.indexed == ["index/late.jpg"]
+    assert [p.name for p in service.people()] == ["Kit"]
