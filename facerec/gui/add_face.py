@@ -12,7 +12,7 @@ from tktooltip import ToolTip
 from facerec.errors import InvalidName
 from facerec.gui.hints import Hint, enrolment_hint
 from facerec.gui.widgets import set_busy
-from facerec.gui.window import Window, jpeg_bytes
+from facerec.gui.window import Window, as_image_bytes
 from facerec.service import AddResult, validate_name
 
 HINT_EVERY_S = 0.25
@@ -113,18 +113,18 @@ class AddFaceWindow(Window):
         if self.capture_button.instate(["disabled"]):
             return
         if self._still is not None:
-            data = self._still[0]
+            picture = self._still[0]
         else:
             frame = self.preview.latest_frame()
             if frame is None:
                 return
-            data = jpeg_bytes(frame.pixels)
+            picture = frame.pixels
         name = self.name.get()
         self._adding = True
         self._update_controls()
         set_busy(self.progress, True)
         self.status.say(f"Adding {name.strip()}…")
-        self.run(lambda: self.service.add(name, data), self._added, self._add_failed)
+        self.run(lambda: self.service.add(name, as_image_bytes(picture)), self._added, self._add_failed)
 
     def _added(self, result: AddResult) -> None:
         self._finish_adding()

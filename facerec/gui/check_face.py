@@ -6,12 +6,13 @@ import time
 import tkinter as tk
 from tkinter import ttk
 
+import numpy as np
 from PIL import Image
 from tktooltip import ToolTip
 
 from facerec.gui.drawing import BLUE, GREY, Overlay
 from facerec.gui.widgets import set_busy
-from facerec.gui.window import Window, jpeg_bytes
+from facerec.gui.window import Window, as_image_bytes
 from facerec.service import CheckedFace
 
 
@@ -31,7 +32,7 @@ class CheckFaceWindow(Window):
 
     def __init__(self, app) -> None:
         super().__init__(app, "1000x640")
-        self._image: bytes | None = None
+        self._image: bytes | np.ndarray | None = None
         self._checking = False
         self.results: list[CheckedFace] = []
         self._build()
@@ -79,7 +80,7 @@ class CheckFaceWindow(Window):
             self.status.say("No camera picture to capture: use “Open image…”", error=True)
             return
         self.preview.show_still(Image.fromarray(frame.pixels))
-        self.check(jpeg_bytes(frame.pixels))
+        self.check(frame.pixels)
 
     def open_file(self) -> None:
         self.open_image(self._opened)
@@ -92,15 +93,16 @@ class CheckFaceWindow(Window):
         if self._image is not None and self.preview.still is not None:
             self.check(self._image)
 
-    def check(self, data: bytes) -> None:
+    def check(self, picture: bytes | np.ndarray) -> None:
+        """Check a file's bytes or a camera frame's pixels off the main thread."""
         if self._checking or self.service is None:
             return
-        self._image = data
+        self._image = picture
         self._checking = True
         set_busy(self.progress, True)
         self.status.say("Checking…")
         threshold = float(self.threshold.get())
-        self.run(lambda: self.service.check(data, threshold), self._checked, self._check_failed)
+        self.run(lambda: self.service.check(as_image_bytes(picture), threshold), self._checked, self._check_failed)
 
     def _checked(self, faces: list[CheckedFace]) -> None:
         self._done()

@@ -8,6 +8,7 @@ from pathlib import Path
 from tkinter import filedialog, ttk
 from typing import TYPE_CHECKING
 
+import numpy as np
 from PIL import Image, ImageOps
 
 from facerec.errors import InvalidImage
@@ -82,6 +83,11 @@ def load_image(path: Path) -> tuple[bytes, Image.Image]:
     except Exception:
         raise InvalidImage(f"{path.name} is not an image (use a JPEG or PNG photo).") from None
     return data, ImageOps.exif_transpose(image).convert("RGB")
+
+
+def as_image_bytes(picture: bytes | np.ndarray) -> bytes:
+    """File bytes as they are; camera pixels encoded as JPEG (called on a worker: encoding takes a few ms)."""
+    return picture if isinstance(picture, bytes) else jpeg_bytes(picture)
 
 
 def jpeg_bytes(pixels) -> bytes:
