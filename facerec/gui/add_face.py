@@ -45,7 +45,7 @@ class AddFaceWindow(Window):
         self.name_note.pack(anchor="w")
         self.name.trace_add("write", lambda *_: self._update_controls())
 
-        self.capture_button = ttk.Button(side, text="Capture (Space)", command=self.capture, state="disabled")
+        self.capture_button = ttk.Button(side, text="Capture (Enter)", command=self.capture, state="disabled")
         self.capture_button.pack(fill="x", pady=(12, 4))
         ToolTip(self.capture_button, msg="Enrol the face in view under this name (Space or Enter)", delay=0.5)
         open_button = ttk.Button(side, text="Open image…", command=self.open_file)

@@ -44,7 +44,7 @@ def enrolment_hint(pixels: np.ndarray) -> Hint:
         return Hint(False, f"{len(found)} faces in view: one person at a time", tuple(overlays))
     if overlays[0].color == RED:
         return Hint(False, overlays[0].label.capitalize(), tuple(overlays))
-    return Hint(True, "Ready: press Capture (Space)", tuple(overlays))
+    return Hint(True, "Ready: press Capture (Enter)", tuple(overlays))
 
 
 def _overlay(box: facelib.Box, picture: facelib.Picture, label: str, color: tuple[int, int, int]) -> Overlay:
