@@ -202,9 +202,21 @@ def _outcome(clients: Clients, names: Names, key: str) -> dict | None:
     item = clients.dynamodb.get_item(
         TableName=names.table, Key={"RekognitionId": {"S": OUTCOME_PREFIX + key}}, ConsistentRead=True
     ).get("Item")
-    if not item:
-        return None
-    return {k: next(iter(v.values())) for k, v in item.items()}
+    return plain_item(item) if item else None
+
+
+def plain_item(item: dict) -> dict:
+    """A DynamoDB item with its type wrappers removed ({"S": "x"} -> "x"), lists and maps too."""
+    return {key: _plain_value(value) for key, value in item.items()}
+
+
+def _plain_value(typed: dict) -> Any:
+    kind, value = next(iter(typed.items()))
+    if kind == "L":
+        return [_plain_value(v) for v in value]
+    if kind == "M":
+        return plain_item(value)
+    return value
 
 
 def _put_outcome(clients: Clients, names: Names, key: str, name: str, etag: str, outcome: dict) -> None:

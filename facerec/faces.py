@@ -95,6 +95,11 @@ class Picture:
         return int(self.pixels.shape[0])
 
 
+def upright(image: Image.Image) -> Image.Image:
+    """The image turned as its EXIF orientation says, in RGB."""
+    return ImageOps.exif_transpose(image).convert("RGB")
+
+
 def decode(data: bytes, formats: tuple[str, ...] = ("JPEG", "PNG")) -> Picture:
     """Decode JPEG or PNG bytes to an upright RGB picture.
 
@@ -113,8 +118,7 @@ def decode(data: bytes, formats: tuple[str, ...] = ("JPEG", "PNG")) -> Picture:
         raise ImageTooLarge(f"{image.width}x{image.height} pixels is over the limit of {MAX_PIXELS}")
     try:
         image.load()
-        image = ImageOps.exif_transpose(image)
-        rgb = image.convert("RGB")
+        rgb = upright(image)
     except Exception as exc:  # truncated or corrupt data
         raise ImageError(f"the image data is damaged: {exc}") from exc
     return Picture(np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8)))

@@ -48,6 +48,18 @@ class Box:
     def from_aws(cls, box: dict) -> Box:
         return cls(box["Left"], box["Top"], box["Width"], box["Height"])
 
+    def crop(self, image: Image.Image, margin: float) -> Image.Image:
+        """The box's part of the image, grown by `margin` box-widths and -heights on each side."""
+        w, h = image.size
+        return image.crop(
+            (
+                max(0, int((self.left - margin * self.width) * w)),
+                max(0, int((self.top - margin * self.height) * h)),
+                min(w, int((self.left + (1 + margin) * self.width) * w)),
+                min(h, int((self.top + (1 + margin) * self.height) * h)),
+            )
+        )
+
 
 @dataclass(frozen=True)
 class AddResult:
@@ -72,9 +84,15 @@ class CheckedFace:
 @dataclass(frozen=True)
 class Person:
     name: str
-    face_count: int
-    image_keys: tuple[str, ...]
-    face_ids: tuple[str, ...] = ()
+    faces: tuple[tuple[str, str], ...]  # (FaceId, key of the image it came from), as the table lists them
+
+    @property
+    def face_count(self) -> int:
+        return len(self.faces)
+
+    @property
+    def face_ids(self) -> tuple[str, ...]:
+        return tuple(face_id for face_id, _ in self.faces)
 
 
 @dataclass(frozen=True)
@@ -100,8 +118,7 @@ class Upload:
 
     data: bytes
     content_type: str
-    width: int
-    height: int
+    image: Image.Image  # as decoded, before EXIF orientation
 
 
 def validate_name(name: str) -> str:
@@ -120,20 +137,25 @@ def prepare_image(data: bytes, source: str = "the image") -> Upload:
     """Check that `data` is an image and return it ready to send (JPEG or PNG, at most 15 MB)."""
     if not data:
         raise InvalidImage(f"{source} is empty.")
+    not_an_image = InvalidImage(f"{source} is not an image (use a JPEG or PNG photo).")
     try:
         image = Image.open(io.BytesIO(data))
-        image.load()
     except Exception:
-        raise InvalidImage(f"{source} is not an image (use a JPEG or PNG photo).") from None
+        raise not_an_image from None
+    # The header tells the size: refuse before decoding billions of pixels.
     if image.width * image.height > facelib.MAX_PIXELS:
         raise InvalidImage(f"{source} is too large ({image.width}x{image.height} pixels).")
+    try:
+        image.load()
+    except Exception:
+        raise not_an_image from None
     if image.format in ("JPEG", "PNG") and len(data) <= MAX_UPLOAD_BYTES:
-        return Upload(data, f"image/{image.format.lower()}", image.width, image.height)
+        return Upload(data, f"image/{image.format.lower()}", image)
     out = io.BytesIO()
     image.convert("RGB").save(out, "JPEG", quality=92)
     if out.tell() > MAX_UPLOAD_BYTES:
         raise InvalidImage(f"{source} is over 15 MB even as a JPEG.")
-    return Upload(out.getvalue(), "image/jpeg", image.width, image.height)
+    return Upload(out.getvalue(), "image/jpeg", image)
 
 
 class FaceService:
@@ -205,8 +227,7 @@ class FaceService:
         boxes = sorted((Box.from_aws(d["BoundingBox"]) for d in details), key=lambda b: -b.width * b.height)
         if len(boxes) == 1:
             return [self._identify(upload.data, boxes[0], threshold)]
-        picture = Image.open(io.BytesIO(upload.data))
-        picture = _upright(picture)
+        picture = facelib.upright(upload.image)
         return [self._identify(_crop(picture, box), box, threshold) for box in boxes]
 
     def _identify(self, image: bytes, box: Box, threshold: float) -> CheckedFace:
@@ -231,21 +252,11 @@ class FaceService:
 
     def people(self) -> list[Person]:
         """Everyone enrolled, by name, with how many faces and images."""
-        faces: dict[str, list[str]] = defaultdict(list)
-        images: dict[str, set[str]] = defaultdict(set)
+        faces: dict[str, list[tuple[str, str]]] = defaultdict(list)
         for item in self._items():
             if item.get("ItemType") == "face":
-                faces[item["FullName"]].append(item["RekognitionId"])
-                images[item["FullName"]].add(item["ImageKey"])
-        return [
-            Person(n, len(faces[n]), tuple(sorted(images[n])), tuple(faces[n])) for n in sorted(faces, key=str.casefold)
-        ]
-
-    def face_image_key(self, face_id: str) -> str:
-        item = self._item(face_id)
-        if item is None:
-            raise NotEnrolled("That face is no longer enrolled.")
-        return item["ImageKey"]
+                faces[item["FullName"]].append((item["RekognitionId"], item["ImageKey"]))
+        return [Person(name, tuple(faces[name])) for name in sorted(faces, key=str.casefold)]
 
     def face_box(self, face_id: str) -> Box | None:
         """Where the face is in its image, as the collection recorded it."""
@@ -333,12 +344,12 @@ class FaceService:
             Key={"RekognitionId": {"S": rekognition_id}},
             ConsistentRead=True,
         ).get("Item")
-        return _plain(item) if item else None
+        return self._lambda.plain_item(item) if item else None
 
     def _items(self) -> list[dict]:
         paginator = self.dynamodb.get_paginator("scan")
         pages = paginator.paginate(TableName=self.settings.dynamodb_table_name, ConsistentRead=True)
-        return [_plain(item) for page in pages for item in page.get("Items", [])]
+        return [self._lambda.plain_item(item) for page in pages for item in page.get("Items", [])]
 
     def _delete_items(self, rekognition_ids: list[str]) -> None:
         for rekognition_id in rekognition_ids:
@@ -364,34 +375,9 @@ class FaceService:
         return [obj for page in pages for obj in page.get("Contents", [])]
 
 
-def _plain(item: dict) -> dict:
-    """A DynamoDB item with its type wrappers removed ({"S": "x"} -> "x", lists of them too)."""
-    return {key: _value(value) for key, value in item.items()}
-
-
-def _value(typed: dict) -> Any:
-    kind, value = next(iter(typed.items()))
-    if kind == "L":
-        return [_value(v) for v in value]
-    if kind == "M":
-        return _plain(value)
-    return value
-
-
-def _upright(image: Image.Image) -> Image.Image:
-    from PIL import ImageOps
-
-    return ImageOps.exif_transpose(image).convert("RGB")
-
-
 def _crop(image: Image.Image, box: Box) -> bytes:
     """The face with a margin around it, scaled up if small, as JPEG bytes."""
-    w, h = image.size
-    left = (box.left - CROP_MARGIN * box.width) * w
-    top = (box.top - CROP_MARGIN * box.height) * h
-    right = (box.left + (1 + CROP_MARGIN) * box.width) * w
-    bottom = (box.top + (1 + CROP_MARGIN) * box.height) * h
-    crop = image.crop((max(0, int(left)), max(0, int(top)), min(w, int(right)), min(h, int(bottom))))
+    crop = box.crop(image, CROP_MARGIN)
     scale = MIN_SEARCH_SIDE / min(crop.size)
     if scale > 1:
         crop = crop.resize((round(crop.width * scale), round(crop.height * scale)), Image.BILINEAR)

@@ -9,10 +9,12 @@ from tkinter import messagebox, ttk
 from PIL import Image, ImageOps, ImageTk
 from tktooltip import ToolTip
 
+from facerec.faces import upright
 from facerec.gui.window import Window
 from facerec.service import DeleteResult, FaceService, Person
 
 THUMBNAIL = (48, 48)
+THUMBNAIL_MARGIN = 0.25  # of the face box, on each side
 
 
 @dataclass(frozen=True)
@@ -28,27 +30,17 @@ def load_rows(service: FaceService) -> list[Row]:
 
 def _thumbnail(service: FaceService, person: Person) -> Image.Image | None:
     """The person's first enrolled face, cropped from its photo with a margin."""
-    if not person.face_ids:
+    if not person.faces:
         return None
+    face_id, key = person.faces[0]
     try:
-        face_id = person.face_ids[0]
-        key = service.face_image_key(face_id)
         box = service.face_box(face_id)
         body = service.s3.get_object(Bucket=service.settings.s3_bucket_name, Key=key)["Body"]
-        image = ImageOps.exif_transpose(Image.open(io.BytesIO(body.read()))).convert("RGB")
+        image = upright(Image.open(io.BytesIO(body.read())))
     except Exception:  # a missing thumbnail must not hide the person
         return None
     if box is not None:
-        w, h = image.size
-        margin = 0.25
-        image = image.crop(
-            (
-                max(0, int((box.left - margin * box.width) * w)),
-                max(0, int((box.top - margin * box.height) * h)),
-                min(w, int((box.left + (1 + margin) * box.width) * w)),
-                min(h, int((box.top + (1 + margin) * box.height) * h)),
-            )
-        )
+        image = box.crop(image, THUMBNAIL_MARGIN)
     return ImageOps.fit(image, THUMBNAIL)
 
 

@@ -9,10 +9,11 @@ from tkinter import filedialog, ttk
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
-from facerec.errors import InvalidImage
+from facerec.faces import upright
 from facerec.gui.widgets import StatusLine
+from facerec.service import prepare_image
 
 if TYPE_CHECKING:
     from facerec.gui.app import App
@@ -75,14 +76,9 @@ class Window(tk.Toplevel):
 
 
 def load_image(path: Path) -> tuple[bytes, Image.Image]:
-    """The file's bytes and its picture, upright; InvalidImage when it is not an image."""
+    """The file's bytes and its picture, upright; InvalidImage when it is not an image the app can send."""
     data = path.read_bytes()
-    try:
-        image = Image.open(io.BytesIO(data))
-        image.load()
-    except Exception:
-        raise InvalidImage(f"{path.name} is not an image (use a JPEG or PNG photo).") from None
-    return data, ImageOps.exif_transpose(image).convert("RGB")
+    return data, upright(prepare_image(data, path.name).image)
 
 
 def as_image_bytes(picture: bytes | np.ndarray) -> bytes:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -248,7 +248,7 @@ class FaceStore:
             matrix = self.matrix(collection)
             # A snapshot: appends write past `size` or swap in new arrays, so the scan
             # can run outside the lock while other threads use the store.
-            snapshot = _Matrix(0, 0, 0, matrix.seqs, matrix.vectors, matrix.norms, matrix.size)
+            snapshot = replace(matrix)
         return nearest_in(snapshot, descriptor, max_distance, limit)
 
     def matrix(self, collection: str) -> _Matrix:
