@@ -72,29 +72,10 @@ def main() -> int:
 
 
 def measure(work: Path, faces: Path, seconds: float) -> int:
-    import tkinter as tk
+    from scripts.screenshots import staged_app
 
-    import numpy as np
-
-    from facerec.camera import write_video
-    from facerec.gui.app import App
-    from facerec.service import open_service
-    from facerec.settings import load
-    from tests.conftest import letterbox
-
-    frames = [
-        np.asarray(letterbox((faces / f"people/barack_obama/{n}").read_bytes())) for n in ("obama1.jpg", "obama4.jpg")
-    ]
-    video = write_video(work / "camera.avi", frames, seconds_each=3.0, fps=30)
-    env = {"FACEREC_BACKEND": "local", "FACEREC_DATA_DIR": str(work / "data"), "FACEREC_CAMERA": str(video)}
-    settings = load(env_file=None, environ=env)
-    service = open_service(settings)
-    service.add("Barack Obama", (faces / "people/barack_obama/obama2.jpg").read_bytes())
-
-    root = tk.Tk()
-    app = App(root, settings, lambda _s: service)
-    while "ready" not in app.status.text:
-        root.update()
+    app = staged_app(work, faces, [("Barack Obama", "barack_obama/obama2.jpg")], seconds_each=3.0, fps=30)
+    root = app.root
 
     app.open_live()
     live = app.windows["live"]

@@ -47,7 +47,9 @@ def start_xvfb() -> subprocess.Popen:
     return server
 
 
-def render_all(work: Path, faces: Path, out: Path) -> None:
+def staged_app(work: Path, faces: Path, enrol: list[tuple[str, str]], seconds_each: float, fps: int):
+    """The real app on a fresh data folder with `enrol` (name, people/ photo) enrolled, and a
+    video of Barack Obama's photos as its camera; returned once its status bar says it is ready."""
     import tkinter as tk
 
     import numpy as np
@@ -58,29 +60,31 @@ def render_all(work: Path, faces: Path, out: Path) -> None:
     from facerec.settings import load
     from tests.conftest import letterbox
 
-    video = write_video(
-        work / "camera.avi",
-        [
-            np.asarray(letterbox((faces / f"people/barack_obama/{n}").read_bytes()))
-            for n in ("obama1.jpg", "obama4.jpg")
-        ],
-        seconds_each=2.0,
-    )
+    frames = [
+        np.asarray(letterbox((faces / f"people/barack_obama/{n}").read_bytes())) for n in ("obama1.jpg", "obama4.jpg")
+    ]
+    video = write_video(work / "camera.avi", frames, seconds_each=seconds_each, fps=fps)
     env = {"FACEREC_BACKEND": "local", "FACEREC_DATA_DIR": str(work / "data"), "FACEREC_CAMERA": str(video)}
     settings = load(env_file=None, environ=env)
     service = open_service(settings)
-    for name, photo in [
+    for name, photo in enrol:
+        service.add(name, (faces / "people" / photo).read_bytes())
+    root = tk.Tk()
+    app = App(root, settings, lambda _s: service)
+    wait(root, lambda: "ready" in app.status.text)
+    return app
+
+
+def render_all(work: Path, faces: Path, out: Path) -> None:
+    enrol = [
         ("Barack Obama", "barack_obama/obama2.jpg"),
         ("Joe Biden", "joe_biden/biden1.jpg"),
         ("Rose Leslie", "rose_leslie/rose1.jpg"),
         ("Kit Harington", "kit_harington/kit1.jpg"),
-    ]:
-        service.add(name, (faces / "people" / photo).read_bytes())
-
-    root = tk.Tk()
-    app = App(root, settings, lambda _s: service)
+    ]
+    app = staged_app(work, faces, enrol, seconds_each=2.0, fps=15)
+    root = app.root
     out.mkdir(parents=True, exist_ok=True)
-    wait(root, lambda: "ready" in app.status.text)
     grab(root, root, out / "homepage.png")
 
     app.open_add_face()
