@@ -10,6 +10,7 @@ from PIL import Image
 from facerec.errors import InvalidImage, InvalidName, NotEnrolled
 from facerec.service import FaceService
 from tests.conftest import jpeg, letterbox, people, photo
+from tests.local.test_rekognition import png_claiming
 
 
 @pytest.fixture
@@ -86,7 +87,15 @@ BAD_FILES = {
     "empty": lambda: b"",
     "text": lambda: b"plain text, not a photo",
     "truncated PNG": lambda: photo("people/lin_manuel_miranda/lin1.png")[:300],
+    "30000x30000 PNG header": lambda: png_claiming(30000, 30000),
 }
+
+
+def test_an_image_too_large_is_refused_from_its_header(service: FaceService) -> None:
+    before = snapshot(service)
+    with pytest.raises(InvalidImage, match=r"too large \(8000x6000 pixels\)"):
+        service.add("Lin", png_claiming(8000, 6000))  # 48 megapixels, with almost no data behind them
+    assert snapshot(service) == before
 
 
 @pytest.mark.parametrize("kind", BAD_FILES)
