@@ -30,6 +30,7 @@ def main(argv: list[str]) -> int:
         "FACEREC_DATA_DIR": str(settings.data_dir),
         "FACEREC_MATCH_THRESHOLD": str(settings.match_threshold),
         "FACEREC_CAMERA": str(settings.camera),
+        "FACEREC_DELIVERY": settings.delivery,
     }
     for name, value in values.items():
         print(f"{name}={shlex.quote(value)}" if "--shell" in argv else f"{name} = {value}")

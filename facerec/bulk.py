@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 
-from facerec.errors import UserError
+from facerec.errors import describe
 from facerec.service import AddResult, FaceService, open_service, validate_name
 from facerec.settings import Settings
 
 _worker_service: FaceService | None = None
+PARENT_CHECK_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,15 @@ def add_photos(
 
 def _start_worker(settings: Settings) -> None:
     global _worker_service
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True).start()
     _worker_service = open_service(settings)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this worker when the process that started it is gone (killed, say), instead of living on."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(1)
 
 
 def _add_in_worker(name: str, data: bytes, source: str) -> tuple[AddResult | None, str | None]:
@@ -82,8 +92,8 @@ def _add_in_worker(name: str, data: bytes, source: str) -> tuple[AddResult | Non
 
 
 def _add(service: FaceService, name: str, data: bytes, source: str) -> tuple[AddResult | None, str | None]:
-    """The result, or the user error that stopped this photo (the others go on)."""
+    """The result, or what stopped this photo, in words (the others go on, and what was added stays added)."""
     try:
         return service.add(name, data, source=source), None
-    except UserError as exc:
-        return None, str(exc)
+    except Exception as exc:  # any failure of one photo: an outage, a bug, a user error
+        return None, describe(exc)

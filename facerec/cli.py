@@ -86,9 +86,20 @@ def cmd_add(service, args, out: TextIO, err: TextIO) -> int:
             _progress(err, progress.done, progress.total, label)
 
     outcomes = add_photos(service.settings, args.name, photos, on_progress=report)
-    added = sum(1 for o in outcomes if o.result and o.result.ok)
-    print(f"Added {added} of {len(photos)} photos of {service_name(args.name)}", file=out)
-    return 0 if added else 1
+    print(add_summary(service_name(args.name), outcomes), file=out)
+    return 0 if any(o.result and o.result.ok for o in outcomes) else 1
+
+
+def add_summary(name: str, outcomes: list) -> str:
+    """How many photos were added, then which were added, which are still indexing and which were not."""
+    groups: dict[str, list[str]] = {"added": [], "still indexing": [], "not added": []}
+    for outcome in sorted(outcomes, key=lambda o: o.source):
+        result = outcome.result
+        group = "added" if result and result.ok else "still indexing" if result and result.pending else "not added"
+        groups[group].append(Path(outcome.source).name)
+    lines = [f"Added {len(groups['added'])} of {len(outcomes)} photos of {name}"]
+    lines += [f"  {group}: {', '.join(files)}" for group, files in groups.items() if files and len(outcomes) > 1]
+    return "\n".join(lines)
 
 
 def cmd_check(service, args, out: TextIO, err: TextIO) -> int:

@@ -53,7 +53,12 @@ def _make(service_name: str, folder: Path, settings: Settings) -> Any:
     from facerec.local.s3 import LocalS3
 
     if service_name == "s3":
-        return LocalS3(folder, region=settings.region, functions={settings.lambda_name: _local_lambda(settings)})
+        return LocalS3(
+            folder,
+            region=settings.region,
+            functions={settings.lambda_name: _local_lambda(settings)},
+            adversarial_delivery=settings.delivery == "adversarial",
+        )
     if service_name == "dynamodb":
         return LocalDynamoDB(folder, region=settings.region)
     return LocalRekognition(folder, s3=local_client("s3", settings), region=settings.region)

@@ -16,23 +16,34 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
+from filelock import FileLock
 from PIL import Image
 
 from facerec import faces as facelib
 from facerec.clients import lambda_module
 from facerec.errors import InvalidImage, InvalidName, NotEnrolled
+from facerec.paths import private_dir
 from facerec.settings import Settings
 
 INDEX_PREFIX = "index/"
 MAX_NAME_LENGTH = 100
 MAX_UPLOAD_BYTES = 15 * 1024 * 1024  # Rekognition's limit for images in S3
 MIN_SEARCH_SIDE = 160  # face crops are scaled up to this, well above Rekognition's 80 px minimum
-CROP_MARGIN = 0.6
+CROP_MARGIN = 0.6  # of the face box, on each side: enough context for the detector
 # Twice the Lambda's timeout: an upload younger than this may still be indexing.
-REINDEX_GRACE_S = 120.0  # of the face box, on each side: enough context for the detector
+REINDEX_GRACE_S = 120.0
+MAX_BYTES_IMAGE = 5 * 1024 * 1024  # Rekognition's limit for images sent as bytes
+# Outcomes that no retry changes: the photo is removed again.
+REFUSED = {"no_face", "several_faces", "invalid_image"}
+LIST_FACE_IDS = 4096  # ListFaces takes at most this many FaceIds
+STILL_INDEXING = (
+    "not indexed yet after {seconds} s; the photo is kept and its face is added when indexing finishes"
+    " (reindex finishes it if it never does)"
+)
 
 
 @dataclass(frozen=True)
@@ -64,7 +75,7 @@ class Box:
 @dataclass(frozen=True)
 class AddResult:
     name: str
-    status: str  # indexed | no_face | several_faces | invalid_image | pending
+    status: str  # indexed | no_face | several_faces | invalid_image | failed | pending
     message: str
     image_key: str
     face_ids: tuple[str, ...] = ()
@@ -72,6 +83,11 @@ class AddResult:
     @property
     def ok(self) -> bool:
         return self.status == "indexed"
+
+    @property
+    def pending(self) -> bool:
+        """Not indexed yet: the photo is kept and may still be."""
+        return self.status == "pending"
 
 
 @dataclass(frozen=True)
@@ -158,6 +174,24 @@ def prepare_image(data: bytes, source: str = "the image") -> Upload:
     return Upload(out.getvalue(), "image/jpeg", image)
 
 
+def fit_bytes_limit(upload: Upload) -> bytes:
+    """The photo within Rekognition's 5 MB for bytes: as it is, else as a JPEG at full size, else smaller.
+
+    Re-encoding first keeps every face at its size; only a photo that is still too
+    large is scaled down, by as little as fits.
+    """
+    if len(upload.data) <= MAX_BYTES_IMAGE:
+        return upload.data
+    image = facelib.upright(upload.image).convert("RGB")
+    while True:
+        out = io.BytesIO()
+        image.save(out, "JPEG", quality=90)
+        if out.tell() <= MAX_BYTES_IMAGE:
+            return out.getvalue()
+        scale = max(0.5, 0.95 * (MAX_BYTES_IMAGE / out.tell()) ** 0.5)
+        image = image.resize((round(image.width * scale), round(image.height * scale)), Image.LANCZOS)
+
+
 class FaceService:
     """The app's operations on one bucket, collection and table."""
 
@@ -182,8 +216,11 @@ class FaceService:
     def add(self, name: str, data: bytes, timeout: float = 60.0, source: str = "the image") -> AddResult:
         """Upload a photo under index/ with the name, wait for the indexer's outcome and return it.
 
-        A photo that is not indexed (no face, several faces, unusable) is removed
-        again, so a failed add leaves nothing behind.
+        The indexer runs after the upload, as S3 and Lambda run it: this waits for its
+        final outcome. A photo it refuses (no face, several faces, not an image) is
+        removed again, so a refused add leaves nothing behind; a photo whose outcome
+        does not come in time, or whose indexing failed for a reason that may pass,
+        stays, for the indexer or `reindex` to finish.
         """
         name = validate_name(name)
         upload = prepare_image(data, source)
@@ -198,19 +235,20 @@ class FaceService:
         )
         outcome = self._wait_for_outcome(key, timeout)
         if outcome is None:
-            return AddResult(name, "pending", "Still indexing; the face will be available shortly.", key)
+            return AddResult(name, "pending", STILL_INDEXING.format(seconds=round(timeout)), key)
         result = AddResult(name, outcome["Status"], outcome["Message"], key, tuple(outcome["FaceIds"]))
-        if not result.ok:
+        if result.status in REFUSED:
             self.s3.delete_object(Bucket=self.settings.s3_bucket_name, Key=key)
             self._delete_items([self._lambda.OUTCOME_PREFIX + key])
         return result
 
     def _wait_for_outcome(self, key: str, timeout: float) -> dict | None:
+        """The image item once it has a final status; None if it has none after `timeout` seconds."""
         deadline = time.monotonic() + timeout
         delay = 0.05
         while True:
             outcome = self._item(self._lambda.OUTCOME_PREFIX + key)
-            if outcome is not None:
+            if outcome is not None and outcome.get("Status") in self._lambda.FINAL_STATUSES:
                 return outcome
             if time.monotonic() >= deadline:
                 return None
@@ -223,10 +261,11 @@ class FaceService:
         """Every face in the photo, largest first, each with the enrolled name it matches or None."""
         threshold = self.settings.match_threshold if threshold is None else threshold
         upload = prepare_image(data, source)
-        details = self.rekognition.detect_faces(Image={"Bytes": upload.data})["FaceDetails"]
+        image_bytes = fit_bytes_limit(upload)
+        details = self.rekognition.detect_faces(Image={"Bytes": image_bytes})["FaceDetails"]
         boxes = sorted((Box.from_aws(d["BoundingBox"]) for d in details), key=lambda b: -b.width * b.height)
         if len(boxes) == 1:
-            return [self._identify(upload.data, boxes[0], threshold)]
+            return [self._identify(image_bytes, boxes[0], threshold)]
         picture = facelib.upright(upload.image)
         return [self._identify(_crop(picture, box), box, threshold) for box in boxes]
 
@@ -269,20 +308,22 @@ class FaceService:
         The order keeps the store consistent if the process dies midway: images
         first (so reindex cannot enrol them again), then face items, then the
         faces, then the image items that account for those faces. Running delete
-        again finishes the job.
+        again finishes the job. It holds the maintenance lock, so that reindex
+        never works from a half-deleted person.
         """
         name = validate_name(name)
-        items = [i for i in self._items() if i.get("FullName") == name]
-        if not items:
-            raise NotEnrolled(f"Nobody called {name!r} is enrolled.")
-        face_ids = [i["RekognitionId"] for i in items if i.get("ItemType") == "face"]
-        image_items = [i["RekognitionId"] for i in items if i.get("ItemType") == "image"]
-        image_keys = sorted({i["ImageKey"] for i in items if "ImageKey" in i})
-        for key in image_keys:
-            self.s3.delete_object(Bucket=self.settings.s3_bucket_name, Key=key)
-        self._delete_items(face_ids)
-        self._delete_faces(face_ids)
-        self._delete_items(image_items)
+        with self._maintenance_lock():
+            items = [i for i in self._items() if i.get("FullName") == name]
+            if not items:
+                raise NotEnrolled(f"Nobody called {name!r} is enrolled.")
+            face_ids = [i["RekognitionId"] for i in items if i.get("ItemType") == "face"]
+            image_items = [i["RekognitionId"] for i in items if i.get("ItemType") == "image"]
+            image_keys = sorted({i["ImageKey"] for i in items if "ImageKey" in i})
+            for key in image_keys:
+                self.s3.delete_object(Bucket=self.settings.s3_bucket_name, Key=key)
+            self._delete_items(face_ids)
+            self._delete_faces(face_ids)
+            self._delete_items(image_items)
         return DeleteResult(name, len(face_ids), len(image_keys), len(items))
 
     # Reindex
@@ -290,43 +331,59 @@ class FaceService:
     def reindex(self, grace: float = REINDEX_GRACE_S) -> ReindexResult:
         """Make the bucket, the collection and the table agree again, after a crash or an outage.
 
-        Faces that no item accounts for are removed from the collection, items
-        whose face or image is gone are removed from the table, and every image
-        under index/ without a final outcome is indexed by the same handler the
-        bucket triggers (which first clears what a dead attempt left). Uploads
+        First every image under index/ without a final outcome is indexed by the same
+        handler the bucket triggers (which takes over a dead attempt and removes the
+        faces it recorded); then faces that no item accounts for are removed from the
+        collection, and items whose face or image is gone from the table. Uploads
         younger than `grace` seconds are left alone: their handler may still be
-        running, and two runs at once would enrol the face twice.
+        running. With grace 0 (`reindex --now`) live claims are taken over too.
         """
-        result = ReindexResult()
-        faces = self._collection_faces()
-        items = self._items()
-        face_items = {i["RekognitionId"] for i in items if i.get("ItemType") == "face"}
-        image_items = {i["ImageKey"]: i for i in items if i.get("ItemType") == "image"}
-        pending_tokens = {i.get("ExternalImageId") for i in image_items.values() if i.get("Status") == "pending"}
-        objects = {obj["Key"]: obj for obj in self._index_objects()}
+        with self._maintenance_lock():
+            sweep = getattr(self.s3, "sweep", None)  # the local bucket's crash leftovers; S3 has none
+            if sweep is not None:
+                sweep()
+            result = ReindexResult()
+            self._finish_images(grace, result)
+            self._remove_orphans(result)
+        return result
 
-        orphans = [f for f, token in faces.items() if f not in face_items and token not in pending_tokens]
-        self._delete_faces(orphans)
-        result.orphan_faces_removed = len(orphans)
-        stale = [f for f in face_items if f not in faces]
-        stale += [i["RekognitionId"] for key, i in image_items.items() if key not in objects]
-        self._delete_items(stale)
-        result.orphan_items_removed = len(stale)
-
+    def _finish_images(self, grace: float, result: ReindexResult) -> None:
+        image_items = {i["ImageKey"]: i for i in self._items() if i.get("ItemType") == "image"}
         now = datetime.now(timezone.utc)
-        for key, obj in objects.items():
+        for obj in self._index_objects():
+            key = obj["Key"]
             item = image_items.get(key)
-            if item and item.get("Status") in self._lambda.FINAL_STATUSES and item.get("ETag") == obj["ETag"]:
+            if item and item.get("Status") in self._lambda.DONE_STATUSES and item.get("ETag") == obj["ETag"]:
                 continue
             started = datetime.fromisoformat(item["IndexedAt"]) if item else obj["LastModified"]
             if (now - started).total_seconds() < grace:
                 result.in_flight.append(key)
                 continue
-            outcome = self._run_handler(key, obj["Size"], obj["ETag"])
+            outcome = self._run_handler(key, obj["Size"], obj["ETag"], take_over=grace <= 0)
             (result.indexed if outcome.get("status") == "indexed" else result.failed).append(key)
-        return result
 
-    def _run_handler(self, key: str, size: int, etag: str) -> dict:
+    def _remove_orphans(self, result: ReindexResult) -> None:
+        """Faces no item accounts for, and items whose face or image is gone.
+
+        Read in the order an add writes (faces, then items, then objects), so that an
+        add running meanwhile is never taken for an orphan; a face item whose face
+        seems missing is looked up again by id, as its face may be newer than the list.
+        """
+        faces = self._collection_faces()
+        items = self._items()
+        objects = {obj["Key"] for obj in self._index_objects()}
+        face_items = {i["RekognitionId"] for i in items if i.get("ItemType") == "face"}
+        pending_tokens = {i.get("ExternalImageId") for i in items if i.get("Status") == "pending"}
+        orphans = [f for f, token in faces.items() if f not in face_items and token not in pending_tokens]
+        self._delete_faces(orphans)
+        result.orphan_faces_removed = len(orphans)
+        unseen = sorted(face_items - set(faces))
+        stale = [f for f in unseen if f not in self._existing_faces(unseen)]
+        stale += [i["RekognitionId"] for i in items if i.get("ItemType") == "image" and i["ImageKey"] not in objects]
+        self._delete_items(stale)
+        result.orphan_items_removed = len(stale)
+
+    def _run_handler(self, key: str, size: int, etag: str, take_over: bool) -> dict:
         from facerec.local.events import s3_event
 
         event = s3_event(
@@ -334,7 +391,11 @@ class FaceService:
         )
         clients = self._lambda.Clients(self.s3, self.rekognition, self.dynamodb)
         names = self._lambda.Names(self.settings.dynamodb_table_name, self.settings.rekognition_collection_name)
-        return self._lambda.handle(event, clients, names)["results"][0]
+        return self._lambda.handle(event, clients, names, take_over=take_over)["results"][0]
+
+    def _maintenance_lock(self) -> FileLock:
+        """Held by reindex and delete, whose steps must not interleave (across processes of this machine)."""
+        return FileLock(private_dir(Path(self.settings.data_dir)) / "maintenance.lock")
 
     # Table and bucket access
 
@@ -362,6 +423,14 @@ class FaceService:
         paginator = self.rekognition.get_paginator("list_faces")
         pages = paginator.paginate(CollectionId=self.settings.rekognition_collection_name)
         return {face["FaceId"]: face.get("ExternalImageId") for page in pages for face in page["Faces"]}
+
+    def _existing_faces(self, face_ids: list[str]) -> set[str]:
+        found = set()
+        for start in range(0, len(face_ids), LIST_FACE_IDS):
+            chunk = face_ids[start : start + LIST_FACE_IDS]
+            listed = self.rekognition.list_faces(CollectionId=self.settings.rekognition_collection_name, FaceIds=chunk)
+            found |= {face["FaceId"] for face in listed["Faces"]}
+        return found
 
     def _delete_faces(self, face_ids: list[str]) -> None:
         for start in range(0, len(face_ids), 4096):
@@ -394,11 +463,11 @@ def open_service(settings: Settings | None = None) -> FaceService:
     settings = settings or load()
     s3, rekognition, dynamodb = (client(name, settings) for name in ("s3", "rekognition", "dynamodb"))
     if settings.backend == "local":
-        ensure_local_resources(settings, s3, rekognition, dynamodb)
+        ensure_resources(settings, s3, rekognition, dynamodb)
     return FaceService(settings, s3, rekognition, dynamodb)
 
 
-def ensure_local_resources(settings: Settings, s3: Any, rekognition: Any, dynamodb: Any) -> None:
+def ensure_resources(settings: Settings, s3: Any, rekognition: Any, dynamodb: Any) -> None:
     """Bucket with its notification, collection and table, as provisioning makes them on AWS."""
     from facerec.templates import fill
 

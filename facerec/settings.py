@@ -16,6 +16,8 @@ from dotenv import load_dotenv
 from facerec.paths import default_data_dir
 
 BACKENDS = ("local", "aws")
+# How the local bucket delivers events: as S3 usually does, or with a delay and every event twice at once.
+DELIVERIES = ("normal", "adversarial")
 # AWS's own naming rules, so a bad name fails here and not halfway through provisioning.
 NAME_RULES = {
     "S3_BUCKET_NAME": (r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]", "3-63 lowercase letters, digits, dots and hyphens"),
@@ -43,6 +45,7 @@ class Settings:
     data_dir: Path = default_data_dir()
     match_threshold: float = 80.0
     camera: int | str = 0
+    delivery: str = "normal"
 
     @property
     def lambda_environment(self) -> dict[str, str]:
@@ -78,6 +81,7 @@ def load(env_file: str | os.PathLike | None = ".env", environ: dict[str, str] | 
         data_dir=Path(get("FACEREC_DATA_DIR", defaults.data_dir)).expanduser(),
         match_threshold=_threshold(get("FACEREC_MATCH_THRESHOLD", defaults.match_threshold)),
         camera=_camera(get("FACEREC_CAMERA", defaults.camera)),
+        delivery=_choice("FACEREC_DELIVERY", get("FACEREC_DELIVERY", defaults.delivery), DELIVERIES),
     )
 
 
@@ -86,8 +90,12 @@ def _field(name: str) -> str:
 
 
 def _backend(value: str) -> str:
-    if value.lower() not in BACKENDS:
-        raise SettingsError(f"FACEREC_BACKEND={value!r} is not valid: use one of {', '.join(BACKENDS)}")
+    return _choice("FACEREC_BACKEND", value, BACKENDS)
+
+
+def _choice(name: str, value: str, choices: tuple[str, ...]) -> str:
+    if value.lower() not in choices:
+        raise SettingsError(f"{name}={value!r} is not valid: use one of {', '.join(choices)}")
     return value.lower()
 
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 import io
 import os
 import sys
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -55,76 +59,103 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
-# Back ends: the same behaviour tests run on the local back end and on the AWS one
-# (moto for S3 and DynamoDB, the local engine for Rekognition, which moto lacks).
+# Back ends: the same behaviour tests run on the local back end and on the AWS one, both
+# delivering S3 events as AWS may: after PutObject has returned, after a delay, twice at once.
+# AWS: moto's server for S3 and DynamoDB, `python -m facerec serve` for Rekognition (moto has
+# none), boto3 clients on both, and tests.lambda_service playing Lambda in separate processes.
 
 BACKENDS = ["local", "aws"]
+FAKE_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 
 
-class NotifyingS3:
-    """A boto3 S3 client whose puts under index/ invoke lambda.py, as the bucket notification does on AWS."""
+@dataclass
+class Backend:
+    settings: Any
+    s3: Any
+    rekognition: Any
+    dynamodb: Any
+    idle: Callable[[], bool]  # waits until every delivery of every event has run
 
-    def __init__(self, client, deliver) -> None:
-        self._client = client
-        self._deliver = deliver
 
-    def __getattr__(self, name: str):
-        return getattr(self._client, name)
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
 
-    def put_object(self, **params):
-        response = self._client.put_object(**params)
-        if params["Key"].startswith("index/"):
-            self._deliver(params["Bucket"], params["Key"], response["ETag"])
-        return response
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def rekognition_endpoint(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The local engine as a Rekognition endpoint, reading S3Object images from moto's S3."""
+    from tests.test_server import running_server, server_env
+
+    folder = tmp_path_factory.mktemp("rekognition")
+    env = server_env(folder / "data", FACEREC_BACKEND="aws", **aws_env(moto_endpoint, ""))
+    with running_server(env, folder / "server.log") as url:
+        yield url
+
+
+def aws_env(moto: str, rekognition: str) -> dict[str, str]:
+    """Fake credentials, no user configuration, S3 and DynamoDB at moto, Rekognition at our server."""
+    env = {**FAKE_AWS, "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+    env.update({"AWS_ENDPOINT_URL_S3": moto, "AWS_ENDPOINT_URL_DYNAMODB": moto})
+    if rekognition:
+        env["AWS_ENDPOINT_URL_REKOGNITION"] = rekognition
+    return env
 
 
 @pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """(settings, s3, rekognition, dynamodb) ready for the pipeline on each back end."""
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    """Clients ready for the pipeline on each back end, with asynchronous, twice-delivered events."""
+    from facerec.service import open_service
     from facerec.settings import load
 
-    env = {"FACEREC_BACKEND": request.param, "FACEREC_DATA_DIR": str(tmp_path / "data"), "AWS_REGION": "us-east-1"}
-    settings = load(env_file=None, environ=env)
+    env = {
+        "FACEREC_BACKEND": request.param,
+        "FACEREC_DATA_DIR": str(tmp_path / "data"),
+        "FACEREC_DELIVERY": "adversarial",
+        "AWS_REGION": "us-east-1",
+    }
     if request.param == "local":
-        from facerec.service import open_service
-
-        service = open_service(settings)
-        yield settings, service.s3, service.rekognition, service.dynamodb
+        service = open_service(load(env_file=None, environ=env))
+        idle = service.s3.courier.idle
+        yield Backend(service.settings, service.s3, service.rekognition, service.dynamodb, idle)
+        idle()
         return
-    yield from _aws_backend(settings, tmp_path, monkeypatch)
+    yield from _aws_backend(request, env, tmp_path)
 
 
-def _aws_backend(settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    import importlib
-
+def _aws_backend(request: pytest.FixtureRequest, env: dict, tmp_path: Path) -> Iterator[Backend]:
     import boto3
-    from moto import mock_aws
 
-    from facerec.local.events import s3_event
-    from facerec.local.rekognition import LocalRekognition
-    from facerec.service import table_definition
+    from facerec.service import ensure_resources
+    from facerec.settings import load
+    from tests.lambda_service import LambdaService
 
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
+    moto = request.getfixturevalue("moto_endpoint")
+    rekognition_url = request.getfixturevalue("rekognition_endpoint")
+    unique = f"t{uuid.uuid4().hex[:12]}"
+    names = {"S3_BUCKET_NAME": unique, "DYNAMODB_TABLE_NAME": unique, "REKOGNITION_COLLECTION_NAME": unique}
+    settings = load(env_file=None, environ={**env, **names})
+    client_env = aws_env(moto, rekognition_url)
+    monkeypatch = request.getfixturevalue("monkeypatch")
+    for name, value in client_env.items():
         monkeypatch.setenv(name, value)
-    handler = importlib.import_module("lambda")
-    with mock_aws():
-        raw_s3 = boto3.client("s3", region_name="us-east-1")
-        raw_s3.create_bucket(Bucket=settings.s3_bucket_name)
-        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-        dynamodb.create_table(**table_definition(settings))
-        rekognition = LocalRekognition(tmp_path / "rekognition", s3=raw_s3)
-        rekognition.create_collection(CollectionId=settings.rekognition_collection_name)
-        names = handler.Names(settings.dynamodb_table_name, settings.rekognition_collection_name)
+    s3, rekognition, dynamodb = (
+        boto3.client(name, region_name=settings.region) for name in ("s3", "rekognition", "dynamodb")
+    )
+    ensure_resources(settings, s3, rekognition, dynamodb)
+    function_env = {**_base_env(), **client_env, **settings.lambda_environment}
+    with LambdaService(
+        s3, settings.s3_bucket_name, settings.region, function_env, ROOT, settings.lambda_name
+    ) as aws_lambda:
+        yield Backend(settings, s3, rekognition, dynamodb, aws_lambda.idle)
 
-        def deliver(bucket: str, key: str, etag: str) -> None:
-            size = raw_s3.head_object(Bucket=bucket, Key=key)["ContentLength"]
-            event = s3_event("index-faces", "us-east-1", bucket, "ObjectCreated:Put", key, size, etag)
-            handler.handle(event, handler.Clients(s3, rekognition, dynamodb), names)
 
-        s3 = NotifyingS3(raw_s3, deliver)
-        yield settings, s3, rekognition, dynamodb
+def _base_env() -> dict[str, str]:
+    """What a process needs to start, without the user's AWS or app settings."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "FACEREC_"))}

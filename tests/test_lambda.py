@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from botocore.exceptions import ClientError
@@ -49,15 +51,13 @@ def aws_event(bucket: str, *objects: tuple[str, int, str]) -> dict:
 
 @pytest.fixture
 def pipeline(backend):
-    settings, s3, rekognition, dynamodb = backend
-    # Upload without the notification, so each test delivers events itself.
-    raw_s3 = getattr(s3, "_client", s3)
-    functions = getattr(raw_s3, "functions", None)
-    if functions is not None:
-        raw_s3.functions = {}
-    clients = handler.Clients(raw_s3, rekognition, dynamodb)
-    names = handler.Names(settings.dynamodb_table_name, settings.rekognition_collection_name)
-    return settings, clients, names
+    # No notification on the bucket: each test delivers the events itself.
+    backend.s3.put_bucket_notification_configuration(
+        Bucket=backend.settings.s3_bucket_name, NotificationConfiguration={}
+    )
+    clients = handler.Clients(backend.s3, backend.rekognition, backend.dynamodb)
+    names = handler.Names(backend.settings.dynamodb_table_name, backend.settings.rekognition_collection_name)
+    return backend.settings, clients, names
 
 
 def upload(clients, bucket: str, key: str, data: bytes, name: str | None = None) -> tuple[str, int, str]:
@@ -171,3 +171,129 @@ def test_the_handler_reads_its_names_from_the_environment(monkeypatch: pytest.Mo
     monkeypatch.setenv("DYNAMODB_TABLE_NAME", "table-x")
     monkeypatch.setenv("REKOGNITION_COLLECTION_NAME", "collection-y")
     assert handler.Names.from_env() == handler.Names("table-x", "collection-y")
+
+
+class Refusing:
+    """Rekognition answering every IndexFaces with one error, as AWS does when a policy or an outage says no."""
+
+    def __init__(self, real, code: str, status: int) -> None:
+        self.real, self.code, self.status = real, code, status
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+    def index_faces(self, **params):
+        error = {"Error": {"Code": self.code, "Message": f"{self.code} for this test"}}
+        raise ClientError({**error, "ResponseMetadata": {"HTTPStatusCode": self.status}}, "IndexFaces")
+
+
+class NoListing:
+    """Rekognition whose ListFaces fails the test: the handler must not list the whole collection."""
+
+    def __init__(self, real) -> None:
+        self.real = real
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+    def list_faces(self, **params):
+        raise AssertionError("ListFaces on the handler's path")
+
+    def get_paginator(self, name):
+        assert name != "list_faces", "ListFaces on the handler's path"
+        return self.real.get_paginator(name)
+
+
+def image_item(clients, names, key: str) -> dict:
+    item = clients.dynamodb.get_item(TableName=names.table, Key={"RekognitionId": {"S": "image#" + key}})["Item"]
+    return handler.plain_item(item)
+
+
+def test_deliveries_racing_for_one_image_index_it_once(pipeline) -> None:
+    settings, clients, names = pipeline
+    bucket = settings.s3_bucket_name
+    event = aws_event(bucket, upload(clients, bucket, "index/race.jpg", photo("people/joe_biden/biden1.jpg"), "Joe"))
+    with ThreadPoolExecutor(4) as pool:
+        runs = list(pool.map(lambda _: handler.handle(event, clients, names), range(4)))
+    statuses = sorted(run["results"][0]["status"] for run in runs)
+    assert "indexed" in statuses and set(statuses) <= {"indexed", "in_progress"}, statuses
+    assert len(faces(clients, names)) == 1
+    assert [i["FullName"] for i in items(clients, names).values() if i["ItemType"] == "face"] == ["Joe"]
+
+
+def test_a_live_claim_makes_a_second_delivery_do_nothing(pipeline) -> None:
+    settings, clients, names = pipeline
+    bucket = settings.s3_bucket_name
+    obj = upload(clients, bucket, "index/busy.jpg", photo("people/joe_biden/biden1.jpg"), "Joe")
+    claim = handler.Claim("index/busy.jpg", "Joe", obj[2], "another-attempt")
+    assert handler._claim(clients, names, claim, None)  # another delivery is indexing it right now
+    result = handler.handle(aws_event(bucket, obj), clients, names)
+    assert result["results"][0]["status"] == "in_progress"
+    assert faces(clients, names) == []
+    assert image_item(clients, names, "index/busy.jpg")["Attempt"] == "another-attempt"
+
+
+def test_a_dead_attempt_is_taken_over_from_what_it_recorded(pipeline) -> None:
+    settings, clients, names = pipeline
+    bucket = settings.s3_bucket_name
+    obj = upload(clients, bucket, "index/dead.jpg", photo("people/kit_harington/kit1.jpg"), "Kit")
+    handler.handle(aws_event(bucket, obj), clients, names)
+    (first,) = [f["FaceId"] for f in faces(clients, names)]
+    # As a run that died after recording its face: pending, its lease expired, no face item.
+    dead = image_item(clients, names, "index/dead.jpg")
+    dead.update(Status="pending", Attempt="dead", LeaseUntil="2000-01-01T00:00:00+00:00", FaceIds=[first])
+    clients.dynamodb.put_item(TableName=names.table, Item=handler.typed_item(dead))
+    clients.dynamodb.delete_item(TableName=names.table, Key={"RekognitionId": {"S": first}})
+
+    listing_forbidden = handler.Clients(clients.s3, NoListing(clients.rekognition), clients.dynamodb)
+    result = handler.handle(aws_event(bucket, obj), listing_forbidden, names)
+    assert result["results"][0]["status"] == "indexed"
+    (second,) = [f["FaceId"] for f in faces(clients, names)]
+    assert second != first
+    face_items = [i for i in items(clients, names).values() if i["ItemType"] == "face"]
+    assert [(i["RekognitionId"], i["FullName"]) for i in face_items] == [(second, "Kit")]
+
+
+@pytest.mark.parametrize("code", ["AccessDeniedException", "ResourceNotFoundException", "ValidationException"])
+def test_a_permanent_error_is_recorded_not_retried(pipeline, code: str) -> None:
+    settings, clients, names = pipeline
+    bucket = settings.s3_bucket_name
+    obj = upload(clients, bucket, "index/denied.jpg", photo("people/kit_harington/kit1.jpg"), "Kit")
+    refusing = handler.Clients(clients.s3, Refusing(clients.rekognition, code, 400), clients.dynamodb)
+    result = handler.handle(aws_event(bucket, obj), refusing, names)  # no raise: a retry would fail the same way
+    assert result["results"][0]["status"] == "failed"
+    item = image_item(clients, names, "index/denied.jpg")
+    assert item["Status"] == "failed" and code in item["Message"]
+    # Once the cause is fixed, the next delivery (reindex's) indexes it.
+    assert handler.handle(aws_event(bucket, obj), clients, names)["results"][0]["status"] == "indexed"
+
+
+@pytest.mark.parametrize(("code", "status"), [("InternalServerError", 500), ("ServiceUnavailable", 503)])
+def test_a_server_error_is_raised_for_lambda_to_retry(pipeline, code: str, status: int) -> None:
+    settings, clients, names = pipeline
+    bucket = settings.s3_bucket_name
+    obj = upload(clients, bucket, "index/outage.jpg", photo("people/kit_harington/kit1.jpg"), "Kit")
+    refusing = handler.Clients(clients.s3, Refusing(clients.rekognition, code, status), clients.dynamodb)
+    with pytest.raises(handler.TransientErrors, match=code):
+        handler.handle(aws_event(bucket, obj), refusing, names)
+    # The failed run gave its claim back: Lambda's retry indexes at once.
+    assert handler.handle(aws_event(bucket, obj), clients, names)["results"][0]["status"] == "indexed"
+
+
+def test_the_logs_carry_no_names(pipeline, caplog: pytest.LogCaptureFixture) -> None:
+    settings, clients, names = pipeline
+    bucket = settings.s3_bucket_name
+    event = aws_event(
+        bucket,
+        upload(clients, bucket, "index/a.jpg", photo("people/joe_biden/biden1.jpg"), "Zebulon Quixote"),
+        upload(clients, bucket, "index/b.jpg", photo("groups/kit_and_rose.jpg"), "Zebulon Quixote"),
+        upload(clients, bucket, "index/c.jpg", b"not an image", "Zebulon Quixote"),
+    )
+    with caplog.at_level(logging.DEBUG, logger="facerec.lambda"):
+        handler.handle(event, clients, names)
+        refusing = handler.Clients(clients.s3, Refusing(clients.rekognition, "AccessDenied", 403), clients.dynamodb)
+        handler.handle(
+            aws_event(bucket, upload(clients, bucket, "index/d.jpg", b"x", "Zebulon Quixote")), refusing, names
+        )
+    assert "index/a.jpg" in caplog.text  # keys and outcomes are logged
+    assert "Zebulon" not in caplog.text and "Quixote" not in caplog.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import urllib.parse
 
 import pytest
@@ -15,8 +16,7 @@ from tests.local.test_rekognition import png_claiming
 
 @pytest.fixture
 def service(backend) -> FaceService:
-    settings, s3, rekognition, dynamodb = backend
-    return FaceService(settings, s3, rekognition, dynamodb)
+    return FaceService(backend.settings, backend.s3, backend.rekognition, backend.dynamodb)
 
 
 def bucket_keys(service: FaceService) -> list[str]:
@@ -66,21 +66,55 @@ def test_names_round_trip(service: FaceService, name: str) -> None:
     assert service.check(photo("people/rose_leslie/rose2.jpg"))[0].name == name
 
 
-def test_a_photo_without_a_usable_face_is_refused_and_leaves_nothing(service: FaceService) -> None:
+def test_a_photo_without_a_usable_face_is_refused_and_leaves_nothing(service: FaceService, backend) -> None:
     before = snapshot(service)
     landscape = jpeg(Image.new("RGB", (640, 480), (120, 160, 90)))
     result = service.add("Nobody", landscape)
     assert result.status == "no_face" and not result.ok
     assert "no face" in result.message
+    assert backend.idle()  # the second delivery of the event, too
     assert snapshot(service) == before
 
 
-def test_a_group_photo_is_refused_for_enrolment(service: FaceService) -> None:
+def test_a_group_photo_is_refused_for_enrolment(service: FaceService, backend) -> None:
     before = snapshot(service)
     result = service.add("Someone", photo("groups/kit_and_rose.jpg"))
     assert result.status == "several_faces"
     assert "2 faces" in result.message
+    assert backend.idle()
     assert snapshot(service) == before
+
+
+def test_an_add_is_indexed_once_and_keeps_its_photo(service: FaceService, backend) -> None:
+    result = service.add("Joe Biden", photo("people/joe_biden/biden1.jpg"))
+    assert result.ok and result.status == "indexed", result
+    assert backend.idle()  # every delivery of the event has run, the duplicate too
+    assert bucket_keys(service) == [result.image_key]
+    (face_id,) = collection_faces(service)
+    assert result.face_ids == (face_id,)
+    kinds = sorted(item["ItemType"]["S"] for item in table_items(service))
+    assert kinds == ["face", "image"]
+    assert [(p.name, p.face_ids) for p in service.people()] == [("Joe Biden", (face_id,))]
+
+
+def test_an_add_whose_outcome_is_late_keeps_the_photo_for_later(service: FaceService, backend) -> None:
+    restore = without_notification(service)  # the event is slow to come
+    result = service.add("Kit", photo("people/kit_harington/kit1.jpg"), timeout=1.0)
+    assert result.pending and not result.ok
+    assert "kept" in result.message and "1 s" in result.message
+    assert bucket_keys(service) == [result.image_key]
+    restore()
+    assert service.reindex(grace=0.0).indexed == [result.image_key]
+    assert [p.name for p in service.people()] == ["Kit"]
+
+
+def test_a_photo_over_5_mb_is_checked(service: FaceService) -> None:
+    assert service.add("Rose", photo("people/rose_leslie/rose1.jpg")).ok
+    big = large_png(photo("people/rose_leslie/rose2.jpg"))
+    assert 5 * 1024 * 1024 < len(big) <= 15 * 1024 * 1024
+    (face,) = service.check(big)
+    assert face.name == "Rose"
+    assert service.add("Rose", big).ok  # and added, through S3, where 15 MB is the limit
 
 
 BAD_FILES = {
@@ -89,6 +123,20 @@ BAD_FILES = {
     "truncated PNG": lambda: photo("people/lin_manuel_miranda/lin1.png")[:300],
     "30000x30000 PNG header": lambda: png_claiming(30000, 30000),
 }
+
+
+def large_png(data: bytes) -> bytes:
+    """The photo as a PNG of 5-15 MB: enlarged, with grain that PNG cannot compress away."""
+    import numpy as np
+
+    image = Image.open(io.BytesIO(data)).convert("RGB")
+    scale = 2400 / max(image.size)
+    image = image.resize((round(image.width * scale), round(image.height * scale)), Image.BICUBIC)
+    pixels = np.asarray(image).astype(np.int16)
+    grain = np.random.default_rng(7).integers(-6, 7, size=pixels.shape)
+    out = io.BytesIO()
+    Image.fromarray(np.clip(pixels + grain, 0, 255).astype(np.uint8)).save(out, "PNG")
+    return out.getvalue()
 
 
 def test_an_image_too_large_is_refused_from_its_header(service: FaceService) -> None:
@@ -158,20 +206,26 @@ def test_deleting_a_person_leaves_none_of_their_data_on_disk(tmp_path) -> None:
     assert [p.name for p in service.people()] == ["Rose"]
 
 
+def without_notification(service: FaceService):
+    """The bucket's notification taken off, as if the event had not been delivered yet."""
+    bucket = service.settings.s3_bucket_name
+    configuration = service.s3.get_bucket_notification_configuration(Bucket=bucket)
+    configuration.pop("ResponseMetadata", None)
+    service.s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={})
+    return lambda: service.s3.put_bucket_notification_configuration(
+        Bucket=bucket, NotificationConfiguration=configuration
+    )
+
+
 def test_reindex_leaves_an_upload_that_may_still_be_indexing_alone(service: FaceService) -> None:
-    # An upload whose notification has not run yet: straight into the bucket, past the pipeline.
-    raw_s3 = getattr(service.s3, "_client", service.s3)
-    functions = getattr(raw_s3, "functions", None)
-    if functions is not None:
-        raw_s3.functions = {}
-    raw_s3.put_object(
+    restore = without_notification(service)
+    service.s3.put_object(
         Bucket=service.settings.s3_bucket_name,
         Key="index/late.jpg",
         Body=photo("people/kit_harington/kit1.jpg"),
         Metadata={"fullname": "Kit"},
     )
-    if functions is not None:
-        raw_s3.functions = functions
+    restore()
     waiting = service.reindex()
     assert waiting.in_flight == ["index/late.jpg"] and waiting.indexed == []
     assert service.people() == []

@@ -1,47 +1,32 @@
-"""S3 event notifications for the local bucket: match, shape and deliver them.
+"""S3 event notifications for the local bucket: which functions an event goes to, and its JSON.
 
 The event is the JSON S3 sends to Lambda (event message structure 2.1); the
-function is whatever the configuration's LambdaFunctionArn names, looked up in
-the `functions` mapping the caller wired in. Delivery is synchronous, after
-the object is stored; like S3's asynchronous invocation, a function that fails
-is tried again (three attempts in all) and then the event is logged and dropped.
+function is whatever the configuration's LambdaFunctionArn names. Delivery,
+asynchronous and at least once, is facerec.local.delivery's.
 """
 
 from __future__ import annotations
 
-import logging
 import urllib.parse
 import uuid
-from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-log = logging.getLogger(__name__)
 
-Functions = Mapping[str, Callable[[dict, Any], Any]]
-ATTEMPTS = 3
-
-
-def deliver(
-    configuration: dict,
-    functions: Functions,
-    region: str,
-    bucket: str,
-    event_name: str,
-    key: str,
-    size: int,
-    etag: str,
-) -> None:
+def invocations(
+    configuration: dict, region: str, bucket: str, event_name: str, key: str, size: int, etag: str
+) -> list[tuple[str, dict]]:
+    """(function name, event) for each configuration this event on this key falls under."""
+    found = []
     for config in configuration.get("LambdaFunctionConfigurations", []):
-        if not matches(config, event_name, key):
-            continue
-        name = config["LambdaFunctionArn"].rsplit(":", 1)[-1]
-        function = functions.get(name)
-        if function is None:
-            log.error("no local function named %s for %s", name, key)
-            continue
-        event = s3_event(config.get("Id", ""), region, bucket, event_name, key, size, etag)
-        _invoke(function, event, name)
+        if matches(config, event_name, key):
+            event = s3_event(config.get("Id", ""), region, bucket, event_name, key, size, etag)
+            found.append((function_name(config), event))
+    return found
+
+
+def function_name(config: dict) -> str:
+    return config["LambdaFunctionArn"].rsplit(":", 1)[-1]
 
 
 def matches(config: dict, event_name: str, key: str) -> bool:
@@ -92,12 +77,3 @@ def s3_event(configuration_id: str, region: str, bucket: str, event_name: str, k
 
 def encode_key(key: str) -> str:
     return urllib.parse.quote_plus(key, safe="/")
-
-
-def _invoke(function: Callable[[dict, Any], Any], event: dict, name: str) -> None:
-    for attempt in range(1, ATTEMPTS + 1):
-        try:
-            function(event, None)
-            return
-        except Exception:
-            log.exception("function %s failed (attempt %d of %d)", name, attempt, ATTEMPTS)

@@ -4,6 +4,12 @@ Object files are named by the SHA-256 of their key, so no key, however it is
 spelt ("../../etc/passwd", "a/b/../c", 1024 bytes of UTF-8), ever becomes a
 path outside its bucket's folder. Keys, sizes, ETags and metadata live in an
 SQLite index beside them, which also gives ordered listing with pagination.
+
+A put writes the file, then its row; a delete removes the file, then its row;
+so a crash leaves at most a file no row names or a row whose file is gone, and
+`sweep` (run when the bucket opens, and by reindex) removes both. Notifications
+go into a queue in the same transaction as the row, delivered asynchronously
+(facerec.local.delivery).
 """
 
 from __future__ import annotations
@@ -13,8 +19,10 @@ import io
 import json
 import os
 import re
+import sqlite3
 import tempfile
 import threading
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -23,12 +31,15 @@ from botocore.exceptions import ParamValidationError
 from botocore.response import StreamingBody
 
 from facerec.local.base import LocalClient, ServiceError, operation
-from facerec.local.events import Functions, deliver
-from facerec.local.sqlite import forget_deleted, open_database
+from facerec.local.delivery import SCHEMA as DELIVERY_SCHEMA
+from facerec.local.delivery import Courier, Functions
+from facerec.local.events import invocations
+from facerec.local.sqlite import forget_deleted, open_database, transaction
 from facerec.paths import private_dir
 
 VALID_BUCKET = re.compile(r"[a-zA-Z0-9.\-_]{1,255}")
-SCHEMA = """
+SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS buckets (name TEXT PRIMARY KEY, created TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS notifications (bucket TEXT PRIMARY KEY, configuration TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS objects (
@@ -42,18 +53,30 @@ CREATE TABLE IF NOT EXISTS objects (
     PRIMARY KEY (bucket, key)
 );
 """
+    + DELIVERY_SCHEMA
+)
+# A file no row names is left alone this long: another process may be between writing it and its row.
+SWEEP_AFTER_SECONDS = 60.0
 
 
 class LocalS3(LocalClient):
     service_name = "s3"
 
-    def __init__(self, data_dir: Path, region: str = "us-east-1", functions: Functions | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        region: str = "us-east-1",
+        functions: Functions | None = None,
+        adversarial_delivery: bool = False,
+    ) -> None:
         # Lambda functions by name: what a bucket notification's LambdaFunctionArn invokes.
         self.functions: Functions = functions if functions is not None else {}
         self.root = private_dir(private_dir(Path(data_dir)) / "s3")
         self.region = region
         self._db = open_database(self.root / "index.sqlite3", SCHEMA)
         self._lock = threading.RLock()
+        self.sweep()
+        self.courier = Courier(self._db, self._lock, self.functions, adversarial_delivery)
 
     # Buckets
 
@@ -114,8 +137,8 @@ class LocalS3(LocalClient):
         etag = f'"{hashlib.md5(data).hexdigest()}"'
         path = self._object_path(Bucket, Key)
         _write_atomically(path, data)
-        with self._lock:
-            self._db.execute(
+        with transaction(self._db, self._lock) as db:
+            db.execute(
                 "INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     Bucket,
@@ -127,7 +150,8 @@ class LocalS3(LocalClient):
                     _now().isoformat(),
                 ),
             )
-        self._notify(Bucket, "ObjectCreated:Put", Key, len(data), etag)
+            self._notify(db, Bucket, "ObjectCreated:Put", Key, len(data), etag)
+        self.courier.wake()
         return {"ETag": etag}
 
     @operation("GetObject")
@@ -143,11 +167,12 @@ class LocalS3(LocalClient):
     @operation("DeleteObject")
     def delete_object(self, Bucket: str, Key: str, **_: Any) -> dict:
         self._require_bucket(Bucket)
-        with self._lock:
-            self._db.execute("DELETE FROM objects WHERE bucket = ? AND key = ?", (Bucket, Key))
-            forget_deleted(self._db, self._lock)
         self._object_path(Bucket, Key).unlink(missing_ok=True)
-        self._notify(Bucket, "ObjectRemoved:Delete", Key, 0, "")
+        with transaction(self._db, self._lock) as db:
+            db.execute("DELETE FROM objects WHERE bucket = ? AND key = ?", (Bucket, Key))
+            self._notify(db, Bucket, "ObjectRemoved:Delete", Key, 0, "")
+        forget_deleted(self._db, self._lock)
+        self.courier.wake()
         return {}
 
     @operation("ListObjectsV2")
@@ -218,10 +243,29 @@ class LocalS3(LocalClient):
             row = self._db.execute("SELECT configuration FROM notifications WHERE bucket = ?", (bucket,)).fetchone()
         return json.loads(row[0]) if row else {}
 
-    def _notify(self, bucket: str, event_name: str, key: str, size: int, etag: str) -> None:
+    def _notify(self, db: sqlite3.Connection, bucket: str, event_name: str, key: str, size: int, etag: str) -> None:
+        """Queue the invocations this event triggers, in the transaction that changes the object."""
         configuration = self._notification_configuration(bucket)
-        if configuration:
-            deliver(configuration, self.functions, self.region, bucket, event_name, key, size, etag)
+        for function, event in invocations(configuration, self.region, bucket, event_name, key, size, etag):
+            self.courier.enqueue(db, function, event)
+
+    # Recovery
+
+    def sweep(self) -> None:
+        """Remove what a crash left behind: files no row names (half-written ones too), rows whose file is gone."""
+        with self._lock:
+            rows = self._db.execute("SELECT bucket, key FROM objects").fetchall()
+        named = {self._object_path(bucket, key): (bucket, key) for bucket, key in rows}
+        cutoff = time.time() - SWEEP_AFTER_SECONDS
+        for folder in (p for p in self.root.iterdir() if p.is_dir()):
+            for path in folder.iterdir():
+                if path not in named and path.stat().st_mtime < cutoff:
+                    path.unlink(missing_ok=True)
+        gone = [row for path, row in named.items() if not path.exists()]
+        if gone:
+            with transaction(self._db, self._lock) as db:
+                db.executemany("DELETE FROM objects WHERE bucket = ? AND key = ?", gone)
+            forget_deleted(self._db, self._lock)
 
     # Helpers
 

@@ -8,13 +8,19 @@ biometric data is overwritten rather than left in free pages.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from facerec.paths import private_file
+
+log = logging.getLogger(__name__)
+# A checkpoint that finds readers in the log waits this long for them before giving up for now.
+CHECKPOINT_SECONDS = 10.0
 
 
 def open_database(path: Path, schema: str) -> sqlite3.Connection:
@@ -53,5 +59,17 @@ def forget_deleted(db: sqlite3.Connection, lock: threading.RLock) -> None:
     the WAL still holds the pages as they were until a checkpoint: after a
     person is deleted, none of their data may stay on disk.
     """
-    with lock:
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    deadline = time.monotonic() + CHECKPOINT_SECONDS
+    while True:
+        with lock:
+            busy, _, _ = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if not busy:
+            return
+        if time.monotonic() > deadline:  # the next delete's checkpoint, or the next open, folds it
+            log.warning("%s: another process kept the write-ahead log busy; it is folded later", path_of(db))
+            return
+        time.sleep(0.05)  # another process is reading: its snapshot ends within moments
+
+
+def path_of(db: sqlite3.Connection) -> str:
+    return db.execute("PRAGMA database_list").fetchone()[2]
