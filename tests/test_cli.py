@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from subprocess import PIPE
 
 import pytest
 
@@ -19,6 +20,7 @@ def facerec(tmp_path: Path):
         **os.environ,
         "FACEREC_BACKEND": "local",
         "FACEREC_DATA_DIR": str(tmp_path / "data"),
+        "FACEREC_DELIVERY": "adversarial",
         "PYTHONPATH": str(ROOT),
     }
 
@@ -27,7 +29,13 @@ def facerec(tmp_path: Path):
             [sys.executable, "-m", "facerec", *args], cwd=tmp_path, env=env, capture_output=True, text=True
         )
 
+    def start(*args: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-m", "facerec", *args], cwd=tmp_path, env=env, stdout=PIPE, stderr=PIPE, text=True
+        )
+
     run.data_dir = tmp_path / "data"
+    run.start = start
     return run
 
 
@@ -121,3 +129,35 @@ def test_missing_aws_credentials_are_explained(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "No AWS credentials" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_two_adds_and_a_delete_at_once_end_as_in_turn(facerec) -> None:
+    """Three processes on one data folder: no error, no face twice, none lost."""
+    assert facerec("add", "Kit", str(FACES_DIR / "people/kit_harington/kit1.jpg")).returncode == 0
+    obama = sorted((FACES_DIR / "people/barack_obama").iterdir())[:3]
+    biden = sorted((FACES_DIR / "people/joe_biden").iterdir())
+    runs = [
+        facerec.start("add", "Barack Obama", *map(str, obama)),
+        facerec.start("add", "Joe Biden", *map(str, biden)),
+        facerec.start("delete", "Kit"),
+    ]
+    for run in runs:
+        out, err = run.communicate(timeout=300)
+        assert run.returncode == 0, err
+        assert "locked" not in err and "Traceback" not in err
+    people = json.loads(facerec("people", "--json").stdout)
+    assert people == [{"name": "Barack Obama", "faces": 3}, {"name": "Joe Biden", "faces": 2}]
+    reindexed = facerec("reindex", "--now")
+    assert "Indexed 0 images" in reindexed.stdout and "removed 0 faces" in reindexed.stdout, reindexed.stdout
+    assert json.loads(facerec("people", "--json").stdout) == people
+
+
+def test_a_bulk_add_lists_what_was_added_and_what_was_not(facerec) -> None:
+    good = FACES_DIR / "people/rose_leslie/rose1.jpg"
+    group = FACES_DIR / "groups/kit_and_rose.jpg"
+    result = facerec("add", "Rose", str(good), str(group))
+    assert result.returncode == 0, result.stderr
+    assert "Added 1 of 2 photos of Rose" in result.stdout
+    assert "added: rose1.jpg" in result.stdout and "not added: kit_and_rose.jpg" in result.stdout
+    assert "kit_and_rose.jpg: not added: the photo shows 2 faces" in result.stderr
+    assert json.loads(facerec("people", "--json").stdout) == [{"name": "Rose", "faces": 1}]

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -19,7 +22,7 @@ sys.path.insert(0, sys.argv[1])
 from facerec.service import open_service
 service = open_service()
 method, when, nth = sys.argv[2], sys.argv[3], int(sys.argv[4])
-target = {"index_faces": service.rekognition, "put_item": service.dynamodb}[method]
+target = {"index_faces": service.rekognition, "put_item": service.dynamodb, "put_object": service.s3}[method]
 original = getattr(target, method)
 calls = 0
 def dying(**params):
@@ -35,14 +38,18 @@ setattr(target, method, dying)
 service.add("Joe Biden", open(sys.argv[5], "rb").read())
 """
 
-# put_item calls during one add: 1 the pending image item, 2 the face item, 3 the final image item.
+# During one add: put_object, then in the handler put_item 1 the claim (pending image item),
+# index_faces, put_item 2 the FaceIds recorded, 3 the face item, 4 the final image item.
 KILL_POINTS = [
+    ("put_object", "after", 1),  # the object stored, the handler not started
     ("put_item", "before", 1),
+    ("put_item", "after", 1),
     ("index_faces", "before", 1),
     ("index_faces", "after", 1),
-    ("put_item", "before", 2),
     ("put_item", "after", 2),
     ("put_item", "before", 3),
+    ("put_item", "after", 3),
+    ("put_item", "before", 4),
 ]
 
 
@@ -56,9 +63,42 @@ def consistency(service) -> tuple[set, set]:
     return unaccounted, face_items - set(faces)
 
 
+def environment(tmp_path: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "FACEREC_BACKEND": "local",
+        "FACEREC_DATA_DIR": str(tmp_path / "data"),
+        "FACEREC_DELIVERY": "adversarial",
+        "PYTHONPATH": str(ROOT),
+    }
+
+
+def assert_finished_by_reindex(service, name: str, faces: int) -> None:
+    assert service.s3.courier.idle()  # what the dead process queued is delivered by this one
+    assert consistency(service) == (set(), set())
+    service.reindex(grace=0.0)
+    assert consistency(service) == (set(), set())
+    assert [(p.name, p.face_count) for p in service.people()] == [(name, faces)]
+    assert len(service._collection_faces()) == faces
+    assert service.reindex(grace=0.0).indexed == []
+
+
+def assert_deleted_without_trace(service, name: str, data_dir: Path, photo: bytes) -> None:
+    (person,) = [p for p in service.people() if p.name == name]
+    descriptors = [
+        service.rekognition.store.face(service.settings.rekognition_collection_name, f)[1] for f in person.face_ids
+    ]
+    service.delete(name)
+    traces = [name.encode(), urllib.parse.quote(name).encode(), photo[1000:1100]] + [d.tobytes() for d in descriptors]
+    for path in data_dir.rglob("*"):
+        if path.is_file():
+            content = path.read_bytes()
+            assert not any(trace in content for trace in traces), path
+
+
 @pytest.mark.parametrize(("method", "when", "nth"), KILL_POINTS)
 def test_killed_add_is_finished_by_reindex(tmp_path: Path, method: str, when: str, nth: int) -> None:
-    env = {**os.environ, "FACEREC_BACKEND": "local", "FACEREC_DATA_DIR": str(tmp_path / "data")}
+    env = environment(tmp_path)
     image = FACES_DIR / "people/joe_biden/biden1.jpg"
     died = subprocess.run(
         [sys.executable, "-c", DIE_DURING_ADD, str(ROOT), method, when, str(nth), str(image)], env=env
@@ -66,14 +106,60 @@ def test_killed_add_is_finished_by_reindex(tmp_path: Path, method: str, when: st
     assert died.returncode == 9
 
     service = open_service(load(env_file=None, environ=env))
-    assert consistency(service) == (set(), set())
-
-    assert service.reindex().in_flight  # just now: it might still be running
-    result = service.reindex(grace=0.0)
-    assert consistency(service) == (set(), set())
-    assert len(result.indexed) == 1
-    assert [(p.name, p.face_count) for p in service.people()] == [("Joe Biden", 1)]
-    assert len(service._collection_faces()) == 1
+    assert_finished_by_reindex(service, "Joe Biden", 1)
     (face,) = service.check((FACES_DIR / "people/joe_biden/biden2.jpg").read_bytes())
     assert face.name == "Joe Biden"
-    assert service.reindex(grace=0.0).indexed == []
+    assert_deleted_without_trace(service, "Joe Biden", tmp_path / "data", image.read_bytes())
+
+
+def children(pid: int) -> set[int]:
+    """The processes whose parent is `pid` (Linux: read from /proc)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
+def test_a_killed_bulk_add_takes_its_workers_with_it(tmp_path: Path) -> None:
+    env = environment(tmp_path)
+    photos = sorted((FACES_DIR / "people/barack_obama").iterdir())
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "facerec", "add", "Barack Obama", *map(str, photos)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while len(children(cli.pid)) < 2 and time.monotonic() < deadline:  # the workers, started
+        time.sleep(0.1)
+    workers = children(cli.pid)
+    assert len(workers) >= 2, "the bulk add started no workers"
+    time.sleep(3)  # mid-add: models loaded, photos being indexed
+    cli.send_signal(signal.SIGKILL)
+    cli.wait()
+
+    deadline = time.monotonic() + 10
+    while any(running(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in workers if running(pid)], "workers outlived the killed add"
+
+    service = open_service(load(env_file=None, environ=env))
+    assert service.s3.courier.idle()
+    service.reindex(grace=0.0)
+    assert consistency(service) == (set(), set())
+    enrolled = sum(p.face_count for p in service.people())
+    assert len(service._index_objects()) == len(service._collection_faces()) == enrolled  # each upload once

@@ -102,10 +102,9 @@ class Courier:
         """Wait until nothing is queued or running for this bucket; False if that takes longer than timeout."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            with self._wake:
-                running = bool(self._running)
-            if not running and self._next_due() is None:
-                return True
+            with self._wake:  # the dispatcher claims and registers under this lock: no moment between
+                if not self._running and self._next_due() is None:
+                    return True
             time.sleep(0.05)
         return False
 
@@ -123,9 +122,10 @@ class Courier:
 
     def _dispatch(self) -> None:
         while not self._closing:
-            for invocation in self._claim_due():
-                with self._wake:
-                    self._running.add(invocation.id)
+            with self._wake:
+                claimed = self._claim_due()
+                self._running.update(invocation.id for invocation in claimed)
+            for invocation in claimed:
                 threading.Thread(target=self._run, args=(invocation,), name="lambda-invocation", daemon=True).start()
             next_due = self._next_due()
             if next_due is None:

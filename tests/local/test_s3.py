@@ -98,6 +98,7 @@ def test_notifications_deliver_s3s_event_to_the_named_function(tmp_path: Path) -
     s3.put_object(Bucket=BUCKET, Key="other/x.jpg", Body=b"x")
     s3.put_object(Bucket=BUCKET, Key="index/x.png", Body=b"x")
     s3.delete_object(Bucket=BUCKET, Key="index/Zoë Ñúñez 1.jpg")
+    assert s3.courier.idle()
     assert len(events) == 1
     (record,) = events[0]["Records"]
     assert record["eventName"] == "ObjectCreated:Put" and record["eventSource"] == "aws:s3"
@@ -141,6 +142,7 @@ def test_a_failing_function_does_not_fail_the_upload(tmp_path: Path) -> None:
         },
     )
     s3.put_object(Bucket=BUCKET, Key="index/a.jpg", Body=b"x")
-    assert len(calls) == 3  # tried again, as S3's asynchronous invocation is
+    assert s3.courier.idle()
+    assert len(calls) == 3  # tried twice more, as Lambda retries an asynchronous invocation
     assert s3.get_object(Bucket=BUCKET, Key="index/a.jpg")["Body"].read() == b"x"
     assert os.stat(tmp_path / "data" / "s3").st_mode & 0o777 == 0o700

@@ -1,0 +1,37 @@
+"""Bulk add: one photo's failure, of any kind, never hides the photos already added."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from botocore.exceptions import ClientError
+
+from facerec.bulk import add_photos
+from facerec.service import FaceService
+from facerec.settings import load
+from tests.conftest import photo
+
+
+def test_a_photo_that_fails_for_any_reason_does_not_hide_the_others(tmp_path: Path, monkeypatch) -> None:
+    settings = load(env_file=None, environ={"FACEREC_DATA_DIR": str(tmp_path / "data")})
+    real_add = FaceService.add
+
+    def add(self, name: str, data: bytes, timeout: float = 60.0, source: str = "the image"):
+        if source == "outage.jpg":
+            raise ClientError({"Error": {"Code": "InternalError", "Message": "S3 is down"}}, "PutObject")
+        if source == "bug.jpg":
+            raise RuntimeError("a bug")
+        return real_add(self, name, data, timeout, source)
+
+    monkeypatch.setattr(FaceService, "add", add)
+    kit = photo("people/kit_harington/kit1.jpg")
+    photos = [
+        ("kit1.jpg", kit),
+        ("outage.jpg", kit),
+        ("bug.jpg", kit),
+        ("kit2.jpg", photo("people/kit_harington/kit2.jpg")),
+    ]
+    outcomes = {o.source: o for o in add_photos(settings, "Kit", photos, workers=1)}
+    assert sorted(s for s, o in outcomes.items() if o.result and o.result.ok) == ["kit1.jpg", "kit2.jpg"]
+    assert "InternalError" in outcomes["outage.jpg"].error and "S3 is down" in outcomes["outage.jpg"].error
+    assert "a bug" in outcomes["bug.jpg"].error
