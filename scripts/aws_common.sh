@@ -50,6 +50,9 @@ POLICY_NAME="$LAMBDA_NAME-access"
 # Lambda statement ids allow letters, digits, '-' and '_' only; bucket names may have dots.
 STATEMENT_ID="s3-invoke-${S3_BUCKET_NAME//./-}"
 LOG_GROUP="/aws/lambda/$LAMBDA_NAME"
+# The function's logs (keys and outcomes, no names) are kept this long; CloudWatch keeps them forever
+# unless a log group says otherwise.
+LOG_RETENTION_DAYS=30
 BUCKET_ARN="arn:aws:s3:::$S3_BUCKET_NAME"
 
 # aws_try CODES ARGS...: run `aws ARGS` with its output in "$WORK/out". Return 0 on success and

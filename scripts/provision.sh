@@ -207,6 +207,25 @@ function_chain() {
   esac
 }
 
+# The function's log group, made before its first run so that it has a retention period: Lambda
+# would make it at the first run, without one.
+log_group() {
+  local retention
+  if aws_try ResourceAlreadyExistsException logs create-log-group --log-group-name "$LOG_GROUP"; then
+    aws logs put-retention-policy --log-group-name "$LOG_GROUP" --retention-in-days "$LOG_RETENTION_DAYS"
+    say "log group $LOG_GROUP" "created (kept $LOG_RETENTION_DAYS days)"
+    return
+  fi
+  retention=$(aws logs describe-log-groups --log-group-name-prefix "$LOG_GROUP" \
+    --query "logGroups[?logGroupName=='$LOG_GROUP'].retentionInDays | [0]" --output text)
+  if [ "$retention" = "$LOG_RETENTION_DAYS" ]; then
+    say "log group $LOG_GROUP" unchanged
+  else
+    aws logs put-retention-policy --log-group-name "$LOG_GROUP" --retention-in-days "$LOG_RETENTION_DAYS"
+    say "log group $LOG_GROUP" "updated (kept $LOG_RETENTION_DAYS days)"
+  fi
+}
+
 # ObjectCreated under index/ -> the function. Last: S3 checks, when the notification is set,
 # that the bucket exists and that it may invoke the function.
 notification() {
@@ -232,7 +251,7 @@ mkdir -p "$DOCS"
 "${HELPER[@]}" render "$DOCS" "$ACCOUNT_ID"
 CODE_SHA=$("${HELPER[@]}" build-lambda lambda.zip)
 
-run_parallel collection bucket table function_chain
+run_parallel collection bucket table log_group function_chain
 notification
 
 echo "done: uploads to s3://$S3_BUCKET_NAME/index/ run arn:aws:lambda:$AWS_REGION:$ACCOUNT_ID:function:$LAMBDA_NAME"

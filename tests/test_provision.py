@@ -272,6 +272,10 @@ def resources(d: Deployment, location: str | None = None) -> dict:
     assert statement["Sid"] == d.statement_id
     assert helper().permission_state({"Policy": policy}, d.statement_id, f"arn:aws:s3:::{bucket}", ACCOUNT_ID) == "same"
 
+    log_group = f"/aws/lambda/{n['LAMBDA_NAME']}"
+    groups = d.client("logs").describe_log_groups(logGroupNamePrefix=log_group)["logGroups"]
+    assert [(g["logGroupName"], g.get("retentionInDays")) for g in groups] == [(log_group, 30)]
+
     return {
         "collection": (collection["CollectionARN"], collection["CreationTimestamp"]),
         "table": (described["TableArn"], described["CreationDateTime"]),
@@ -315,6 +319,7 @@ def test_first_run_creates_everything(deployment: Deployment, first_run: Run) ->
         f"function {n['LAMBDA_NAME']}": f"created (CodeSha256 {expected_code_sha()})",
         f"permission {deployment.statement_id}": "created",
         f"notification {n['S3_BUCKET_NAME']} -> {n['LAMBDA_NAME']}": "created",
+        f"log group /aws/lambda/{n['LAMBDA_NAME']}": "created (kept 30 days)",
     }
     resources(deployment)
     with zipfile.ZipFile(ROOT / "lambda.zip") as archive:
@@ -398,6 +403,7 @@ def test_drift_is_repaired(deployment: Deployment, first_run: Run) -> None:
         SourceArn="arn:aws:s3:::someone-elses-bucket",
         SourceAccount=ACCOUNT_ID,
     )
+    deployment.client("logs").delete_retention_policy(logGroupName=f"/aws/lambda/{function}")
 
     repaired = deployment.run("provision")
     assert repaired.returncode == 0, repaired.stderr
@@ -413,6 +419,7 @@ def test_drift_is_repaired(deployment: Deployment, first_run: Run) -> None:
         f"function {function} configuration": "updated (Timeout, Environment)",
         f"permission {deployment.statement_id}": "updated",
         f"notification {bucket} -> {function}": "created",
+        f"log group /aws/lambda/{function}": "updated (kept 30 days)",
     }
     resources(deployment)
 
@@ -486,7 +493,11 @@ def test_provision_outside_us_east_1(moto_url: str, rekognition_url: str) -> Non
     eu = Deployment("eu-west-1", names("euw1"), moto_url, rekognition_url)
     run = eu.run("provision")
     assert run.returncode == 0, run.stderr
-    assert set(run.lines.values()) <= {"created"} | {f"created (CodeSha256 {expected_code_sha()})"}
+    assert set(run.lines.values()) <= {
+        "created",
+        f"created (CodeSha256 {expected_code_sha()})",
+        "created (kept 30 days)",
+    }
     resources(eu, location="eu-west-1")
 
 
