@@ -49,7 +49,6 @@ LAMBDA_ACTIONS = {
     "s3:ListBucket",  # so that a HEAD on a deleted object answers 404, which lambda.py records as gone
     "rekognition:IndexFaces",
     "rekognition:DeleteFaces",
-    "rekognition:ListFaces",
     "dynamodb:GetItem",
     "dynamodb:PutItem",
     "dynamodb:DeleteItem",
