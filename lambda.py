@@ -14,7 +14,7 @@ S3 delivers events at least once, sometimes twice at the same moment, and Lambda
 retries a run that raised; IndexFaces adds a new face every time it is called. So
 an attempt first *claims* the image: a conditional PutItem of the pending image
 item with a fresh Attempt id and a lease (LeaseUntil), which succeeds only if
-the item is still as this attempt read it. A delivery that finds a final outcome
+the item is still as this attempt read it. A delivery that finds a done outcome
 or a live lease for the same ETag does nothing; one that loses the race for the
 claim does nothing. A lease outlives the function's timeout, so only a dead
 attempt's lease expires, and the next delivery (Lambda's retry, or reindex)

@@ -131,8 +131,8 @@ def test_missing_aws_credentials_are_explained(tmp_path: Path) -> None:
     assert "No AWS credentials" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_two_adds_and_a_delete_at_once_end_as_in_turn(facerec) -> None:
-    """Three processes on one data folder: no error, no face twice, none lost."""
+def test_two_adds_a_delete_and_a_reindex_at_once_end_as_in_turn(facerec) -> None:
+    """Four processes on one data folder: no error, no face twice, none lost."""
     assert facerec("add", "Kit", str(FACES_DIR / "people/kit_harington/kit1.jpg")).returncode == 0
     obama = sorted((FACES_DIR / "people/barack_obama").iterdir())[:3]
     biden = sorted((FACES_DIR / "people/joe_biden").iterdir())
@@ -140,6 +140,7 @@ def test_two_adds_and_a_delete_at_once_end_as_in_turn(facerec) -> None:
         facerec.start("add", "Barack Obama", *map(str, obama)),
         facerec.start("add", "Joe Biden", *map(str, biden)),
         facerec.start("delete", "Kit"),
+        facerec.start("reindex"),
     ]
     for run in runs:
         out, err = run.communicate(timeout=300)

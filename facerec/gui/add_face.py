@@ -132,6 +132,9 @@ class AddFaceWindow(Window):
         if result.ok:
             self.status.say(f"Added {result.name}")
             self.log.insert("end", f"✓ {result.name}")
+        elif result.pending:  # not a failure: the photo is kept and its face comes when indexing ends
+            self.status.say(f"{result.name}: {result.message}")
+            self.log.insert("end", f"… {result.name}: still indexing")
         else:
             self.status.say(f"Not added: {result.message}", error=True)
             self.log.insert("end", f"✗ {result.name}: {result.message}")
