@@ -33,7 +33,6 @@ from types import ModuleType
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from facerec.settings import Settings, load
 from facerec.templates import fill
@@ -87,16 +86,12 @@ def helper() -> ModuleType:
 
 
 @pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    _post(f"{url}/moto-api/reset", b"")
+def moto_url(moto_endpoint: str) -> str:
+    """The session's moto server, emptied: these tests read whole accounts."""
+    _post(f"{moto_endpoint}/moto-api/reset", b"")
     # Functions are created, never run: S3's notification then gets a canned answer instead of Docker.
-    _post(f"{url}/moto-api/config", json.dumps({"lambda": {"use_docker": False}}).encode())
-    yield url
-    server.stop()
+    _post(f"{moto_endpoint}/moto-api/config", json.dumps({"lambda": {"use_docker": False}}).encode())
+    return moto_endpoint
 
 
 @pytest.fixture(scope="module")
