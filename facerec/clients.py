@@ -81,15 +81,15 @@ def _local_lambda(settings: Settings):
 
 
 def lambda_module() -> ModuleType:
-    """lambda.py, loaded by path: `lambda` is a keyword, and the file lives beside the package."""
+    """lambda.py, loaded by path (`lambda` is a keyword, and the file lives beside the package).
+
+    Under its own name, `lambda`, once per process: whoever imports it (the tests, say) gets this
+    same module, so there is one TransientErrors class, not two.
+    """
     with _cache_lock:
-        if "lambda" not in _modules:
-            spec = importlib.util.spec_from_file_location("facerec_lambda", LAMBDA_FILE)
+        if "lambda" not in sys.modules:
+            spec = importlib.util.spec_from_file_location("lambda", LAMBDA_FILE)
             module = importlib.util.module_from_spec(spec)
             sys.modules[spec.name] = module  # dataclasses look their module up while it loads
             spec.loader.exec_module(module)
-            _modules["lambda"] = module
-        return _modules["lambda"]
-
-
-_modules: dict[str, ModuleType] = {}
+        return sys.modules["lambda"]

@@ -27,6 +27,7 @@ from facerec import faces as facelib
 from facerec.clients import lambda_module
 from facerec.errors import InvalidImage, InvalidName, NotEnrolled
 from facerec.paths import private_dir
+from facerec.s3_events import s3_event
 from facerec.settings import Settings
 
 INDEX_PREFIX = "index/"
@@ -384,8 +385,6 @@ class FaceService:
         result.orphan_items_removed = len(stale)
 
     def _run_handler(self, key: str, size: int, etag: str, take_over: bool) -> dict:
-        from facerec.local.events import s3_event
-
         event = s3_event(
             "reindex", self.settings.region, self.settings.s3_bucket_name, "ObjectCreated:Put", key, size, etag
         )

@@ -21,7 +21,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from facerec.local.events import function_name, matches, s3_event
+from facerec.s3_events import function_name, matches, s3_event
 
 INVOKE = """
 import importlib, json, sys

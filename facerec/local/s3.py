@@ -33,9 +33,9 @@ from botocore.response import StreamingBody
 from facerec.local.base import LocalClient, ServiceError, operation
 from facerec.local.delivery import SCHEMA as DELIVERY_SCHEMA
 from facerec.local.delivery import Courier, Functions
-from facerec.local.events import invocations
 from facerec.local.sqlite import forget_deleted, open_database, transaction
 from facerec.paths import private_dir
+from facerec.s3_events import invocations
 
 VALID_BUCKET = re.compile(r"[a-zA-Z0-9.\-_]{1,255}")
 SCHEMA = (

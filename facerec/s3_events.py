@@ -1,8 +1,9 @@
-"""S3 event notifications for the local bucket: which functions an event goes to, and its JSON.
+"""S3 event notifications: which functions an event goes to under a bucket's configuration, and its JSON.
 
 The event is the JSON S3 sends to Lambda (event message structure 2.1); the
-function is whatever the configuration's LambdaFunctionArn names. Delivery,
-asynchronous and at least once, is facerec.local.delivery's.
+function is whatever the configuration's LambdaFunctionArn names. The local
+bucket uses this to queue its notifications (delivered by facerec.local.delivery),
+reindex to hand lambda.py an event, and the tests to play Lambda for moto's S3.
 """
 
 from __future__ import annotations
