@@ -208,9 +208,13 @@ def remove_faces(clients: Clients, names: Names, face_ids: list[str]) -> None:
     """Remove the faces (and their face items) an earlier attempt at an image recorded."""
     for face_id in face_ids:
         clients.dynamodb.delete_item(TableName=names.table, Key={"RekognitionId": {"S": face_id}})
+    delete_faces(clients.rekognition, names.collection, face_ids)
+
+
+def delete_faces(rekognition: Any, collection: str, face_ids: list[str]) -> None:
+    """DeleteFaces for any number of faces, in the chunks it accepts."""
     for start in range(0, len(face_ids), MAX_DELETE_FACES):
-        chunk = face_ids[start : start + MAX_DELETE_FACES]
-        clients.rekognition.delete_faces(CollectionId=names.collection, FaceIds=chunk)
+        rekognition.delete_faces(CollectionId=collection, FaceIds=face_ids[start : start + MAX_DELETE_FACES])
 
 
 def object_key(record: dict) -> str:

@@ -432,10 +432,7 @@ class FaceService:
         return found
 
     def _delete_faces(self, face_ids: list[str]) -> None:
-        for start in range(0, len(face_ids), 4096):
-            self.rekognition.delete_faces(
-                CollectionId=self.settings.rekognition_collection_name, FaceIds=face_ids[start : start + 4096]
-            )
+        self._lambda.delete_faces(self.rekognition, self.settings.rekognition_collection_name, face_ids)
 
     def _index_objects(self) -> list[dict]:
         paginator = self.s3.get_paginator("list_objects_v2")
