@@ -136,9 +136,7 @@ def install_line(missing: list[Piece]) -> str:
     if sys.platform == "win32":
         return f"{names} {verb} missing: run the Python installer again and tick 'tcl/tk and IDLE'"
     if manager() is not None and not system_python():
-        return (
-            f"{names} {verb} missing from {sys.executable}: use the system's python3 or rebuild this one"
-        )
+        return f"{names} {verb} missing from {sys.executable}: use the system's python3 or rebuild this one"
     return f"{names} {verb} missing: install {names} with your system's package manager, then run this again"
 
 
