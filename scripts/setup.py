@@ -255,7 +255,9 @@ def setup(command: str) -> None:
 
 def run(command: str, args: list[str]) -> int:
     python = str(venv_python())
-    argv = [python, str(ROOT / "face_recognizer.py"), *args] if command == "app" else [python, "-m", "pytest", *args]
+    argv = (
+        [python, str(ROOT / "face_recognizer.py"), *args] if command == "app" else [python, "-m", "pytest", "-q", *args]
+    )
     # As `activate` would: the venv's programs (the AWS CLI among them) come first on PATH.
     env = dict(os.environ, VIRTUAL_ENV=str(VENV), PATH=os.pathsep.join([str(venv_python().parent), os.environ["PATH"]]))
     env.pop("PYTHONHOME", None)
