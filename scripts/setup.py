@@ -45,12 +45,12 @@ class Piece:
     """Something outside Python's packages that a command needs, and how to tell it is there."""
 
     name: str  # as the user knows it
-    check: tuple[str, ...]  # Python code run by the interpreter in question; succeeds when present
+    check: str  # Python code that the interpreter in question runs without error when the piece is there
 
 
-VENV_MODULE = Piece("the venv module", ("import ensurepip, venv",))
-TK = Piece("Tk", ("import tkinter",))
-XVFB = Piece("Xvfb", ())  # a program, not a module: found on PATH
+VENV_MODULE = Piece("the venv module", "import ensurepip, venv")
+TK = Piece("Tk", "import tkinter")
+XVFB = Piece("Xvfb", "")  # a program, not a module: found on PATH
 
 
 def say(message: str) -> None:
@@ -143,7 +143,7 @@ def install_line(missing: list[Piece]) -> str:
 def present(piece: Piece, python: str) -> bool:
     if piece is XVFB:
         return shutil.which("Xvfb") is not None
-    return subprocess.run([python, "-c", *piece.check], capture_output=True).returncode == 0
+    return subprocess.run([python, "-c", piece.check], capture_output=True).returncode == 0
 
 
 def install(missing: list[Piece]) -> None:
