@@ -77,7 +77,7 @@ class Manager:
 
 def system_python() -> bool:
     """Whether this interpreter is the one the system's packages belong to (not pyenv's, conda's...)."""
-    return Path(sys.base_prefix) == Path("/usr") or (sys.platform == "darwin" and "homebrew" in sys.base_prefix.lower())
+    return Path(sys.base_prefix) == Path("/usr") or "/Cellar/" in os.path.realpath(sys.base_prefix)  # Homebrew's
 
 
 def debian_prefix() -> str:
