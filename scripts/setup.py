@@ -45,12 +45,13 @@ class Piece:
     """Something outside Python's packages that a command needs, and how to tell it is there."""
 
     name: str  # as the user knows it
-    check: str  # Python code that the interpreter in question runs without error when the piece is there
+    module: str = ""  # Python code that the interpreter in question runs without error when the piece is there
+    program: str = ""  # or a program found on PATH
 
 
-VENV_MODULE = Piece("the venv module", "import ensurepip, venv")
-TK = Piece("Tk", "import tkinter")
-XVFB = Piece("Xvfb", "")  # a program, not a module: found on PATH
+VENV_MODULE = Piece("the venv module", module="import ensurepip, venv")
+TK = Piece("Tk", module="import tkinter")
+XVFB = Piece("Xvfb", program="Xvfb")
 
 
 def say(message: str) -> None:
@@ -120,7 +121,7 @@ def installable(missing: list[Piece]) -> Manager | None:
     found = manager()
     if found is None or sys.platform == "win32" or not all(p.name in found.packages for p in missing):
         return None
-    if not system_python() and any(p is not XVFB for p in missing):
+    if not system_python() and any(p.module for p in missing):
         return None  # the system's python3-tk does not reach pyenv's or conda's Python
     return found
 
@@ -141,9 +142,9 @@ def install_line(missing: list[Piece]) -> str:
 
 
 def present(piece: Piece, python: str) -> bool:
-    if piece is XVFB:
-        return shutil.which("Xvfb") is not None
-    return subprocess.run([python, "-c", piece.check], capture_output=True).returncode == 0
+    if piece.program:
+        return shutil.which(piece.program) is not None
+    return subprocess.run([python, "-c", piece.module], capture_output=True).returncode == 0
 
 
 def install(missing: list[Piece]) -> None:
