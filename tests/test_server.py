@@ -155,7 +155,7 @@ def test_engine_errors_arrive_as_rekognition_errors(rekognition) -> None:
     rekognition.create_collection(CollectionId="errors")
     with pytest.raises(rekognition.exceptions.InvalidImageFormatException):
         rekognition.detect_faces(Image={"Bytes": b"not an image"})
-    with pytest.raises(rekognition.exceptions.InvalidParameterException) as raised:
+    with pytest.raises(rekognition.exceptions.ClientError, match="ValidationException") as raised:
         rekognition.index_faces(
             CollectionId="errors", Image={"Bytes": photos()[0]}, ExternalImageId="no spaces allowed"
         )

@@ -96,8 +96,12 @@ def test_collection_lifecycle(rekognition: CheckedClient) -> None:
 
 
 def test_collection_id_is_checked_against_rekognitions_pattern(rekognition: CheckedClient) -> None:
-    with pytest.raises(ClientError, match="InvalidParameterException"):
+    with pytest.raises(ClientError, match="ValidationException") as raised:
         rekognition.create_collection(CollectionId="no spaces/or slashes")
+    assert raised.value.response["Error"]["Message"] == (
+        "1 validation error detected: Value 'no spaces/or slashes' at 'collectionId' failed to satisfy "
+        "constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.\\-]+"
+    )
 
 
 def test_operations_on_a_missing_collection_fail(rekognition: CheckedClient) -> None:
@@ -200,12 +204,32 @@ def test_compare_faces_splits_matches_from_the_rest(rekognition: CheckedClient) 
 def test_detect_faces_reports_landmarks_inside_the_box(rekognition: CheckedClient) -> None:
     (face,) = rekognition.detect_faces(Image={"Bytes": photo("people/barack_obama/obama1.jpg")})["FaceDetails"]
     box = face["BoundingBox"]
-    assert {lm["Type"] for lm in face["Landmarks"]} == {"eyeLeft", "eyeRight", "nose"}
+    # Rekognition's five default landmarks.
+    assert [lm["Type"] for lm in face["Landmarks"]] == ["eyeLeft", "eyeRight", "mouthLeft", "mouthRight", "nose"]
     for lm in face["Landmarks"]:
         assert box["Left"] <= lm["X"] <= box["Left"] + box["Width"]
         assert box["Top"] <= lm["Y"] <= box["Top"] + box["Height"]
     marks = {lm["Type"]: lm for lm in face["Landmarks"]}
-    assert marks["eyeLeft"]["X"] > marks["eyeRight"]["X"]  # the subject's left eye is on the image's right
+    # As in AWS's documented IndexFaces example (botocore's examples-1.json): eyeLeft is the eye on the image's left.
+    documented = aws_example_landmarks()
+    assert documented["eyeLeft"]["X"] < documented["eyeRight"]["X"]
+    assert marks["eyeLeft"]["X"] < marks["eyeRight"]["X"]
+    assert marks["mouthLeft"]["X"] < marks["mouthRight"]["X"]
+    assert max(marks["eyeLeft"]["Y"], marks["eyeRight"]["Y"]) < marks["nose"]["Y"]
+    assert marks["nose"]["Y"] < min(marks["mouthLeft"]["Y"], marks["mouthRight"]["Y"])
+    # The mouth corners lie between the eyes' verticals, give or take, on a frontal face.
+    assert marks["eyeLeft"]["X"] - 0.3 * box["Width"] < marks["mouthLeft"]["X"] < marks["nose"]["X"]
+    assert marks["nose"]["X"] < marks["mouthRight"]["X"] < marks["eyeRight"]["X"] + 0.3 * box["Width"]
+
+
+def aws_example_landmarks() -> dict:
+    """The landmarks of the first face in AWS's documented IndexFaces example."""
+    import botocore.session
+
+    loader = botocore.session.get_session().get_component("data_loader")
+    examples = loader.load_service_model("rekognition", "examples-1")["examples"]
+    landmarks = examples["IndexFaces"][0]["output"]["FaceRecords"][0]["FaceDetail"]["Landmarks"]
+    return {lm["Type"]: lm for lm in landmarks}
     assert abs(face["Pose"]["Yaw"]) < 20 and abs(face["Pose"]["Roll"]) < 20
     assert face["Confidence"] > 99
 
@@ -292,7 +316,8 @@ BAD_IMAGES = {
     "truncated JPEG": (lambda: photo("people/joe_biden/biden1.jpg")[:20000], "InvalidImageFormatException"),
     "GIF": (lambda: _gif(), "InvalidImageFormatException"),
     "1x1 image": (tiny_png, "InvalidParameterException"),
-    "over 5 MB": (oversized_jpeg, "ImageTooLargeException"),
+    # AWS's front end refuses it by the model's length limit, before the service sees it.
+    "over 5 MB": (oversized_jpeg, "ValidationException"),
     "30000x30000 PNG header": (lambda: png_claiming(30000, 30000), "ImageTooLargeException"),
 }
 
@@ -319,10 +344,13 @@ def test_bad_images_get_rekognitions_error_and_change_nothing(enrolled: CheckedC
     assert face_ids(enrolled) == before
 
 
-def test_empty_bytes_are_an_invalid_parameter(enrolled: CheckedClient) -> None:
+def test_empty_bytes_are_a_validation_error(enrolled: CheckedClient) -> None:
     before = face_ids(enrolled)
-    with pytest.raises(ClientError, match="InvalidParameterException"):
+    with pytest.raises(ClientError, match="ValidationException") as raised:
         enrolled.index_faces(CollectionId=COLLECTION, Image={"Bytes": b""})
+    assert "at 'image.bytes' failed to satisfy constraint: Member must have length greater than or equal to 1" in (
+        raised.value.response["Error"]["Message"]
+    )
     assert face_ids(enrolled) == before
 
 
@@ -343,7 +371,7 @@ def test_search_with_no_face_is_an_invalid_parameter(enrolled: CheckedClient) ->
 
 @pytest.mark.parametrize("external_id", ["Zoë Ñúñez", "has space", "slash/name"])
 def test_external_image_id_follows_rekognitions_pattern(rekognition: CheckedClient, external_id: str) -> None:
-    with pytest.raises(ClientError, match="InvalidParameterException"):
+    with pytest.raises(ClientError, match="ValidationException"):
         rekognition.index_faces(
             CollectionId=COLLECTION, Image={"Bytes": photo("people/joe_biden/biden1.jpg")}, ExternalImageId=external_id
         )
