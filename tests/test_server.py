@@ -64,8 +64,17 @@ def running_server(env: dict[str, str], log: Path) -> Iterator[str]:
 
 
 def server_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    """The server's environment: AWS credentials (the key pair it accepts) are FAKE_CREDENTIALS."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "FACEREC_"))}
     env.update({"FACEREC_DATA_DIR": str(data_dir), "FACEREC_BACKEND": "local", "AWS_REGION": "us-east-1"})
+    env.update(
+        {
+            "AWS_ACCESS_KEY_ID": FAKE_CREDENTIALS["aws_access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": FAKE_CREDENTIALS["aws_secret_access_key"],
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        }
+    )
     env.update(extra)
     return env
 
@@ -91,10 +100,25 @@ def photos() -> tuple[bytes, bytes, bytes]:
     return everyone[first][0].read_bytes(), everyone[first][1].read_bytes(), everyone[second][0].read_bytes()
 
 
-def post(url: str, target: str | None, body: bytes) -> tuple[int, dict, bytes]:
+def signed_headers(
+    url: str, body: bytes, headers: dict[str, str], method: str = "POST", key: str = "testing", secret: str = "testing"
+) -> dict[str, str]:
+    """The headers with a SigV4 signature, as any AWS SDK signs (botocore's signer, client side)."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(method=method, url=url, data=body, headers=headers)
+    SigV4Auth(Credentials(key, secret), "rekognition", "us-east-1").add_auth(request)
+    return dict(request.headers.items())
+
+
+def post(url: str, target: str | None, body: bytes, sign: bool = True) -> tuple[int, dict, bytes]:
     headers = {"Content-Type": "application/x-amz-json-1.1"}
     if target:
         headers["X-Amz-Target"] = target
+    if sign:
+        headers = signed_headers(url, body, headers)
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
