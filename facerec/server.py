@@ -502,13 +502,12 @@ def make_server(
     host: str = DEFAULT_HOST,
     port: int = DEFAULT_PORT,
     pairs: list[sigv4.KeyPair] | None = None,
-    region: str = "us-east-1",
     limits: Limits | None = None,
 ) -> RekognitionServer:
     """An HTTP server for `engine`, bound but not yet serving (port 0: any free port)."""
     limits = limits or Limits()
     protocol = RekognitionProtocol(engine, limits)
-    return RekognitionServer((host, port), protocol, sigv4.Verifier(pairs or [], region), limits)
+    return RekognitionServer((host, port), protocol, sigv4.Verifier(pairs or []), limits)
 
 
 def engine_for(settings: Settings) -> Any:
@@ -582,7 +581,7 @@ def serve(
             file=sys.stderr,
         )
     pairs, made = accepted_pairs(settings)
-    server = make_server(engine_for(settings), host, port, pairs, settings.region, limits)
+    server = make_server(engine_for(settings), host, port, pairs, limits)
     bound_host, bound_port = server.server_address[:2]
     url = f"http://{bound_host}:{bound_port}"
     # Printed once bound, so that whoever started the server (the tests) can read the port.
