@@ -48,6 +48,7 @@ from botocore import xform_name
 from botocore.exceptions import ClientError, ParamValidationError
 
 from facerec import sigv4
+from facerec.local import constraints
 from facerec.settings import Settings
 
 log = logging.getLogger("facerec.server")
@@ -182,7 +183,12 @@ class RekognitionProtocol:
             raise ProtocolError("SerializationException", "the body must be a JSON object")
         if operation.input_shape is None:
             return document
-        return decode(document, operation.input_shape)
+        params = decode(document, operation.input_shape)
+        # AWS's front end: every constraint of the model, in its words, before the service runs.
+        found = constraints.violations(params, operation.input_shape, required=True)
+        if found:
+            raise ProtocolError("ValidationException", constraints.message(found))
+        return params
 
 
 def _no_constant(name: str) -> Any:
@@ -393,8 +399,10 @@ class Handler(BaseHTTPRequestHandler):
         self._send(status, document)
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        # http.server's own refusals (bad request line, too many headers...) in AWS's form.
+        # http.server's own refusals (bad request line, too many headers...) in AWS's form, with headers
+        # even for what looks like HTTP/0.9 (which would get a bare body).
         self.close_connection = True
+        self.request_version = self.protocol_version
         self._send(code, error_document("SerializationException", message or "the request is malformed"))
 
     def _send(self, status: int, document: dict) -> None:

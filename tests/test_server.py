@@ -15,6 +15,7 @@ import selectors
 import subprocess
 import sys
 import urllib.error
+import uuid
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +26,7 @@ import boto3
 import botocore.session
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 from botocore.parsers import create_parser
 
 from tests.conftest import ROOT, people
@@ -237,3 +239,377 @@ def test_encode_follows_the_output_shape() -> None:
     encoded = encode({"FaceCount": np.int64(3), "CreationTimestamp": moment, "ResponseMetadata": {}, "Extra": 1}, shape)
     assert encoded == {"FaceCount": 3, "CreationTimestamp": 1704164645.0}
     assert json.dumps(encoded)
+
+
+# Who may call: SigV4 on every request
+
+
+def client_with(server: str, **options):
+    config = Config(retries={"max_attempts": 1, "mode": "standard"}, **options.pop("config", {}))
+    credentials = {**FAKE_CREDENTIALS, **options}
+    return boto3.client("rekognition", endpoint_url=server, region_name="us-east-1", config=config, **credentials)
+
+
+def collection_ids(rekognition) -> list[str]:
+    return rekognition.list_collections()["CollectionIds"]
+
+
+def error_of(call) -> tuple[str, int, str]:
+    with pytest.raises(ClientError) as raised:
+        call()
+    response = raised.value.response
+    return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Message"]
+
+
+def test_unsigned_requests_are_refused_and_change_nothing(server: str, rekognition) -> None:
+    from botocore import UNSIGNED
+
+    rekognition.create_collection(CollectionId="guarded")
+    anonymous = client_with(server, config={"signature_version": UNSIGNED})
+    code, status, message = error_of(lambda: anonymous.delete_collection(CollectionId="guarded"))
+    assert (code, status, message) == ("MissingAuthenticationTokenException", 403, "Missing Authentication Token")
+    # A bare POST, as the issue found, deletes nothing either.
+    body = json.dumps({"CollectionId": "guarded"}).encode()
+    status, headers, answer = post(server, "RekognitionService.DeleteCollection", body, sign=False)
+    assert (status, parsed_error(status, headers, answer)["Code"]) == (403, "MissingAuthenticationTokenException")
+    assert "guarded" in collection_ids(rekognition)
+
+
+def test_unknown_keys_and_bad_signatures_are_refused(server: str, rekognition) -> None:
+    rekognition.create_collection(CollectionId="keys")
+    stranger = client_with(server, aws_access_key_id="AKIAUNKNOWNKEY000000")
+    assert error_of(lambda: stranger.delete_collection(CollectionId="keys"))[:2] == (
+        "UnrecognizedClientException",
+        403,
+    )
+    wrong_secret = client_with(server, aws_secret_access_key="not-the-secret")
+    code, status, message = error_of(lambda: wrong_secret.delete_collection(CollectionId="keys"))
+    assert (code, status) == ("InvalidSignatureException", 403)
+    assert message.startswith("The request signature we calculated does not match the signature you provided.")
+    assert "keys" in collection_ids(rekognition)
+
+
+def test_a_tampered_body_or_a_stale_date_is_refused(server: str, rekognition) -> None:
+    rekognition.create_collection(CollectionId="tamper")
+    signed_for = json.dumps({"CollectionId": "other"}).encode()
+    sent = json.dumps({"CollectionId": "tamper"}).encode()
+    headers = signed_headers(
+        server, signed_for, {"Content-Type": CONTENT, "X-Amz-Target": "RekognitionService.DeleteCollection"}
+    )
+    status, answer_headers, answer = raw_post(server, sent, headers)
+    assert (status, parsed_error(status, answer_headers, answer)["Code"]) == (403, "InvalidSignatureException")
+
+    stale = signed_headers_at(server, sent, "RekognitionService.DeleteCollection", minutes_ago=10)
+    status, answer_headers, answer = raw_post(server, sent, stale)
+    error = parsed_error(status, answer_headers, answer)
+    assert (status, error["Code"]) == (403, "InvalidSignatureException")
+    assert re.fullmatch(
+        r"Signature expired: \d{8}T\d{6}Z is now earlier than \d{8}T\d{6}Z \(\d{8}T\d{6}Z - 5 min\.\)",
+        error["Message"],
+    )
+    assert "tamper" in collection_ids(rekognition)
+
+
+def test_the_aws_cli_signs_and_is_checked(server: str, rekognition, tmp_path: Path) -> None:
+    rekognition.create_collection(CollectionId="cli")
+    good = aws_cli(server, tmp_path, "rekognition", "describe-collection", "--collection-id", "cli")
+    assert good.returncode == 0, good.stderr
+    assert json.loads(good.stdout)["CollectionARN"] == "arn:aws:rekognition:us-east-1:000000000000:collection/cli"
+    bad = aws_cli(server, tmp_path, "rekognition", "delete-collection", "--collection-id", "cli", secret="wrong")
+    assert bad.returncode != 0 and "InvalidSignatureException" in bad.stderr
+    assert "cli" in collection_ids(rekognition)
+
+
+CONTENT = "application/x-amz-json-1.1"
+
+
+def raw_post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict, bytes]:
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read()
+
+
+def signed_headers_at(url: str, body: bytes, target: str, minutes_ago: float) -> dict[str, str]:
+    """Headers signed as a client whose clock is `minutes_ago` behind would sign them."""
+    from datetime import timedelta, timezone
+    from unittest import mock
+
+    import botocore.auth
+
+    past = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(minutes=minutes_ago)
+    with mock.patch.object(botocore.auth.datetime, "datetime", wraps=datetime) as clock:
+        clock.utcnow.return_value = past
+        clock.now.return_value = past
+        return signed_headers(url, body, {"Content-Type": CONTENT, "X-Amz-Target": target})
+
+
+def aws_cli(server: str, folder: Path, *args: str, secret: str = "testing") -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": secret,
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_MAX_ATTEMPTS": "1",
+        }
+    )
+    return subprocess.run(
+        ["aws", "--endpoint-url", server, "--output", "json", *args],
+        env=env,
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+# Every constraint of the model, checked before anything changes
+
+
+@pytest.fixture(scope="module")
+def unchecked(server: str):
+    """boto3 without client-side validation: it sends whatever it is given, as other SDKs may."""
+    return client_with(server, config={"parameter_validation": False})
+
+
+@pytest.fixture(scope="module")
+def indexed(rekognition) -> str:
+    """A collection with one face; tests check it keeps exactly that."""
+    rekognition.create_collection(CollectionId="constraints")
+    rekognition.index_faces(CollectionId="constraints", Image={"Bytes": photos()[0]}, ExternalImageId="someone")
+    return "constraints"
+
+
+def state(rekognition, collection: str) -> tuple:
+    faces = rekognition.list_faces(CollectionId=collection)["Faces"]
+    users = rekognition.list_users(CollectionId=collection)["Users"]
+    return (
+        sorted(f["FaceId"] for f in faces),
+        users,
+        rekognition.describe_collection(CollectionId=collection)["FaceCount"],
+    )
+
+
+def bad_calls(collection: str, image: bytes) -> dict:
+    """Requests that break one constraint of the model each, with the message AWS gives."""
+    return {
+        "enum": (
+            "index_faces",
+            {"CollectionId": collection, "Image": {"Bytes": image}, "QualityFilter": "BEST"},
+            "1 validation error detected: Value 'BEST' at 'qualityFilter' failed to satisfy constraint: "
+            "Member must satisfy enum value set: [NONE, AUTO, LOW, MEDIUM, HIGH]",
+        ),
+        "enum in a list": (
+            "index_faces",
+            {"CollectionId": collection, "Image": {"Bytes": image}, "DetectionAttributes": ["EYES"]},
+            "1 validation error detected: Value '[EYES]' at 'detectionAttributes' failed to satisfy constraint: "
+            "Member must satisfy constraint: [Member must satisfy enum value set: "
+            "[DEFAULT, ALL, AGE_RANGE, BEARD, EMOTIONS, EYE_DIRECTION, EYEGLASSES, EYES_OPEN, GENDER, "
+            "MOUTH_OPEN, MUSTACHE, FACE_OCCLUDED, SMILE, SUNGLASSES]]",
+        ),
+        "huge number": (
+            "list_faces",
+            {"CollectionId": collection, "MaxResults": 10**30},
+            f"1 validation error detected: Value '{10**30}' at 'maxResults' failed to satisfy constraint: "
+            "Member must have value less than or equal to 4096",
+        ),
+        "threshold over 100": (
+            "search_faces_by_image",
+            {"CollectionId": collection, "Image": {"Bytes": image}, "FaceMatchThreshold": 150.0},
+            "1 validation error detected: Value '150.0' at 'faceMatchThreshold' failed to satisfy constraint: "
+            "Member must have value less than or equal to 100",
+        ),
+        "pattern in a list": (
+            "delete_faces",
+            {"CollectionId": collection, "FaceIds": ["not-a-uuid"]},
+            "1 validation error detected: Value '[not-a-uuid]' at 'faceIds' failed to satisfy constraint: "
+            "Member must satisfy constraint: [Member must satisfy regular expression pattern: "
+            "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}]",
+        ),
+        "two at once": (
+            "create_user",
+            {"CollectionId": collection, "UserId": "has space", "ClientRequestToken": "x" * 65},
+            "2 validation errors detected: Value 'has space' at 'userId' failed to satisfy constraint: "
+            "Member must satisfy regular expression pattern: [a-zA-Z0-9_.\\-:]+; "
+            f"Value '{'x' * 65}' at 'clientRequestToken' failed to satisfy constraint: "
+            "Member must have length less than or equal to 64",
+        ),
+        "list too long": (
+            "associate_faces",
+            {"CollectionId": collection, "UserId": "u", "FaceIds": [str(uuid.uuid4()) for _ in range(101)]},
+            None,
+        ),
+        "nested member": (
+            "detect_faces",
+            {"Image": {"S3Object": {"Bucket": "photos", "Name": "n", "Version": ""}}},
+            "1 validation error detected: Value '' at 'image.s3Object.version' failed to satisfy constraint: "
+            "Member must have length greater than or equal to 1",
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "enum",
+        "enum in a list",
+        "huge number",
+        "threshold over 100",
+        "pattern in a list",
+        "two at once",
+        "list too long",
+        "nested member",
+    ],
+)
+def test_model_constraints_are_answered_as_aws_does(unchecked, rekognition, indexed: str, case: str) -> None:
+    method, params, expected = bad_calls(indexed, photos()[1])[case]
+    before = state(rekognition, indexed)
+    code, status, message = error_of(lambda: getattr(unchecked, method)(**params))
+    assert (code, status) == ("ValidationException", 400)
+    if expected:
+        assert message == expected
+    assert state(rekognition, indexed) == before
+
+
+def test_wrong_types_and_unknown_members_are_validation_errors(
+    server: str, unchecked, rekognition, indexed: str
+) -> None:
+    before = state(rekognition, indexed)
+    for params in (
+        {"CollectionId": indexed, "FaceIds": "not a list"},
+        {"CollectionId": 5, "FaceIds": [str(uuid.uuid4())]},
+    ):
+        assert error_of(lambda params=params: unchecked.delete_faces(**params))[:2] == ("ValidationException", 400)
+    # No SDK sends a member the model lacks; raw JSON can, and it is named in the answer.
+    body = json.dumps({"CollectionId": indexed, "FaceIds": [str(uuid.uuid4())], "Extra": 1}).encode()
+    status, headers, answer = post(server, "RekognitionService.DeleteFaces", body)
+    error = parsed_error(status, headers, answer)
+    assert (status, error["Code"]) == (400, "ValidationException") and "Extra" in error["Message"]
+    assert state(rekognition, indexed) == before
+
+
+def test_the_aws_cli_gets_the_models_limits(server: str, rekognition, indexed: str, tmp_path: Path) -> None:
+    before = state(rekognition, indexed)
+    image = tmp_path / "face.jpg"
+    image.write_bytes(photos()[1])
+    run = aws_cli(
+        server,
+        tmp_path,
+        "rekognition",
+        "index-faces",
+        "--collection-id",
+        indexed,
+        "--image-bytes",
+        f"fileb://{image}",
+        "--quality-filter",
+        "BEST",
+    )
+    assert run.returncode != 0
+    assert "(ValidationException)" in run.stderr and "Member must satisfy enum value set" in run.stderr
+    run = aws_cli(server, tmp_path, "rekognition", "list-faces", "--collection-id", indexed, "--max-results", "99999")
+    assert run.returncode != 0 and "(ValidationException)" in run.stderr
+    assert state(rekognition, indexed) == before
+
+
+def raw(server: str, request: bytes, timeout: float = 30) -> tuple[int, dict, bytes]:
+    """Send bytes as they are over a socket; the status, headers and body of the answer."""
+    import http.client
+    import socket
+
+    host, port = server.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        sock.sendall(request)
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        return response.status, dict(response.getheaders()), response.read()
+
+
+def signed_request(server: str, body: bytes, target: str | None, method: str = "POST", **extra: str) -> bytes:
+    """A signed HTTP request as bytes; `extra` headers are added after signing (not signed)."""
+    headers = {"Content-Type": CONTENT, **({"X-Amz-Target": target} if target else {})}
+    headers = signed_headers(server, body, headers, method=method)
+    headers.setdefault("Host", server.removeprefix("http://"))
+    if "Transfer-Encoding" not in extra:
+        headers["Content-Length"] = str(len(body))
+    headers.update(extra)
+    lines = [f"{method} / HTTP/1.1", *(f"{k}: {v}" for k, v in headers.items())]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def chunked(body: bytes, size: int = 7) -> bytes:
+    parts = [body[i : i + size] for i in range(0, len(body), size)]
+    return b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in parts) + b"0\r\n\r\n"
+
+
+def test_malformed_requests_get_aws_shaped_answers_never_500(server: str, rekognition, indexed: str) -> None:
+    before = state(rekognition, indexed)
+    delete = "RekognitionService.DeleteCollection"
+    body = json.dumps({"CollectionId": indexed}).encode()
+    cases = {
+        "not JSON": (signed_request(server, b"{not json", delete), 400, "SerializationException"),
+        "JSON array": (signed_request(server, b"[1, 2]", delete), 400, "SerializationException"),
+        "NaN": (
+            signed_request(server, b'{"MaxResults": NaN}', "RekognitionService.ListCollections"),
+            400,
+            "SerializationException",
+        ),
+        "5000 digits": (
+            signed_request(server, b'{"MaxResults": ' + b"9" * 5000 + b"}", "RekognitionService.ListCollections"),
+            400,
+            "SerializationException",
+        ),
+        "deep nesting": (
+            signed_request(server, b'{"CollectionId": ' + b"[" * 100000 + b"]" * 100000 + b"}", delete),
+            400,
+            "SerializationException",
+        ),
+        "no target": (signed_request(server, body, None), 400, "UnknownOperationException"),
+        "unknown target": (signed_request(server, body, "RekognitionService.Nope"), 400, "UnknownOperationException"),
+        "other service": (
+            signed_request(server, body, "DynamoDB_20120810.DeleteTable"),
+            400,
+            "UnknownOperationException",
+        ),
+        "GET": (signed_request(server, b"", delete, method="GET"), 400, "UnknownOperationException"),
+        "PUT": (signed_request(server, body, delete, method="PUT"), 400, "UnknownOperationException"),
+        "DELETE": (signed_request(server, b"", delete, method="DELETE"), 400, "UnknownOperationException"),
+        "unsigned GET": (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 403, "MissingAuthenticationTokenException"),
+        "bad length": (
+            signed_request(server, body, delete, **{"Content-Length": "ten"}),
+            400,
+            "SerializationException",
+        ),
+        "huge length": (
+            signed_request(server, body, delete, **{"Content-Length": str(10**12)}),
+            413,
+            "ValidationException",
+        ),
+        "other encoding": (
+            signed_request(server, body, delete, **{"Transfer-Encoding": "gzip"}),
+            501,
+            "SerializationException",
+        ),
+        "garbage line": (b"\x00\x01\x02 nonsense\r\n\r\n", 400, "SerializationException"),
+    }
+    for name, (request, status, code) in cases.items():
+        got_status, headers, answer = raw(server, request)
+        assert (got_status, parsed_error(got_status, headers, answer)["Code"]) == (status, code), name
+        assert headers["Content-Type"] == CONTENT, name
+    assert state(rekognition, indexed) == before
+
+
+def test_a_chunked_body_is_read_and_signed_as_sent(server: str, rekognition) -> None:
+    body = json.dumps({"CollectionId": "chunked"}).encode()
+    request = signed_request(server, b"", "RekognitionService.CreateCollection")
+    head = request.split(b"\r\n\r\n")[0].replace(b"Content-Length: 0", b"Transfer-Encoding: chunked")
+    # Signed over the whole body, sent in 7-byte chunks.
+    resigned = signed_request(server, body, "RekognitionService.CreateCollection", **{"Transfer-Encoding": "chunked"})
+    head = resigned.split(b"\r\n\r\n")[0]
+    status, _, answer = raw(server, head + b"\r\n\r\n" + chunked(body))
+    assert status == 200, answer
+    assert "chunked" in collection_ids(rekognition)

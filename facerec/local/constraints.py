@@ -24,10 +24,14 @@ from typing import Any
 MAX_REPORTED = 10
 
 
-def violations(params: dict, shape) -> list[str]:
-    """Every violation of `shape`'s constraints by `params`, each as AWS words it."""
+def violations(params: dict, shape, required: bool = False) -> list[str]:
+    """Every violation of `shape`'s constraints by `params`, each as AWS words it.
+
+    With required=True a missing required member is one too ("Member must not be null"), as AWS's
+    front end reports it; boto3's validator (which a local client runs first) reports those itself.
+    """
     found: list[str] = []
-    _check_structure(params, shape, "", found)
+    _check_structure(params, shape, "", found, required)
     return found
 
 
@@ -38,30 +42,32 @@ def message(found: list[str]) -> str:
     return head + "; ".join(found[:MAX_REPORTED])
 
 
-def _check_structure(value: Any, shape, path: str, found: list[str]) -> None:
+def _check_structure(value: Any, shape, path: str, found: list[str], required: bool) -> None:
     if not isinstance(value, dict):
         return  # a wrong type is ParamValidator's to report
     for name, member in shape.members.items():
         inner = f"{path}.{_lower_first(name)}" if path else _lower_first(name)
         if name not in value or value[name] is None:
+            if required and name in shape.required_members:
+                found.append(f"Value null at '{inner}' failed to satisfy constraint: Member must not be null")
             continue
-        _check_value(value[name], member, inner, found)
+        _check_value(value[name], member, inner, found, required)
 
 
-def _check_value(value: Any, shape, path: str, found: list[str]) -> None:
+def _check_value(value: Any, shape, path: str, found: list[str], required: bool) -> None:
     problems = _problems(value, shape)
     if problems:
         found.append(_violation(value, path, problems))
     kind = shape.type_name
     if kind == "structure":
-        _check_structure(value, shape, path, found)
+        _check_structure(value, shape, path, found, required)
     elif kind == "list" and isinstance(value, list):
         inner = [p for item in value for p in _problems(item, shape.member)]
         if inner:
             found.append(_violation(value, path, [f"Member must satisfy constraint: [{', '.join(_unique(inner))}]"]))
         for index, item in enumerate(value):
             if shape.member.type_name in ("structure", "list", "map"):
-                _check_value(item, shape.member, f"{path}.{index + 1}.member", found)
+                _check_value(item, shape.member, f"{path}.{index + 1}.member", found, required)
     elif kind == "map" and isinstance(value, dict):
         keys = [p for key in value for p in _problems(key, shape.key)]
         values = [p for item in value.values() for p in _problems(item, shape.value)]
