@@ -15,8 +15,8 @@ import selectors
 import subprocess
 import sys
 import urllib.error
-import uuid
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime

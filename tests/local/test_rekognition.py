@@ -220,6 +220,8 @@ def test_detect_faces_reports_landmarks_inside_the_box(rekognition: CheckedClien
     # The mouth corners lie between the eyes' verticals, give or take, on a frontal face.
     assert marks["eyeLeft"]["X"] - 0.3 * box["Width"] < marks["mouthLeft"]["X"] < marks["nose"]["X"]
     assert marks["nose"]["X"] < marks["mouthRight"]["X"] < marks["eyeRight"]["X"] + 0.3 * box["Width"]
+    assert abs(face["Pose"]["Yaw"]) < 20 and abs(face["Pose"]["Roll"]) < 20
+    assert face["Confidence"] > 99
 
 
 def aws_example_landmarks() -> dict:
@@ -230,8 +232,6 @@ def aws_example_landmarks() -> dict:
     examples = loader.load_service_model("rekognition", "examples-1")["examples"]
     landmarks = examples["IndexFaces"][0]["output"]["FaceRecords"][0]["FaceDetail"]["Landmarks"]
     return {lm["Type"]: lm for lm in landmarks}
-    assert abs(face["Pose"]["Yaw"]) < 20 and abs(face["Pose"]["Roll"]) < 20
-    assert face["Confidence"] > 99
 
 
 def test_exif_orientation_is_respected(rekognition: CheckedClient) -> None:
