@@ -38,9 +38,16 @@ START_TIMEOUT = 60.0
 @contextmanager
 def running_server(env: dict[str, str], log: Path) -> Iterator[str]:
     """`python -m facerec serve --port 0` in a process; yields its URL, read from its first line."""
+    with server_process(env, log) as (url, _):
+        yield url
+
+
+@contextmanager
+def server_process(env: dict[str, str], log: Path, *flags: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """The server's URL and process."""
     with open(log, "w") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-m", "facerec", "serve", "--port", "0"],
+            [sys.executable, "-m", "facerec", "serve", "--port", "0", *flags],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
@@ -54,7 +61,7 @@ def running_server(env: dict[str, str], log: Path) -> Iterator[str]:
         line = process.stdout.readline() if ready else ""
         found = re.search(r"http://[\d.]+:\d+", line)
         assert found, f"the server did not start: {line!r}\n{log.read_text()}"
-        yield found.group(0)
+        yield found.group(0), process
     finally:
         process.terminate()
         try:
@@ -613,3 +620,206 @@ def test_a_chunked_body_is_read_and_signed_as_sent(server: str, rekognition) -> 
     status, _, answer = raw(server, head + b"\r\n\r\n" + chunked(body))
     assert status == 200, answer
     assert "chunked" in collection_ids(rekognition)
+
+
+# Users: one person across several photos
+
+
+def person_photos() -> tuple[list[bytes], list[bytes]]:
+    """Three photos of the first person with three, and the photos of another person."""
+    everyone = people()
+    names = sorted(n for n in everyone if len(everyone[n]) >= 3)
+    other = sorted(n for n in everyone if n != names[0])[0]
+    return [p.read_bytes() for p in everyone[names[0]][:3]], [p.read_bytes() for p in everyone[other]]
+
+
+def test_users_match_a_person_across_photos(rekognition) -> None:
+    mine, theirs = person_photos()
+    rekognition.create_collection(CollectionId="users")
+    faces = [
+        rekognition.index_faces(CollectionId="users", Image={"Bytes": data})["FaceRecords"][0]["Face"]["FaceId"]
+        for data in (mine[0], mine[1], theirs[0])
+    ]
+    assert rekognition.create_user(CollectionId="users", UserId="alice")["ResponseMetadata"]["HTTPStatusCode"] == 200
+    rekognition.create_user(CollectionId="users", UserId="bob")
+    assert rekognition.list_users(CollectionId="users")["Users"] == [
+        {"UserId": "alice", "UserStatus": "CREATED"},
+        {"UserId": "bob", "UserStatus": "CREATED"},
+    ]
+    first = rekognition.associate_faces(CollectionId="users", UserId="alice", FaceIds=faces[:1])
+    assert (first["AssociatedFaces"], first["UserStatus"]) == ([{"FaceId": faces[0]}], "ACTIVE")
+    # Another person's face does not join alice: LOW_MATCH_CONFIDENCE; a made-up id: FACE_NOT_FOUND.
+    missing = str(uuid.uuid4())
+    more = rekognition.associate_faces(CollectionId="users", UserId="alice", FaceIds=[faces[1], faces[2], missing])
+    assert more["AssociatedFaces"] == [{"FaceId": faces[1]}]
+    reasons = {f["FaceId"]: f["Reasons"] for f in more["UnsuccessfulFaceAssociations"]}
+    assert reasons == {faces[2]: ["LOW_MATCH_CONFIDENCE"], missing: ["FACE_NOT_FOUND"]}
+    rekognition.associate_faces(CollectionId="users", UserId="bob", FaceIds=[faces[2]])
+    taken = rekognition.associate_faces(CollectionId="users", UserId="bob", FaceIds=[faces[0]])
+    assert taken["UnsuccessfulFaceAssociations"][0]["Reasons"] == ["ASSOCIATED_TO_A_DIFFERENT_USER"]
+
+    assert rekognition.describe_collection(CollectionId="users")["UserCount"] == 2
+    listed = rekognition.list_faces(CollectionId="users", UserId="alice")["Faces"]
+    assert sorted(f["FaceId"] for f in listed) == sorted(faces[:2]) and {f["UserId"] for f in listed} == {"alice"}
+
+    by_image = rekognition.search_users_by_image(CollectionId="users", Image={"Bytes": mine[2]})
+    assert [m["User"]["UserId"] for m in by_image["UserMatches"]] == ["alice"]
+    assert by_image["UserMatches"][0]["Similarity"] > 90 and "SearchedFace" in by_image
+    by_face = rekognition.search_users(CollectionId="users", FaceId=faces[2])
+    assert [m["User"]["UserId"] for m in by_face["UserMatches"]] == ["bob"]
+    assert rekognition.search_users(CollectionId="users", UserId="alice")["UserMatches"] == []  # nobody else
+
+    # A face of a user is not deleted; the answer says why.
+    refused = rekognition.delete_faces(CollectionId="users", FaceIds=[faces[0], missing])
+    assert refused["DeletedFaces"] == []
+    assert {(u["FaceId"], tuple(u["Reasons"])) for u in refused["UnsuccessfulFaceDeletions"]} == {
+        (faces[0], ("ASSOCIATED_TO_AN_EXISTING_USER",)),
+        (missing, ("FACE_NOT_FOUND",)),
+    }
+    gone = rekognition.disassociate_faces(CollectionId="users", UserId="alice", FaceIds=faces[:2])
+    assert (len(gone["DisassociatedFaces"]), gone["UserStatus"]) == (2, "CREATED")
+    rekognition.delete_user(CollectionId="users", UserId="alice")
+    assert error_of(lambda: rekognition.delete_user(CollectionId="users", UserId="alice"))[0] == (
+        "ResourceNotFoundException"
+    )
+    assert rekognition.describe_collection(CollectionId="users")["UserCount"] == 1
+
+
+def test_client_request_tokens_make_user_calls_idempotent(rekognition) -> None:
+    rekognition.create_collection(CollectionId="tokens")
+    rekognition.create_user(CollectionId="tokens", UserId="carol", ClientRequestToken="retry-1")
+    # A retry with the same token is the same request: answered again, not a conflict.
+    rekognition.create_user(CollectionId="tokens", UserId="carol", ClientRequestToken="retry-1")
+    assert error_of(lambda: rekognition.create_user(CollectionId="tokens", UserId="carol"))[0] == "ConflictException"
+    code = error_of(lambda: rekognition.create_user(CollectionId="tokens", UserId="dave", ClientRequestToken="retry-1"))
+    assert code[0] == "IdempotentParameterMismatchException"
+    assert rekognition.list_users(CollectionId="tokens")["Users"] == [{"UserId": "carol", "UserStatus": "CREATED"}]
+
+
+# Shapes as AWS documents them
+
+
+def test_shapes_follow_aws_documentation(rekognition) -> None:
+    from botocore.utils import ArnParser
+
+    created = rekognition.create_collection(CollectionId="shapes", Tags={"team": "faces", "stage": "test"})
+    arn = ArnParser().parse_arn(created["CollectionArn"])
+    assert arn == {
+        "partition": "aws",
+        "service": "rekognition",
+        "region": "us-east-1",
+        "account": "000000000000",
+        "resource": "collection/shapes",
+    }
+    assert rekognition.describe_collection(CollectionId="shapes")["CollectionARN"] == created["CollectionArn"]
+    # A version number, as AWS's "Version number of the face detection model" ("7.0" today).
+    assert re.fullmatch(r"\d+\.\d+", created["FaceModelVersion"])
+    assert rekognition.list_tags_for_resource(ResourceArn=created["CollectionArn"])["Tags"] == {
+        "team": "faces",
+        "stage": "test",
+    }
+    rekognition.tag_resource(ResourceArn=created["CollectionArn"], Tags={"owner": "lab"})
+    rekognition.untag_resource(ResourceArn=created["CollectionArn"], TagKeys=["stage"])
+    assert rekognition.list_tags_for_resource(ResourceArn=created["CollectionArn"])["Tags"] == {
+        "team": "faces",
+        "owner": "lab",
+    }
+    elsewhere = created["CollectionArn"].replace("collection/shapes", "collection/none")
+    assert error_of(lambda: rekognition.list_tags_for_resource(ResourceArn=elsewhere))[0] == (
+        "ResourceNotFoundException"
+    )
+    code, _, message = error_of(
+        lambda: rekognition.tag_resource(ResourceArn=created["CollectionArn"], Tags={"aws:x": "y"})
+    )
+    assert code == "ValidationException" and "Map keys must satisfy constraint" in message
+
+
+def test_s3_object_version_is_refused_where_there_are_no_versions(rekognition) -> None:
+    ref = {"S3Object": {"Bucket": "facerec-images", "Name": "index/nobody.jpg", "Version": "3sL4kqtJlcpXroDTDmJ"}}
+    assert error_of(lambda: rekognition.detect_faces(Image=ref))[0] == "InvalidS3ObjectException"
+
+
+# Under load
+
+
+READ_TIMEOUT = 2.0
+MEMORY_CAP_MB = 1200  # the server's peak RSS (VmHWM) through the burst below
+
+
+def peak_rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
+
+
+def watch_closing(sockets: list[tuple], closed_after: list[float], timeout: float) -> None:
+    """For each (socket, time sent) the server closes without a word, append the seconds it took."""
+    import time
+
+    start = time.monotonic()
+    with selectors.DefaultSelector() as selector:
+        for sock, sent in sockets:
+            selector.register(sock, selectors.EVENT_READ, sent)
+        while selector.get_map() and time.monotonic() - start < timeout:
+            for key, _ in selector.select(0.2):
+                try:
+                    data = key.fileobj.recv(1)
+                except ConnectionResetError:
+                    data = b""
+                if data == b"":
+                    closed_after.append(time.monotonic() - key.data)
+                selector.unregister(key.fileobj)
+
+
+def test_a_burst_of_connections_and_half_sent_requests(tmp_path: Path) -> None:
+    """60 complete requests at once (a third of them with photos) among 300 half-sent ones."""
+    import socket
+    import threading
+    import time
+
+    env = server_env(tmp_path / "data")
+    with server_process(env, tmp_path / "server.log", "--read-timeout", str(READ_TIMEOUT)) as (url, process):
+        host, port = url.removeprefix("http://").split(":")
+        photo = base64.b64encode(photos()[0]).decode()
+        slow = []
+        whole = signed_request(
+            url, json.dumps({"CollectionId": "never-made"}).encode(), "RekognitionService.CreateCollection"
+        )
+        for index in range(300):
+            sock = socket.create_connection((host, int(port)), timeout=30)
+            # Half the headers, or the signed headers and half the body; then nothing more.
+            cut = whole.index(b"\r\n\r\n") // 2 if index % 2 else len(whole) - 10
+            sock.sendall(whole[:cut])
+            slow.append((sock, time.monotonic()))
+        closed_after: list[float] = []
+        watcher = threading.Thread(target=watch_closing, args=(slow, closed_after, READ_TIMEOUT * 10))
+        watcher.start()
+        answers: list[int] = []
+
+        def complete(index: int) -> None:
+            if index % 3 == 0:
+                body, target = json.dumps({"Image": {"Bytes": photo}}).encode(), "RekognitionService.DetectFaces"
+            else:
+                body, target = b"{}", "RekognitionService.ListCollections"
+            status, _, _ = raw(url, signed_request(url, body, target), timeout=120)
+            answers.append(status)
+
+        threads = [threading.Thread(target=complete, args=(i,)) for i in range(60)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(180)
+        watcher.join()
+        for sock, _ in slow:
+            sock.close()
+        assert sorted(answers) == [200] * 60
+        # Every half-sent request dropped, once its deadline passed (give or take the watchdog's period
+        # and a busy server's scheduling), without an answer.
+        assert len(closed_after) == 300
+        print(f"half-sent requests dropped after {min(closed_after):.1f} to {max(closed_after):.1f} s")
+        assert READ_TIMEOUT * 0.9 <= min(closed_after) and max(closed_after) <= READ_TIMEOUT + 5
+        peak = peak_rss_mb(process.pid)
+        print(f"server peak RSS {peak:.0f} MB through 60 complete and 300 half-sent requests")
+        assert peak < MEMORY_CAP_MB
+        # The server still answers, and none of the half-sent requests ran.
+        status, _, answer = raw(url, signed_request(url, b"{}", "RekognitionService.ListCollections"))
+        assert status == 200 and json.loads(answer)["CollectionIds"] == []
