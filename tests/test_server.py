@@ -823,3 +823,84 @@ def test_a_burst_of_connections_and_half_sent_requests(tmp_path: Path) -> None:
         # The server still answers, and none of the half-sent requests ran.
         status, _, answer = raw(url, signed_request(url, b"{}", "RekognitionService.ListCollections"))
         assert status == 200 and json.loads(answer)["CollectionIds"] == []
+
+
+BIG_IMAGES_CAP_MB = 2000
+
+
+def big_jpeg() -> bytes:
+    """A 40-megapixel JPEG (just under the engine's limit) of under 1 MB: cheap to send, costly to decode."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (7200, 5500), (120, 130, 140))
+    draw = ImageDraw.Draw(image)
+    for x in range(0, 7200, 400):
+        draw.line([(x, 0), (x, 5500)], fill=(10, 10, 10), width=3)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=60)
+    return out.getvalue()
+
+
+def test_big_images_at_once_stay_within_the_memory_budget(tmp_path: Path) -> None:
+    """Six 40 MP images at once: decoded a few at a time, the rest wait or are throttled as AWS throttles."""
+    import threading
+
+    body = json.dumps({"Image": {"Bytes": base64.b64encode(big_jpeg()).decode()}}).encode()
+    with server_process(server_env(tmp_path / "data"), tmp_path / "server.log") as (url, process):
+        codes: list[str] = []
+
+        def detect() -> None:
+            status, headers, answer = raw(url, signed_request(url, body, "RekognitionService.DetectFaces"), 180)
+            codes.append("OK" if status == 200 else parsed_error(status, headers, answer, "DetectFaces")["Code"])
+
+        threads = [threading.Thread(target=detect) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(240)
+        peak = peak_rss_mb(process.pid)
+        print(f"six 40 MP images at once: {sorted(codes)}, server peak RSS {peak:.0f} MB")
+        assert len(codes) == 6 and set(codes) <= {"OK", "ProvisionedThroughputExceededException"}
+        assert "OK" in codes
+        assert peak < BIG_IMAGES_CAP_MB
+
+
+# Starting the server
+
+
+def test_without_credentials_it_makes_a_private_pair_and_says_how_to_use_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = server_env(tmp_path / "data")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        env.pop(name)
+    with server_process(env, tmp_path / "server.log") as (url, process):
+        advice = process.stdout.readline() + process.stdout.readline()
+        made = tmp_path / "data" / "server-credentials"
+        assert made.stat().st_mode & 0o777 == 0o600
+        assert f"AWS_SHARED_CREDENTIALS_FILE={made}" in advice and "AWS_PROFILE=facerec-local" in advice
+        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(made))
+        session = boto3.Session(profile_name="facerec-local")
+        client = session.client("rekognition", endpoint_url=url, region_name="us-east-1")
+        assert client.list_collections()["CollectionIds"] == []
+        # The environment's usual test keys are not among those it accepts.
+        assert error_of(lambda: client_with(url).list_collections())[0] == "UnrecognizedClientException"
+
+
+def test_an_address_other_machines_reach_needs_a_flag(tmp_path: Path) -> None:
+    env = server_env(tmp_path / "data")
+    refused = subprocess.run(
+        [sys.executable, "-m", "facerec", "serve", "--host", "0.0.0.0", "--port", "0"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 1 and "--allow-remote" in refused.stderr
+    with server_process(env, tmp_path / "server.log", "--host", "0.0.0.0", "--allow-remote") as (url, _):
+        port = url.rsplit(":", 1)[1]
+        assert client_with(f"http://127.0.0.1:{port}").list_collections()["CollectionIds"] == []
+    assert "warning: serving on 0.0.0.0" in (tmp_path / "server.log").read_text()
