@@ -44,6 +44,12 @@ def parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the local Rekognition engine over HTTP (Rekognition's protocol)")
     serve.add_argument("--port", type=int, default=4599, help="TCP port (0: any free port; default 4599)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only)")
+    serve.add_argument(
+        "--allow-remote", action="store_true", help="allow an address other machines can reach (prints a warning)"
+    )
+    serve.add_argument(
+        "--read-timeout", type=float, default=20.0, help="seconds for a request to arrive whole (default 20)"
+    )
     return top
 
 
@@ -152,9 +158,20 @@ def cmd_reindex(service, args, out: TextIO, err: TextIO) -> int:
 
 def cmd_serve(args, out: TextIO) -> int:
     """Serve the local engine until interrupted (facerec.server); the first line printed gives its URL."""
-    from facerec.server import serve
+    from facerec.server import Limits, NotLoopback, serve
 
-    serve(host=args.host, port=args.port, out=out)
+    if args.read_timeout <= 0:
+        raise UserError("--read-timeout must be more than 0 seconds")
+    try:
+        serve(
+            host=args.host,
+            port=args.port,
+            out=out,
+            allow_remote=args.allow_remote,
+            limits=Limits(read_timeout=args.read_timeout),
+        )
+    except NotLoopback as exc:
+        raise UserError(str(exc)) from None
     return 0
 
 

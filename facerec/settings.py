@@ -48,6 +48,11 @@ class Settings:
     delivery: str = "normal"
 
     @property
+    def server_credentials_file(self) -> Path:
+        """The key pairs `facerec serve` accepts besides the environment's (AWS's credentials-file format)."""
+        return self.data_dir / "server-credentials"
+
+    @property
     def lambda_environment(self) -> dict[str, str]:
         """The environment lambda.py reads its names from."""
         return {

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -25,6 +26,7 @@ import boto3
 import botocore.session
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 from botocore.parsers import create_parser
 
 from tests.conftest import ROOT, people
@@ -36,9 +38,16 @@ START_TIMEOUT = 60.0
 @contextmanager
 def running_server(env: dict[str, str], log: Path) -> Iterator[str]:
     """`python -m facerec serve --port 0` in a process; yields its URL, read from its first line."""
+    with server_process(env, log) as (url, _):
+        yield url
+
+
+@contextmanager
+def server_process(env: dict[str, str], log: Path, *flags: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """The server's URL and process."""
     with open(log, "w") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-m", "facerec", "serve", "--port", "0"],
+            [sys.executable, "-m", "facerec", "serve", "--port", "0", *flags],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
@@ -52,7 +61,7 @@ def running_server(env: dict[str, str], log: Path) -> Iterator[str]:
         line = process.stdout.readline() if ready else ""
         found = re.search(r"http://[\d.]+:\d+", line)
         assert found, f"the server did not start: {line!r}\n{log.read_text()}"
-        yield found.group(0)
+        yield found.group(0), process
     finally:
         process.terminate()
         try:
@@ -64,8 +73,17 @@ def running_server(env: dict[str, str], log: Path) -> Iterator[str]:
 
 
 def server_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    """The server's environment: AWS credentials (the key pair it accepts) are FAKE_CREDENTIALS."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "FACEREC_"))}
     env.update({"FACEREC_DATA_DIR": str(data_dir), "FACEREC_BACKEND": "local", "AWS_REGION": "us-east-1"})
+    env.update(
+        {
+            "AWS_ACCESS_KEY_ID": FAKE_CREDENTIALS["aws_access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": FAKE_CREDENTIALS["aws_secret_access_key"],
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        }
+    )
     env.update(extra)
     return env
 
@@ -91,10 +109,25 @@ def photos() -> tuple[bytes, bytes, bytes]:
     return everyone[first][0].read_bytes(), everyone[first][1].read_bytes(), everyone[second][0].read_bytes()
 
 
-def post(url: str, target: str | None, body: bytes) -> tuple[int, dict, bytes]:
+def signed_headers(
+    url: str, body: bytes, headers: dict[str, str], method: str = "POST", key: str = "testing", secret: str = "testing"
+) -> dict[str, str]:
+    """The headers with a SigV4 signature, as any AWS SDK signs (botocore's signer, client side)."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(method=method, url=url, data=body, headers=headers)
+    SigV4Auth(Credentials(key, secret), "rekognition", "us-east-1").add_auth(request)
+    return dict(request.headers.items())
+
+
+def post(url: str, target: str | None, body: bytes, sign: bool = True) -> tuple[int, dict, bytes]:
     headers = {"Content-Type": "application/x-amz-json-1.1"}
     if target:
         headers["X-Amz-Target"] = target
+    if sign:
+        headers = signed_headers(url, body, headers)
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
@@ -155,7 +188,7 @@ def test_engine_errors_arrive_as_rekognition_errors(rekognition) -> None:
     rekognition.create_collection(CollectionId="errors")
     with pytest.raises(rekognition.exceptions.InvalidImageFormatException):
         rekognition.detect_faces(Image={"Bytes": b"not an image"})
-    with pytest.raises(rekognition.exceptions.InvalidParameterException) as raised:
+    with pytest.raises(rekognition.exceptions.ClientError, match="ValidationException") as raised:
         rekognition.index_faces(
             CollectionId="errors", Image={"Bytes": photos()[0]}, ExternalImageId="no spaces allowed"
         )
@@ -213,3 +246,661 @@ def test_encode_follows_the_output_shape() -> None:
     encoded = encode({"FaceCount": np.int64(3), "CreationTimestamp": moment, "ResponseMetadata": {}, "Extra": 1}, shape)
     assert encoded == {"FaceCount": 3, "CreationTimestamp": 1704164645.0}
     assert json.dumps(encoded)
+
+
+# Who may call: SigV4 on every request
+
+
+def client_with(server: str, **options):
+    config = Config(retries={"max_attempts": 1, "mode": "standard"}, **options.pop("config", {}))
+    credentials = {**FAKE_CREDENTIALS, **options}
+    return boto3.client("rekognition", endpoint_url=server, region_name="us-east-1", config=config, **credentials)
+
+
+def collection_ids(rekognition) -> list[str]:
+    return rekognition.list_collections()["CollectionIds"]
+
+
+def error_of(call) -> tuple[str, int, str]:
+    with pytest.raises(ClientError) as raised:
+        call()
+    response = raised.value.response
+    return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Message"]
+
+
+def test_unsigned_requests_are_refused_and_change_nothing(server: str, rekognition) -> None:
+    from botocore import UNSIGNED
+
+    rekognition.create_collection(CollectionId="guarded")
+    anonymous = client_with(server, config={"signature_version": UNSIGNED})
+    code, status, message = error_of(lambda: anonymous.delete_collection(CollectionId="guarded"))
+    assert (code, status, message) == ("MissingAuthenticationTokenException", 403, "Missing Authentication Token")
+    # A bare POST, as the issue found, deletes nothing either.
+    body = json.dumps({"CollectionId": "guarded"}).encode()
+    status, headers, answer = post(server, "RekognitionService.DeleteCollection", body, sign=False)
+    assert (status, parsed_error(status, headers, answer)["Code"]) == (403, "MissingAuthenticationTokenException")
+    assert "guarded" in collection_ids(rekognition)
+
+
+def test_unknown_keys_and_bad_signatures_are_refused(server: str, rekognition) -> None:
+    rekognition.create_collection(CollectionId="keys")
+    stranger = client_with(server, aws_access_key_id="AKIAUNKNOWNKEY000000")
+    assert error_of(lambda: stranger.delete_collection(CollectionId="keys"))[:2] == (
+        "UnrecognizedClientException",
+        403,
+    )
+    wrong_secret = client_with(server, aws_secret_access_key="not-the-secret")
+    code, status, message = error_of(lambda: wrong_secret.delete_collection(CollectionId="keys"))
+    assert (code, status) == ("InvalidSignatureException", 403)
+    assert message.startswith("The request signature we calculated does not match the signature you provided.")
+    assert "keys" in collection_ids(rekognition)
+
+
+def test_a_tampered_body_or_a_stale_date_is_refused(server: str, rekognition) -> None:
+    rekognition.create_collection(CollectionId="tamper")
+    signed_for = json.dumps({"CollectionId": "other"}).encode()
+    sent = json.dumps({"CollectionId": "tamper"}).encode()
+    headers = signed_headers(
+        server, signed_for, {"Content-Type": CONTENT, "X-Amz-Target": "RekognitionService.DeleteCollection"}
+    )
+    status, answer_headers, answer = raw_post(server, sent, headers)
+    assert (status, parsed_error(status, answer_headers, answer)["Code"]) == (403, "InvalidSignatureException")
+
+    stale = signed_headers_at(server, sent, "RekognitionService.DeleteCollection", minutes_ago=10)
+    status, answer_headers, answer = raw_post(server, sent, stale)
+    error = parsed_error(status, answer_headers, answer)
+    assert (status, error["Code"]) == (403, "InvalidSignatureException")
+    assert re.fullmatch(
+        r"Signature expired: \d{8}T\d{6}Z is now earlier than \d{8}T\d{6}Z \(\d{8}T\d{6}Z - 5 min\.\)",
+        error["Message"],
+    )
+    assert "tamper" in collection_ids(rekognition)
+
+
+def test_the_aws_cli_signs_and_is_checked(server: str, rekognition, tmp_path: Path) -> None:
+    rekognition.create_collection(CollectionId="cli")
+    good = aws_cli(server, tmp_path, "rekognition", "describe-collection", "--collection-id", "cli")
+    assert good.returncode == 0, good.stderr
+    assert json.loads(good.stdout)["CollectionARN"] == "arn:aws:rekognition:us-east-1:000000000000:collection/cli"
+    bad = aws_cli(server, tmp_path, "rekognition", "delete-collection", "--collection-id", "cli", secret="wrong")
+    assert bad.returncode != 0 and "InvalidSignatureException" in bad.stderr
+    assert "cli" in collection_ids(rekognition)
+
+
+CONTENT = "application/x-amz-json-1.1"
+
+
+def raw_post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict, bytes]:
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read()
+
+
+def signed_headers_at(url: str, body: bytes, target: str, minutes_ago: float) -> dict[str, str]:
+    """Headers signed as a client whose clock is `minutes_ago` behind would sign them."""
+    from datetime import timedelta, timezone
+    from unittest import mock
+
+    import botocore.auth
+
+    past = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(minutes=minutes_ago)
+    with mock.patch.object(botocore.auth.datetime, "datetime", wraps=datetime) as clock:
+        clock.utcnow.return_value = past
+        clock.now.return_value = past
+        return signed_headers(url, body, {"Content-Type": CONTENT, "X-Amz-Target": target})
+
+
+def aws_cli(server: str, folder: Path, *args: str, secret: str = "testing") -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": secret,
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_MAX_ATTEMPTS": "1",
+        }
+    )
+    return subprocess.run(
+        ["aws", "--endpoint-url", server, "--output", "json", *args],
+        env=env,
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+# Every constraint of the model, checked before anything changes
+
+
+@pytest.fixture(scope="module")
+def unchecked(server: str):
+    """boto3 without client-side validation: it sends whatever it is given, as other SDKs may."""
+    return client_with(server, config={"parameter_validation": False})
+
+
+@pytest.fixture(scope="module")
+def indexed(rekognition) -> str:
+    """A collection with one face; tests check it keeps exactly that."""
+    rekognition.create_collection(CollectionId="constraints")
+    rekognition.index_faces(CollectionId="constraints", Image={"Bytes": photos()[0]}, ExternalImageId="someone")
+    return "constraints"
+
+
+def state(rekognition, collection: str) -> tuple:
+    faces = rekognition.list_faces(CollectionId=collection)["Faces"]
+    users = rekognition.list_users(CollectionId=collection)["Users"]
+    return (
+        sorted(f["FaceId"] for f in faces),
+        users,
+        rekognition.describe_collection(CollectionId=collection)["FaceCount"],
+    )
+
+
+def bad_calls(collection: str, image: bytes) -> dict:
+    """Requests that break one constraint of the model each, with the message AWS gives."""
+    return {
+        "enum": (
+            "index_faces",
+            {"CollectionId": collection, "Image": {"Bytes": image}, "QualityFilter": "BEST"},
+            "1 validation error detected: Value 'BEST' at 'qualityFilter' failed to satisfy constraint: "
+            "Member must satisfy enum value set: [NONE, AUTO, LOW, MEDIUM, HIGH]",
+        ),
+        "enum in a list": (
+            "index_faces",
+            {"CollectionId": collection, "Image": {"Bytes": image}, "DetectionAttributes": ["EYES"]},
+            "1 validation error detected: Value '[EYES]' at 'detectionAttributes' failed to satisfy constraint: "
+            "Member must satisfy constraint: [Member must satisfy enum value set: "
+            "[DEFAULT, ALL, AGE_RANGE, BEARD, EMOTIONS, EYE_DIRECTION, EYEGLASSES, EYES_OPEN, GENDER, "
+            "MOUTH_OPEN, MUSTACHE, FACE_OCCLUDED, SMILE, SUNGLASSES]]",
+        ),
+        "huge number": (
+            "list_faces",
+            {"CollectionId": collection, "MaxResults": 10**30},
+            f"1 validation error detected: Value '{10**30}' at 'maxResults' failed to satisfy constraint: "
+            "Member must have value less than or equal to 4096",
+        ),
+        "threshold over 100": (
+            "search_faces_by_image",
+            {"CollectionId": collection, "Image": {"Bytes": image}, "FaceMatchThreshold": 150.0},
+            "1 validation error detected: Value '150.0' at 'faceMatchThreshold' failed to satisfy constraint: "
+            "Member must have value less than or equal to 100",
+        ),
+        "pattern in a list": (
+            "delete_faces",
+            {"CollectionId": collection, "FaceIds": ["not-a-uuid"]},
+            "1 validation error detected: Value '[not-a-uuid]' at 'faceIds' failed to satisfy constraint: "
+            "Member must satisfy constraint: [Member must satisfy regular expression pattern: "
+            "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}]",
+        ),
+        "two at once": (
+            "create_user",
+            {"CollectionId": collection, "UserId": "has space", "ClientRequestToken": "x" * 65},
+            "2 validation errors detected: Value 'has space' at 'userId' failed to satisfy constraint: "
+            "Member must satisfy regular expression pattern: [a-zA-Z0-9_.\\-:]+; "
+            f"Value '{'x' * 65}' at 'clientRequestToken' failed to satisfy constraint: "
+            "Member must have length less than or equal to 64",
+        ),
+        "list too long": (
+            "associate_faces",
+            {"CollectionId": collection, "UserId": "u", "FaceIds": [str(uuid.uuid4()) for _ in range(101)]},
+            None,
+        ),
+        "nested member": (
+            "detect_faces",
+            {"Image": {"S3Object": {"Bucket": "photos", "Name": "n", "Version": ""}}},
+            "1 validation error detected: Value '' at 'image.s3Object.version' failed to satisfy constraint: "
+            "Member must have length greater than or equal to 1",
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "enum",
+        "enum in a list",
+        "huge number",
+        "threshold over 100",
+        "pattern in a list",
+        "two at once",
+        "list too long",
+        "nested member",
+    ],
+)
+def test_model_constraints_are_answered_as_aws_does(unchecked, rekognition, indexed: str, case: str) -> None:
+    method, params, expected = bad_calls(indexed, photos()[1])[case]
+    before = state(rekognition, indexed)
+    code, status, message = error_of(lambda: getattr(unchecked, method)(**params))
+    assert (code, status) == ("ValidationException", 400)
+    if expected:
+        assert message == expected
+    assert state(rekognition, indexed) == before
+
+
+def test_wrong_types_and_unknown_members_are_validation_errors(
+    server: str, unchecked, rekognition, indexed: str
+) -> None:
+    before = state(rekognition, indexed)
+    for params in (
+        {"CollectionId": indexed, "FaceIds": "not a list"},
+        {"CollectionId": 5, "FaceIds": [str(uuid.uuid4())]},
+    ):
+        assert error_of(lambda params=params: unchecked.delete_faces(**params))[:2] == ("ValidationException", 400)
+    # No SDK sends a member the model lacks; raw JSON can, and it is named in the answer.
+    body = json.dumps({"CollectionId": indexed, "FaceIds": [str(uuid.uuid4())], "Extra": 1}).encode()
+    status, headers, answer = post(server, "RekognitionService.DeleteFaces", body)
+    error = parsed_error(status, headers, answer)
+    assert (status, error["Code"]) == (400, "ValidationException") and "Extra" in error["Message"]
+    assert state(rekognition, indexed) == before
+
+
+def test_the_aws_cli_gets_the_models_limits(server: str, rekognition, indexed: str, tmp_path: Path) -> None:
+    before = state(rekognition, indexed)
+    image = tmp_path / "face.jpg"
+    image.write_bytes(photos()[1])
+    run = aws_cli(
+        server,
+        tmp_path,
+        "rekognition",
+        "index-faces",
+        "--collection-id",
+        indexed,
+        "--image-bytes",
+        f"fileb://{image}",
+        "--quality-filter",
+        "BEST",
+    )
+    assert run.returncode != 0
+    assert "(ValidationException)" in run.stderr and "Member must satisfy enum value set" in run.stderr
+    run = aws_cli(server, tmp_path, "rekognition", "list-faces", "--collection-id", indexed, "--max-results", "99999")
+    assert run.returncode != 0 and "(ValidationException)" in run.stderr
+    assert state(rekognition, indexed) == before
+
+
+def raw(server: str, request: bytes, timeout: float = 30) -> tuple[int, dict, bytes]:
+    """Send bytes as they are over a socket; the status, headers and body of the answer."""
+    import http.client
+    import socket
+
+    host, port = server.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        sock.sendall(request)
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        return response.status, dict(response.getheaders()), response.read()
+
+
+def signed_request(server: str, body: bytes, target: str | None, method: str = "POST", **extra: str) -> bytes:
+    """A signed HTTP request as bytes; `extra` headers are added after signing (not signed)."""
+    headers = {"Content-Type": CONTENT, **({"X-Amz-Target": target} if target else {})}
+    headers = signed_headers(server, body, headers, method=method)
+    headers.setdefault("Host", server.removeprefix("http://"))
+    if "Transfer-Encoding" not in extra:
+        headers["Content-Length"] = str(len(body))
+    headers.update(extra)
+    lines = [f"{method} / HTTP/1.1", *(f"{k}: {v}" for k, v in headers.items())]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def chunked(body: bytes, size: int = 7) -> bytes:
+    parts = [body[i : i + size] for i in range(0, len(body), size)]
+    return b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in parts) + b"0\r\n\r\n"
+
+
+def test_malformed_requests_get_aws_shaped_answers_never_500(server: str, rekognition, indexed: str) -> None:
+    before = state(rekognition, indexed)
+    delete = "RekognitionService.DeleteCollection"
+    body = json.dumps({"CollectionId": indexed}).encode()
+    cases = {
+        "not JSON": (signed_request(server, b"{not json", delete), 400, "SerializationException"),
+        "JSON array": (signed_request(server, b"[1, 2]", delete), 400, "SerializationException"),
+        "NaN": (
+            signed_request(server, b'{"MaxResults": NaN}', "RekognitionService.ListCollections"),
+            400,
+            "SerializationException",
+        ),
+        "5000 digits": (
+            signed_request(server, b'{"MaxResults": ' + b"9" * 5000 + b"}", "RekognitionService.ListCollections"),
+            400,
+            "SerializationException",
+        ),
+        "deep nesting": (
+            signed_request(server, b'{"CollectionId": ' + b"[" * 100000 + b"]" * 100000 + b"}", delete),
+            400,
+            "SerializationException",
+        ),
+        "no target": (signed_request(server, body, None), 400, "UnknownOperationException"),
+        "unknown target": (signed_request(server, body, "RekognitionService.Nope"), 400, "UnknownOperationException"),
+        "other service": (
+            signed_request(server, body, "DynamoDB_20120810.DeleteTable"),
+            400,
+            "UnknownOperationException",
+        ),
+        "GET": (signed_request(server, b"", delete, method="GET"), 400, "UnknownOperationException"),
+        "PUT": (signed_request(server, body, delete, method="PUT"), 400, "UnknownOperationException"),
+        "DELETE": (signed_request(server, b"", delete, method="DELETE"), 400, "UnknownOperationException"),
+        "unsigned GET": (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 403, "MissingAuthenticationTokenException"),
+        "bad length": (
+            signed_request(server, body, delete, **{"Content-Length": "ten"}),
+            400,
+            "SerializationException",
+        ),
+        "huge length": (
+            signed_request(server, body, delete, **{"Content-Length": str(10**12)}),
+            413,
+            "ValidationException",
+        ),
+        "other encoding": (
+            signed_request(server, body, delete, **{"Transfer-Encoding": "gzip"}),
+            501,
+            "SerializationException",
+        ),
+        "garbage line": (b"\x00\x01\x02 nonsense\r\n\r\n", 400, "SerializationException"),
+    }
+    for name, (request, status, code) in cases.items():
+        got_status, headers, answer = raw(server, request)
+        assert (got_status, parsed_error(got_status, headers, answer)["Code"]) == (status, code), name
+        assert headers["Content-Type"] == CONTENT, name
+    assert state(rekognition, indexed) == before
+
+
+def test_a_chunked_body_is_read_and_signed_as_sent(server: str, rekognition) -> None:
+    body = json.dumps({"CollectionId": "chunked"}).encode()
+    request = signed_request(server, b"", "RekognitionService.CreateCollection")
+    head = request.split(b"\r\n\r\n")[0].replace(b"Content-Length: 0", b"Transfer-Encoding: chunked")
+    # Signed over the whole body, sent in 7-byte chunks.
+    resigned = signed_request(server, body, "RekognitionService.CreateCollection", **{"Transfer-Encoding": "chunked"})
+    head = resigned.split(b"\r\n\r\n")[0]
+    status, _, answer = raw(server, head + b"\r\n\r\n" + chunked(body))
+    assert status == 200, answer
+    assert "chunked" in collection_ids(rekognition)
+
+
+# Users: one person across several photos
+
+
+def person_photos() -> tuple[list[bytes], list[bytes]]:
+    """Three photos of the first person with three, and the photos of another person."""
+    everyone = people()
+    names = sorted(n for n in everyone if len(everyone[n]) >= 3)
+    other = sorted(n for n in everyone if n != names[0])[0]
+    return [p.read_bytes() for p in everyone[names[0]][:3]], [p.read_bytes() for p in everyone[other]]
+
+
+def test_users_match_a_person_across_photos(rekognition) -> None:
+    mine, theirs = person_photos()
+    rekognition.create_collection(CollectionId="users")
+    faces = [
+        rekognition.index_faces(CollectionId="users", Image={"Bytes": data})["FaceRecords"][0]["Face"]["FaceId"]
+        for data in (mine[0], mine[1], theirs[0])
+    ]
+    assert rekognition.create_user(CollectionId="users", UserId="alice")["ResponseMetadata"]["HTTPStatusCode"] == 200
+    rekognition.create_user(CollectionId="users", UserId="bob")
+    assert rekognition.list_users(CollectionId="users")["Users"] == [
+        {"UserId": "alice", "UserStatus": "CREATED"},
+        {"UserId": "bob", "UserStatus": "CREATED"},
+    ]
+    first = rekognition.associate_faces(CollectionId="users", UserId="alice", FaceIds=faces[:1])
+    assert (first["AssociatedFaces"], first["UserStatus"]) == ([{"FaceId": faces[0]}], "ACTIVE")
+    # Another person's face does not join alice: LOW_MATCH_CONFIDENCE; a made-up id: FACE_NOT_FOUND.
+    missing = str(uuid.uuid4())
+    more = rekognition.associate_faces(CollectionId="users", UserId="alice", FaceIds=[faces[1], faces[2], missing])
+    assert more["AssociatedFaces"] == [{"FaceId": faces[1]}]
+    reasons = {f["FaceId"]: f["Reasons"] for f in more["UnsuccessfulFaceAssociations"]}
+    assert reasons == {faces[2]: ["LOW_MATCH_CONFIDENCE"], missing: ["FACE_NOT_FOUND"]}
+    rekognition.associate_faces(CollectionId="users", UserId="bob", FaceIds=[faces[2]])
+    taken = rekognition.associate_faces(CollectionId="users", UserId="bob", FaceIds=[faces[0]])
+    assert taken["UnsuccessfulFaceAssociations"][0]["Reasons"] == ["ASSOCIATED_TO_A_DIFFERENT_USER"]
+
+    assert rekognition.describe_collection(CollectionId="users")["UserCount"] == 2
+    listed = rekognition.list_faces(CollectionId="users", UserId="alice")["Faces"]
+    assert sorted(f["FaceId"] for f in listed) == sorted(faces[:2]) and {f["UserId"] for f in listed} == {"alice"}
+
+    by_image = rekognition.search_users_by_image(CollectionId="users", Image={"Bytes": mine[2]})
+    assert [m["User"]["UserId"] for m in by_image["UserMatches"]] == ["alice"]
+    assert by_image["UserMatches"][0]["Similarity"] > 90 and "SearchedFace" in by_image
+    by_face = rekognition.search_users(CollectionId="users", FaceId=faces[2])
+    assert [m["User"]["UserId"] for m in by_face["UserMatches"]] == ["bob"]
+    assert rekognition.search_users(CollectionId="users", UserId="alice")["UserMatches"] == []  # nobody else
+
+    # A face of a user is not deleted; the answer says why.
+    refused = rekognition.delete_faces(CollectionId="users", FaceIds=[faces[0], missing])
+    assert refused["DeletedFaces"] == []
+    assert {(u["FaceId"], tuple(u["Reasons"])) for u in refused["UnsuccessfulFaceDeletions"]} == {
+        (faces[0], ("ASSOCIATED_TO_AN_EXISTING_USER",)),
+        (missing, ("FACE_NOT_FOUND",)),
+    }
+    gone = rekognition.disassociate_faces(CollectionId="users", UserId="alice", FaceIds=faces[:2])
+    assert (len(gone["DisassociatedFaces"]), gone["UserStatus"]) == (2, "CREATED")
+    rekognition.delete_user(CollectionId="users", UserId="alice")
+    assert error_of(lambda: rekognition.delete_user(CollectionId="users", UserId="alice"))[0] == (
+        "ResourceNotFoundException"
+    )
+    assert rekognition.describe_collection(CollectionId="users")["UserCount"] == 1
+
+
+def test_client_request_tokens_make_user_calls_idempotent(rekognition) -> None:
+    rekognition.create_collection(CollectionId="tokens")
+    rekognition.create_user(CollectionId="tokens", UserId="carol", ClientRequestToken="retry-1")
+    # A retry with the same token is the same request: answered again, not a conflict.
+    rekognition.create_user(CollectionId="tokens", UserId="carol", ClientRequestToken="retry-1")
+    assert error_of(lambda: rekognition.create_user(CollectionId="tokens", UserId="carol"))[0] == "ConflictException"
+    code = error_of(lambda: rekognition.create_user(CollectionId="tokens", UserId="dave", ClientRequestToken="retry-1"))
+    assert code[0] == "IdempotentParameterMismatchException"
+    assert rekognition.list_users(CollectionId="tokens")["Users"] == [{"UserId": "carol", "UserStatus": "CREATED"}]
+
+
+# Shapes as AWS documents them
+
+
+def test_shapes_follow_aws_documentation(rekognition) -> None:
+    from botocore.utils import ArnParser
+
+    created = rekognition.create_collection(CollectionId="shapes", Tags={"team": "faces", "stage": "test"})
+    arn = ArnParser().parse_arn(created["CollectionArn"])
+    assert arn == {
+        "partition": "aws",
+        "service": "rekognition",
+        "region": "us-east-1",
+        "account": "000000000000",
+        "resource": "collection/shapes",
+    }
+    assert rekognition.describe_collection(CollectionId="shapes")["CollectionARN"] == created["CollectionArn"]
+    # A version number, as AWS's "Version number of the face detection model" ("7.0" today).
+    assert re.fullmatch(r"\d+\.\d+", created["FaceModelVersion"])
+    assert rekognition.list_tags_for_resource(ResourceArn=created["CollectionArn"])["Tags"] == {
+        "team": "faces",
+        "stage": "test",
+    }
+    rekognition.tag_resource(ResourceArn=created["CollectionArn"], Tags={"owner": "lab"})
+    rekognition.untag_resource(ResourceArn=created["CollectionArn"], TagKeys=["stage"])
+    assert rekognition.list_tags_for_resource(ResourceArn=created["CollectionArn"])["Tags"] == {
+        "team": "faces",
+        "owner": "lab",
+    }
+    elsewhere = created["CollectionArn"].replace("collection/shapes", "collection/none")
+    assert error_of(lambda: rekognition.list_tags_for_resource(ResourceArn=elsewhere))[0] == (
+        "ResourceNotFoundException"
+    )
+    code, _, message = error_of(
+        lambda: rekognition.tag_resource(ResourceArn=created["CollectionArn"], Tags={"aws:x": "y"})
+    )
+    assert code == "ValidationException" and "Map keys must satisfy constraint" in message
+
+
+def test_s3_object_version_is_refused_where_there_are_no_versions(rekognition) -> None:
+    ref = {"S3Object": {"Bucket": "facerec-images", "Name": "index/nobody.jpg", "Version": "3sL4kqtJlcpXroDTDmJ"}}
+    assert error_of(lambda: rekognition.detect_faces(Image=ref))[0] == "InvalidS3ObjectException"
+
+
+# Under load
+
+
+READ_TIMEOUT = 2.0
+MEMORY_CAP_MB = 1200  # the server's peak RSS (VmHWM) through the burst below
+
+
+def peak_rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
+
+
+def watch_closing(sockets: list[tuple], closed_after: list[float], timeout: float) -> None:
+    """For each (socket, time sent) the server closes without a word, append the seconds it took."""
+    import time
+
+    start = time.monotonic()
+    with selectors.DefaultSelector() as selector:
+        for sock, sent in sockets:
+            selector.register(sock, selectors.EVENT_READ, sent)
+        while selector.get_map() and time.monotonic() - start < timeout:
+            for key, _ in selector.select(0.2):
+                try:
+                    data = key.fileobj.recv(1)
+                except ConnectionResetError:
+                    data = b""
+                if data == b"":
+                    closed_after.append(time.monotonic() - key.data)
+                selector.unregister(key.fileobj)
+
+
+def test_a_burst_of_connections_and_half_sent_requests(tmp_path: Path) -> None:
+    """60 complete requests at once (a third of them with photos) among 300 half-sent ones."""
+    import socket
+    import threading
+    import time
+
+    env = server_env(tmp_path / "data")
+    with server_process(env, tmp_path / "server.log", "--read-timeout", str(READ_TIMEOUT)) as (url, process):
+        host, port = url.removeprefix("http://").split(":")
+        photo = base64.b64encode(photos()[0]).decode()
+        slow = []
+        whole = signed_request(
+            url, json.dumps({"CollectionId": "never-made"}).encode(), "RekognitionService.CreateCollection"
+        )
+        for index in range(300):
+            sock = socket.create_connection((host, int(port)), timeout=30)
+            # Half the headers, or the signed headers and half the body; then nothing more.
+            cut = whole.index(b"\r\n\r\n") // 2 if index % 2 else len(whole) - 10
+            sock.sendall(whole[:cut])
+            slow.append((sock, time.monotonic()))
+        closed_after: list[float] = []
+        watcher = threading.Thread(target=watch_closing, args=(slow, closed_after, READ_TIMEOUT * 10))
+        watcher.start()
+        answers: list[int] = []
+
+        def complete(index: int) -> None:
+            if index % 3 == 0:
+                body, target = json.dumps({"Image": {"Bytes": photo}}).encode(), "RekognitionService.DetectFaces"
+            else:
+                body, target = b"{}", "RekognitionService.ListCollections"
+            status, _, _ = raw(url, signed_request(url, body, target), timeout=120)
+            answers.append(status)
+
+        threads = [threading.Thread(target=complete, args=(i,)) for i in range(60)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(180)
+        watcher.join()
+        for sock, _ in slow:
+            sock.close()
+        assert sorted(answers) == [200] * 60
+        # Every half-sent request dropped, once its deadline passed (give or take the watchdog's period
+        # and a busy server's scheduling), without an answer.
+        assert len(closed_after) == 300
+        print(f"half-sent requests dropped after {min(closed_after):.1f} to {max(closed_after):.1f} s")
+        assert READ_TIMEOUT * 0.9 <= min(closed_after) and max(closed_after) <= READ_TIMEOUT + 5
+        peak = peak_rss_mb(process.pid)
+        print(f"server peak RSS {peak:.0f} MB through 60 complete and 300 half-sent requests")
+        assert peak < MEMORY_CAP_MB
+        # The server still answers, and none of the half-sent requests ran.
+        status, _, answer = raw(url, signed_request(url, b"{}", "RekognitionService.ListCollections"))
+        assert status == 200 and json.loads(answer)["CollectionIds"] == []
+
+
+BIG_IMAGES_CAP_MB = 2000
+
+
+def big_jpeg() -> bytes:
+    """A 40-megapixel JPEG (just under the engine's limit) of under 1 MB: cheap to send, costly to decode."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (7200, 5500), (120, 130, 140))
+    draw = ImageDraw.Draw(image)
+    for x in range(0, 7200, 400):
+        draw.line([(x, 0), (x, 5500)], fill=(10, 10, 10), width=3)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=60)
+    return out.getvalue()
+
+
+def test_big_images_at_once_stay_within_the_memory_budget(tmp_path: Path) -> None:
+    """Six 40 MP images at once: decoded a few at a time, the rest wait or are throttled as AWS throttles."""
+    import threading
+
+    body = json.dumps({"Image": {"Bytes": base64.b64encode(big_jpeg()).decode()}}).encode()
+    with server_process(server_env(tmp_path / "data"), tmp_path / "server.log") as (url, process):
+        codes: list[str] = []
+
+        def detect() -> None:
+            status, headers, answer = raw(url, signed_request(url, body, "RekognitionService.DetectFaces"), 180)
+            codes.append("OK" if status == 200 else parsed_error(status, headers, answer, "DetectFaces")["Code"])
+
+        threads = [threading.Thread(target=detect) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(240)
+        peak = peak_rss_mb(process.pid)
+        print(f"six 40 MP images at once: {sorted(codes)}, server peak RSS {peak:.0f} MB")
+        assert len(codes) == 6 and set(codes) <= {"OK", "ProvisionedThroughputExceededException"}
+        assert "OK" in codes
+        assert peak < BIG_IMAGES_CAP_MB
+
+
+# Starting the server
+
+
+def test_without_credentials_it_makes_a_private_pair_and_says_how_to_use_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = server_env(tmp_path / "data")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        env.pop(name)
+    with server_process(env, tmp_path / "server.log") as (url, process):
+        advice = process.stdout.readline() + process.stdout.readline()
+        made = tmp_path / "data" / "server-credentials"
+        assert made.stat().st_mode & 0o777 == 0o600
+        assert f"AWS_SHARED_CREDENTIALS_FILE={made}" in advice and "AWS_PROFILE=facerec-local" in advice
+        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(made))
+        session = boto3.Session(profile_name="facerec-local")
+        client = session.client("rekognition", endpoint_url=url, region_name="us-east-1")
+        assert client.list_collections()["CollectionIds"] == []
+        # The environment's usual test keys are not among those it accepts.
+        assert error_of(lambda: client_with(url).list_collections())[0] == "UnrecognizedClientException"
+
+
+def test_an_address_other_machines_reach_needs_a_flag(tmp_path: Path) -> None:
+    env = server_env(tmp_path / "data")
+    refused = subprocess.run(
+        [sys.executable, "-m", "facerec", "serve", "--host", "0.0.0.0", "--port", "0"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 1 and "--allow-remote" in refused.stderr
+    with server_process(env, tmp_path / "server.log", "--host", "0.0.0.0", "--allow-remote") as (url, _):
+        port = url.rsplit(":", 1)[1]
+        assert client_with(f"http://127.0.0.1:{port}").list_collections()["CollectionIds"] == []
+    assert "warning: serving on 0.0.0.0" in (tmp_path / "server.log").read_text()

@@ -13,6 +13,7 @@ from botocore.exceptions import ParamValidationError
 from botocore.paginate import Paginator
 from botocore.validate import ParamValidator
 
+from facerec.local import constraints
 from facerec.local.errors import client_error, exceptions_for
 
 _session = botocore.session.get_session()
@@ -43,7 +44,7 @@ def operation(name: str) -> Callable:
             if report.has_errors():
                 raise ParamValidationError(report=report.generate_report())
             try:
-                self._check_patterns(params, model.input_shape)
+                self._check_constraints(params, model.input_shape)
                 result = method(self, **params)
             except ServiceError as exc:
                 raise client_error(self.exceptions, exc.code, exc.message, name) from None
@@ -66,6 +67,9 @@ class LocalClient:
 
     service_name: str = ""
     pattern_error = "InvalidParameterException"
+    # True: every constraint of the model (enums, ranges, lengths, patterns) is checked, as AWS's
+    # front end does, and answered with ValidationException; False: only string patterns.
+    checks_all_constraints = False
 
     @cached_property
     def service_model(self):
@@ -95,6 +99,14 @@ class LocalClient:
             return _session.get_paginator_model(self.service_name).get_paginator(name)
         except ValueError:
             return None
+
+    def _check_constraints(self, params: dict, shape) -> None:
+        if not self.checks_all_constraints:
+            self._check_patterns(params, shape)
+            return
+        found = constraints.violations(params, shape)
+        if found:
+            raise ServiceError("ValidationException", constraints.message(found))
 
     def _check_patterns(self, params: dict, shape) -> None:
         for key, value in params.items():

@@ -19,6 +19,8 @@ decides exactly as dlib's own 0.6 rule does, and scores read as Rekognition's.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import threading
 import uuid
@@ -26,23 +28,60 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from botocore.exceptions import ClientError
 
 from facerec import faces as facelib
+from facerec.landmarks import default_landmarks
 from facerec.local.base import LocalClient, ServiceError, operation
-from facerec.local.store import FaceStore, NewFace, StoredFace
+from facerec.local.store import FaceStore, NewFace, StoredFace, TooManyTags
 from facerec.paths import private_dir
 
-FACE_MODEL_VERSION = "dlib-resnet-v1"
+# A version number, as Rekognition gives ("7.0" for collections made today), so that clients that
+# parse or compare it work; the engine answers as face model 7.0 does (no OrientationCorrection).
+FACE_MODEL_VERSION = "7.0"
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 MAX_S3_IMAGE_BYTES = 15 * 1024 * 1024
 MIN_IMAGE_SIDE = 80
 ACCOUNT = "000000000000"
 
 DEFAULT_THRESHOLD = 80.0
+DEFAULT_USER_SEARCH_THRESHOLD = 80.0  # SearchUsers, SearchUsersByImage
+DEFAULT_ASSOCIATION_THRESHOLD = 75.0  # AssociateFaces
+MAX_FACES_PER_USER = 100
+MAX_TAGS = 50  # AWS's limit of user tags per resource
+# How a user (several faces) is matched: by the mean of its descriptors, which separated people
+# better than the nearest face on ../shared/faces (bench/user_matching.py: margin 0.211 against 0.184).
+USER_MATCH_RULE = "mean"
 MATCH_DISTANCE = 0.6  # dlib's decision distance, which DEFAULT_THRESHOLD stands for
 SIMILARITY_SLOPE = 20.0
 SIMILARITY_MIDPOINT = MATCH_DISTANCE + math.log(100.0 / DEFAULT_THRESHOLD - 1.0) / -SIMILARITY_SLOPE
+
+
+def user_distances(owners: list[str], vectors: np.ndarray, query: np.ndarray, rule: str) -> dict[str, float]:
+    """Each user's distance to `query`: to its nearest face ("nearest") or to its mean descriptor ("mean").
+
+    `owners[i]` is the user of `vectors[i]`. Measured on ../shared/faces by bench/user_matching.py.
+    """
+    if not owners:
+        return {}
+    users = sorted(set(owners))
+    index = _index_of(owners, users)
+    q = np.asarray(query, dtype=np.float32)
+    if rule == "mean":
+        sums = np.zeros((len(users), vectors.shape[1]), dtype=np.float64)
+        np.add.at(sums, index, vectors)
+        means = sums / np.bincount(index, minlength=len(users))[:, None]
+        return dict(zip(users, np.linalg.norm(means - q, axis=1).tolist(), strict=True))
+    distances = np.linalg.norm(vectors - q, axis=1)
+    best = np.full(len(users), np.inf)
+    np.minimum.at(best, index, distances)
+    return dict(zip(users, best.tolist(), strict=True))
+
+
+def _index_of(owners: list[str], users: list[str]) -> np.ndarray:
+    position = {u: i for i, u in enumerate(users)}
+    return np.fromiter((position[o] for o in owners), dtype=np.int64, count=len(owners))
 
 
 def similarity(distance: float) -> float:
@@ -101,6 +140,7 @@ class LocalRekognition(LocalClient):
     """boto3's Rekognition client, answered by dlib on this machine."""
 
     service_name = "rekognition"
+    checks_all_constraints = True
 
     def __init__(self, data_dir: Path, s3: Any = None, region: str = "us-east-1") -> None:
         self.store = FaceStore(private_dir(Path(data_dir)) / "rekognition.sqlite3")
@@ -112,8 +152,12 @@ class LocalRekognition(LocalClient):
 
     @operation("CreateCollection")
     def create_collection(self, CollectionId: str, Tags: dict | None = None) -> dict:
+        if Tags and len(Tags) > MAX_TAGS:
+            raise _too_many_tags()
         if not self.store.create_collection(CollectionId):
             raise ServiceError("ResourceAlreadyExistsException", f"The collection id: {CollectionId} already exists")
+        if Tags:
+            self.store.set_tags(CollectionId, Tags, MAX_TAGS)
         return {"StatusCode": 200, "CollectionArn": self._arn(CollectionId), "FaceModelVersion": FACE_MODEL_VERSION}
 
     @operation("DescribeCollection")
@@ -124,7 +168,7 @@ class LocalRekognition(LocalClient):
             "FaceModelVersion": FACE_MODEL_VERSION,
             "CollectionARN": self._arn(CollectionId),
             "CreationTimestamp": found.created,
-            "UserCount": 0,
+            "UserCount": found.user_count,
         }
 
     @operation("ListCollections")
@@ -192,7 +236,7 @@ class LocalRekognition(LocalClient):
     ) -> dict:
         self._collection(CollectionId)
         after = _token_to_seq(NextToken)
-        rows = [] if UserId else self.store.faces(CollectionId, after, MaxResults + 1, FaceIds)
+        rows = self.store.faces(CollectionId, after, MaxResults + 1, FaceIds, UserId)
         page = rows[:MaxResults]
         result: dict = {"Faces": [_face_json(f) for _, f in page], "FaceModelVersion": FACE_MODEL_VERSION}
         if len(rows) > MaxResults:
@@ -202,7 +246,259 @@ class LocalRekognition(LocalClient):
     @operation("DeleteFaces")
     def delete_faces(self, CollectionId: str, FaceIds: list[str]) -> dict:
         self._collection(CollectionId)
-        return {"DeletedFaces": self.store.delete_faces(CollectionId, FaceIds)}
+        owners = self.store.face_owners(CollectionId, FaceIds)
+        unsuccessful, free = [], []
+        for face_id in dict.fromkeys(FaceIds):
+            if face_id not in owners:
+                unsuccessful.append({"FaceId": face_id, "Reasons": ["FACE_NOT_FOUND"]})
+            elif owners[face_id] is not None:
+                # As on AWS: a face that belongs to a user is disassociated before it can be deleted.
+                reasons = ["ASSOCIATED_TO_AN_EXISTING_USER"]
+                unsuccessful.append({"FaceId": face_id, "UserId": owners[face_id], "Reasons": reasons})
+            else:
+                free.append(face_id)
+        deleted = self.store.delete_faces(CollectionId, free) if free else []
+        return {"DeletedFaces": deleted, "UnsuccessfulFaceDeletions": unsuccessful}
+
+    # Users
+
+    @operation("CreateUser")
+    def create_user(self, CollectionId: str, UserId: str, ClientRequestToken: str | None = None) -> dict:
+        def run() -> dict:
+            if not self.store.create_user(CollectionId, UserId):
+                raise ServiceError("ConflictException", f"The user id: {UserId} already exists in the collection")
+            return {}
+
+        return self._once(CollectionId, "CreateUser", ClientRequestToken, {"UserId": UserId}, run)
+
+    @operation("DeleteUser")
+    def delete_user(self, CollectionId: str, UserId: str, ClientRequestToken: str | None = None) -> dict:
+        def run() -> dict:
+            if not self.store.delete_user(CollectionId, UserId):
+                raise _user_not_found(UserId)
+            return {}
+
+        return self._once(CollectionId, "DeleteUser", ClientRequestToken, {"UserId": UserId}, run)
+
+    @operation("ListUsers")
+    def list_users(self, CollectionId: str, MaxResults: int = 500, NextToken: str = "") -> dict:
+        self._collection(CollectionId)
+        found = self.store.users(CollectionId, after=NextToken, limit=MaxResults + 1)
+        page = found[:MaxResults]
+        result: dict = {"Users": [{"UserId": u.user_id, "UserStatus": _user_status(u.face_count)} for u in page]}
+        if len(found) > MaxResults:
+            result["NextToken"] = page[-1].user_id
+        return result
+
+    @operation("AssociateFaces")
+    def associate_faces(
+        self,
+        CollectionId: str,
+        UserId: str,
+        FaceIds: list[str],
+        UserMatchThreshold: float = DEFAULT_ASSOCIATION_THRESHOLD,
+        ClientRequestToken: str | None = None,
+    ) -> dict:
+        request = {"UserId": UserId, "FaceIds": FaceIds, "UserMatchThreshold": UserMatchThreshold}
+
+        def run() -> dict:
+            user = self._user(CollectionId, UserId)
+            owners = self.store.face_owners(CollectionId, FaceIds)
+            owners_of_user, vectors = self.store.user_descriptors(CollectionId, UserId)
+            room = MAX_FACES_PER_USER - user.face_count
+            added, unsuccessful = [], []
+            for face_id in dict.fromkeys(FaceIds):
+                failure = self._association_failure(CollectionId, face_id, UserId, owners, vectors, UserMatchThreshold)
+                if failure is None and owners.get(face_id) == UserId:
+                    continue  # already this user's: ignored, as AWS documents
+                if failure is None and len(added) >= room:
+                    raise ServiceError(
+                        "ServiceQuotaExceededException",
+                        f"A user has at most {MAX_FACES_PER_USER} faces; {UserId} has {user.face_count}.",
+                    )
+                if failure is None:
+                    added.append(face_id)
+                else:
+                    unsuccessful.append(failure)
+            if added:
+                self.store.associate(CollectionId, UserId, added)
+            return {
+                "AssociatedFaces": [{"FaceId": f} for f in added],
+                "UnsuccessfulFaceAssociations": unsuccessful,
+                "UserStatus": _user_status(user.face_count + len(added)),
+            }
+
+        return self._once(CollectionId, "AssociateFaces", ClientRequestToken, request, run)
+
+    def _association_failure(
+        self, collection: str, face_id: str, user_id: str, owners: dict, vectors: np.ndarray, threshold: float
+    ) -> dict | None:
+        if face_id not in owners:
+            return {"FaceId": face_id, "UserId": user_id, "Reasons": ["FACE_NOT_FOUND"]}
+        if owners[face_id] not in (None, user_id):
+            return {"FaceId": face_id, "UserId": user_id, "Reasons": ["ASSOCIATED_TO_A_DIFFERENT_USER"]}
+        if owners[face_id] is None and len(vectors):
+            # A user with faces takes only faces that match it, so one user stays one person.
+            _, descriptor = self.store.face(collection, face_id)
+            score = similarity(user_distances([user_id] * len(vectors), vectors, descriptor, USER_MATCH_RULE)[user_id])
+            if score < threshold:
+                return {"FaceId": face_id, "UserId": user_id, "Confidence": score, "Reasons": ["LOW_MATCH_CONFIDENCE"]}
+        return None
+
+    @operation("DisassociateFaces")
+    def disassociate_faces(
+        self, CollectionId: str, UserId: str, FaceIds: list[str], ClientRequestToken: str | None = None
+    ) -> dict:
+        def run() -> dict:
+            user = self._user(CollectionId, UserId)
+            owners = self.store.face_owners(CollectionId, FaceIds)
+            removed, unsuccessful = [], []
+            for face_id in dict.fromkeys(FaceIds):
+                if face_id not in owners:
+                    unsuccessful.append({"FaceId": face_id, "UserId": UserId, "Reasons": ["FACE_NOT_FOUND"]})
+                elif owners[face_id] not in (None, UserId):
+                    reasons = ["ASSOCIATED_TO_A_DIFFERENT_USER"]
+                    unsuccessful.append({"FaceId": face_id, "UserId": UserId, "Reasons": reasons})
+                elif owners[face_id] == UserId:
+                    removed.append(face_id)
+            if removed:
+                self.store.disassociate(CollectionId, UserId, removed)
+            return {
+                "DisassociatedFaces": [{"FaceId": f} for f in removed],
+                "UnsuccessfulFaceDisassociations": unsuccessful,
+                "UserStatus": _user_status(user.face_count - len(removed)),
+            }
+
+        request = {"UserId": UserId, "FaceIds": FaceIds}
+        return self._once(CollectionId, "DisassociateFaces", ClientRequestToken, request, run)
+
+    @operation("SearchUsers")
+    def search_users(
+        self,
+        CollectionId: str,
+        UserId: str | None = None,
+        FaceId: str | None = None,
+        UserMatchThreshold: float = DEFAULT_USER_SEARCH_THRESHOLD,
+        MaxUsers: int = 500,
+    ) -> dict:
+        self._collection(CollectionId)
+        if (UserId is None) == (FaceId is None):
+            raise ServiceError("InvalidParameterException", "Exactly one of UserId and FaceId must be given.")
+        result: dict = {"FaceModelVersion": FACE_MODEL_VERSION}
+        if FaceId is not None:
+            found = self.store.face(CollectionId, FaceId)
+            if found is None:
+                raise ServiceError("ResourceNotFoundException", f"The face id: {FaceId} does not exist")
+            queries = [found[1]]
+            result["SearchedFace"] = {"FaceId": FaceId}
+        else:
+            self._user(CollectionId, UserId)
+            _, vectors = self.store.user_descriptors(CollectionId, UserId)
+            queries = [vectors.mean(axis=0)] if USER_MATCH_RULE == "mean" and len(vectors) else list(vectors)
+            result["SearchedUser"] = {"UserId": UserId}
+        result["UserMatches"] = self._user_matches(CollectionId, queries, UserMatchThreshold, MaxUsers, UserId)
+        return result
+
+    @operation("SearchUsersByImage")
+    def search_users_by_image(
+        self,
+        CollectionId: str,
+        Image: dict,
+        UserMatchThreshold: float = DEFAULT_USER_SEARCH_THRESHOLD,
+        MaxUsers: int = 500,
+        QualityFilter: str = "NONE",
+    ) -> dict:
+        self._collection(CollectionId)
+        picture = self._picture(Image)
+        found = facelib.find_faces(picture)
+        result: dict = {"UserMatches": [], "FaceModelVersion": FACE_MODEL_VERSION, "UnsearchedFaces": []}
+        for face in found[1:]:
+            unsearched = {"FaceDetails": _face_detail(face, picture), "Reasons": ["FACE_NOT_LARGEST"]}
+            result["UnsearchedFaces"].append(unsearched)
+        if not found:
+            return result
+        largest = found[0]
+        reasons = QUALITY_BARS[QualityFilter].reasons(largest)
+        if reasons:
+            # No searchable face: empty matches and no SearchedFace, as the operation's documentation says.
+            result["UnsearchedFaces"].insert(0, {"FaceDetails": _face_detail(largest, picture), "Reasons": reasons})
+            return result
+        result["SearchedFace"] = {"FaceDetail": _face_detail(largest, picture)}
+        result["UserMatches"] = self._user_matches(CollectionId, [largest.descriptor], UserMatchThreshold, MaxUsers)
+        return result
+
+    def _user_matches(
+        self, collection: str, queries, threshold: float, limit: int, exclude: str | None = None
+    ) -> list[dict]:
+        owners, vectors = self.store.user_descriptors(collection)
+        counts: dict[str, int] = {}
+        for owner in owners:
+            counts[owner] = counts.get(owner, 0) + 1
+        best: dict[str, float] = {}
+        for query in queries:
+            for user_id, d in user_distances(owners, vectors, query, USER_MATCH_RULE).items():
+                best[user_id] = min(d, best.get(user_id, math.inf))
+        scored = [(similarity(d), u) for u, d in best.items() if u != exclude]
+        scored = sorted((s, u) for s, u in scored if s >= threshold)
+        scored.sort(key=lambda pair: pair[0], reverse=True)
+        return [
+            {"Similarity": s, "User": {"UserId": u, "UserStatus": _user_status(counts[u])}} for s, u in scored[:limit]
+        ]
+
+    def _user(self, collection_id: str, user_id: str):
+        self._collection(collection_id)
+        user = self.store.user(collection_id, user_id)
+        if user is None:
+            raise _user_not_found(user_id)
+        return user
+
+    def _once(self, collection_id: str, operation_name: str, token: str | None, request: dict, run) -> dict:
+        """Run a request once per ClientRequestToken: a retry gets the first answer, a reuse is refused."""
+        self._collection(collection_id)
+        if token is None:
+            return run()
+        fingerprint = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
+        with self._lock:
+            earlier = self.store.remembered(collection_id, operation_name, token)
+            if earlier is not None:
+                if earlier.fingerprint != fingerprint:
+                    raise ServiceError(
+                        "IdempotentParameterMismatchException",
+                        "ClientRequestToken was already used with different parameters.",
+                    )
+                return json.loads(earlier.response)
+            result = run()
+            self.store.remember(collection_id, operation_name, token, fingerprint, json.dumps(result))
+        return result
+
+    # Tags
+
+    @operation("TagResource")
+    def tag_resource(self, ResourceArn: str, Tags: dict) -> dict:
+        collection_id = self._collection_of(ResourceArn)
+        try:
+            self.store.set_tags(collection_id, Tags, MAX_TAGS)
+        except TooManyTags:
+            raise _too_many_tags() from None
+        return {}
+
+    @operation("UntagResource")
+    def untag_resource(self, ResourceArn: str, TagKeys: list[str]) -> dict:
+        self.store.remove_tags(self._collection_of(ResourceArn), TagKeys)
+        return {}
+
+    @operation("ListTagsForResource")
+    def list_tags_for_resource(self, ResourceArn: str) -> dict:
+        return {"Tags": self.store.tags(self._collection_of(ResourceArn))}
+
+    def _collection_of(self, arn: str) -> str:
+        """The collection an ARN of ours names (with or without the 'arn:' that CreateCollection's example lacks)."""
+        prefix = self._arn("")
+        full = arn if arn.startswith("arn:") else "arn:" + arn
+        collection_id = full[len(prefix) :] if full.startswith(prefix) else ""
+        if not collection_id or self.store.collection(collection_id) is None:
+            raise ServiceError("ResourceNotFoundException", f"The resource {arn} does not exist")
+        return collection_id
 
     # Search
 
@@ -344,20 +640,43 @@ class LocalRekognition(LocalClient):
         )
         if self.s3 is None or not ref.get("Bucket") or not ref.get("Name"):
             raise bad
+        where = {"Bucket": ref["Bucket"], "Key": ref["Name"]}
+        if ref.get("Version"):
+            where["VersionId"] = ref["Version"]
         try:
-            head = self.s3.head_object(Bucket=ref["Bucket"], Key=ref["Name"])
+            head = self.s3.head_object(**where)
+            # A store that keeps no versions ignores VersionId: the version must be the one asked for.
+            if ref.get("Version") and head.get("VersionId") != ref["Version"]:
+                raise ServiceError(
+                    "InvalidS3ObjectException",
+                    f"Version {ref['Version']} of s3://{ref['Bucket']}/{ref['Name']} was not found "
+                    "(is versioning enabled on the bucket?).",
+                )
             if head["ContentLength"] > MAX_S3_IMAGE_BYTES:
                 raise ServiceError("ImageTooLargeException", "Image size is too large. The limit is 15 MB in S3.")
-            return self.s3.get_object(Bucket=ref["Bucket"], Key=ref["Name"])["Body"].read()
+            return self.s3.get_object(**where)["Body"].read()
         except ClientError:
             raise bad from None
 
     def _arn(self, collection_id: str) -> str:
-        return f"aws:rekognition:{self.region}:{ACCOUNT}:collection/{collection_id}"
+        return f"arn:aws:rekognition:{self.region}:{ACCOUNT}:collection/{collection_id}"
 
 
 def _not_found(collection_id: str) -> ServiceError:
     return ServiceError("ResourceNotFoundException", f"The collection id: {collection_id} does not exist")
+
+
+def _user_not_found(user_id: str) -> ServiceError:
+    return ServiceError("ResourceNotFoundException", f"The user id: {user_id} does not exist")
+
+
+def _too_many_tags() -> ServiceError:
+    return ServiceError("ServiceQuotaExceededException", f"A collection can have at most {MAX_TAGS} tags.")
+
+
+def _user_status(face_count: int) -> str:
+    # Associations here finish within the request: a user is CREATED until it has faces, then ACTIVE.
+    return "ACTIVE" if face_count else "CREATED"
 
 
 def _token_to_seq(token: str) -> int:
@@ -391,6 +710,8 @@ def _face_json(face: StoredFace) -> dict:
     }
     if face.external_image_id is not None:
         result["ExternalImageId"] = face.external_image_id
+    if face.user_id is not None:
+        result["UserId"] = face.user_id
     return result
 
 
@@ -410,4 +731,5 @@ def _face_detail(face: facelib.Face, picture: facelib.Picture) -> dict:
 
 
 def _landmarks_json(face: facelib.Face, picture: facelib.Picture) -> list[dict]:
-    return [{"Type": name, "X": x / picture.width, "Y": y / picture.height} for name, (x, y) in face.landmarks.items()]
+    points = default_landmarks(face, picture)
+    return [{"Type": name, "X": x / picture.width, "Y": y / picture.height} for name, (x, y) in points.items()]

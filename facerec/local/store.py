@@ -41,7 +41,38 @@ CREATE TABLE IF NOT EXISTS faces (
     descriptor BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS faces_by_collection ON faces(collection, seq);
+CREATE TABLE IF NOT EXISTS users (
+    collection TEXT NOT NULL REFERENCES collections(name) ON DELETE CASCADE,
+    user_id TEXT NOT NULL,
+    created TEXT NOT NULL,
+    PRIMARY KEY (collection, user_id)
+);
+CREATE TABLE IF NOT EXISTS user_faces (  -- a face belongs to at most one user
+    face_id TEXT PRIMARY KEY REFERENCES faces(face_id) ON DELETE CASCADE,
+    collection TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    FOREIGN KEY (collection, user_id) REFERENCES users(collection, user_id) ON DELETE CASCADE
+);
+CREATE INDEX IF NOT EXISTS user_faces_by_user ON user_faces(collection, user_id);
+CREATE TABLE IF NOT EXISTS tags (
+    collection TEXT NOT NULL REFERENCES collections(name) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (collection, key)
+);
+CREATE TABLE IF NOT EXISTS requests (  -- answers to requests with a ClientRequestToken, for retries
+    collection TEXT NOT NULL REFERENCES collections(name) ON DELETE CASCADE,
+    operation TEXT NOT NULL,
+    token TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    response TEXT NOT NULL,
+    PRIMARY KEY (collection, operation, token)
+);
 """
+
+
+class TooManyTags(Exception):
+    """Tagging would leave a collection over the quota of tags."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +85,7 @@ class StoredFace:
     width: float
     height: float
     confidence: float
+    user_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +99,19 @@ class Collection:
     name: str
     created: datetime
     face_count: int
+    user_count: int = 0
+
+
+@dataclass(frozen=True)
+class User:
+    user_id: str
+    face_count: int
+
+
+@dataclass(frozen=True)
+class RememberedRequest:
+    fingerprint: str
+    response: str
 
 
 @dataclass
@@ -146,7 +191,8 @@ class FaceStore:
             if row is None:
                 return None
             (count,) = self._db.execute("SELECT count(*) FROM faces WHERE collection = ?", (name,)).fetchone()
-        return Collection(row[0], datetime.fromisoformat(row[1]), count)
+            (users,) = self._db.execute("SELECT count(*) FROM users WHERE collection = ?", (name,)).fetchone()
+        return Collection(row[0], datetime.fromisoformat(row[1]), count, users)
 
     def collection_names(self, after: str = "", limit: int = 1000) -> list[str]:
         with self._lock:
@@ -205,14 +251,17 @@ class FaceStore:
                 )
         return deleted
 
-    def faces(self, collection: str, after_seq: int = 0, limit: int = 1000, face_ids=None):
+    def faces(self, collection: str, after_seq: int = 0, limit: int = 1000, face_ids=None, user_id: str | None = None):
         """(seq, StoredFace) pairs in insertion order, after a sequence number."""
-        query = f"SELECT seq, {_FACE_COLUMNS} FROM faces WHERE collection = ? AND seq > ?"
+        query = f"SELECT f.seq, {_FACE_COLUMNS} FROM {_FACES} WHERE f.collection = ? AND f.seq > ?"
         args: list = [collection, after_seq]
         if face_ids:
-            query += f" AND face_id IN ({','.join('?' * len(face_ids))})"
+            query += f" AND f.face_id IN ({','.join('?' * len(face_ids))})"
             args += list(face_ids)
-        query += " ORDER BY seq LIMIT ?"
+        if user_id is not None:
+            query += " AND u.user_id = ?"
+            args.append(user_id)
+        query += " ORDER BY f.seq LIMIT ?"
         args.append(limit)
         with self._lock:
             rows = self._db.execute(query, args).fetchall()
@@ -221,7 +270,7 @@ class FaceStore:
     def face(self, collection: str, face_id: str) -> tuple[StoredFace, np.ndarray] | None:
         with self._lock:
             row = self._db.execute(
-                f"SELECT {_FACE_COLUMNS}, descriptor FROM faces WHERE collection = ? AND face_id = ?",
+                f"SELECT {_FACE_COLUMNS}, f.descriptor FROM {_FACES} WHERE f.collection = ? AND f.face_id = ?",
                 (collection, face_id),
             ).fetchone()
         if row is None:
@@ -233,10 +282,127 @@ class FaceStore:
             return {}
         with self._lock:
             rows = self._db.execute(
-                f"SELECT seq, {_FACE_COLUMNS} FROM faces WHERE seq IN ({','.join('?' * len(seqs))})",
+                f"SELECT f.seq, {_FACE_COLUMNS} FROM {_FACES} WHERE f.seq IN ({','.join('?' * len(seqs))})",
                 [int(s) for s in seqs],
             ).fetchall()
         return {r[0]: StoredFace(*r[1:]) for r in rows}
+
+    # Users
+
+    def create_user(self, collection: str, user_id: str) -> bool:
+        """Create it; False if the collection already has that user."""
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO users(collection, user_id, created) VALUES (?, ?, ?)",
+                (collection, user_id, datetime.now(timezone.utc).isoformat()),
+            )
+            return cursor.rowcount == 1
+
+    def delete_user(self, collection: str, user_id: str) -> bool:
+        """Delete it (its faces stay, no longer associated); False if there was none."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM user_faces WHERE collection = ? AND user_id = ?", (collection, user_id))
+            deleted = db.execute(
+                "DELETE FROM users WHERE collection = ? AND user_id = ?", (collection, user_id)
+            ).rowcount
+        return deleted == 1
+
+    def user(self, collection: str, user_id: str) -> User | None:
+        found = self.users(collection, after=user_id, limit=1, inclusive=True)
+        return found[0] if found and found[0].user_id == user_id else None
+
+    def users(self, collection: str, after: str = "", limit: int = 500, inclusive: bool = False) -> list[User]:
+        """Users in UserId order after `after`, with how many faces each has."""
+        since = ">=" if inclusive else ">"
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT s.user_id, (SELECT count(*) FROM user_faces f WHERE f.collection = s.collection"
+                f" AND f.user_id = s.user_id) FROM users s WHERE s.collection = ? AND s.user_id {since} ?"
+                " ORDER BY s.user_id LIMIT ?",
+                (collection, after, limit),
+            ).fetchall()
+        return [User(*row) for row in rows]
+
+    def face_owners(self, collection: str, face_ids: list[str]) -> dict[str, str | None]:
+        """Each face of the collection among face_ids -> its user (None when it has none)."""
+        if not face_ids:
+            return {}
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT f.face_id, u.user_id FROM {_FACES} WHERE f.collection = ?"
+                f" AND f.face_id IN ({','.join('?' * len(face_ids))})",
+                [collection, *face_ids],
+            ).fetchall()
+        return dict(rows)
+
+    def associate(self, collection: str, user_id: str, face_ids: list[str]) -> None:
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT INTO user_faces(face_id, collection, user_id) VALUES (?, ?, ?)",
+                [(face_id, collection, user_id) for face_id in face_ids],
+            )
+
+    def disassociate(self, collection: str, user_id: str, face_ids: list[str]) -> None:
+        with self._transaction() as db:
+            db.executemany(
+                "DELETE FROM user_faces WHERE collection = ? AND user_id = ? AND face_id = ?",
+                [(collection, user_id, face_id) for face_id in face_ids],
+            )
+
+    def user_descriptors(self, collection: str, user_id: str | None = None) -> tuple[list[str], np.ndarray]:
+        """(user of each row, descriptors) of the faces associated with users, or with one user."""
+        query = (
+            "SELECT u.user_id, f.descriptor FROM user_faces u JOIN faces f ON f.face_id = u.face_id"
+            " WHERE u.collection = ?"
+        )
+        args = [collection]
+        if user_id is not None:
+            query += " AND u.user_id = ?"
+            args.append(user_id)
+        with self._lock:
+            rows = self._db.execute(query + " ORDER BY u.user_id", args).fetchall()
+        vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), DESCRIPTOR_SIZE)
+        return [r[0] for r in rows], vectors
+
+    # Tags
+
+    def tags(self, collection: str) -> dict[str, str]:
+        with self._lock:
+            rows = self._db.execute("SELECT key, value FROM tags WHERE collection = ? ORDER BY key", (collection,))
+            return dict(rows.fetchall())
+
+    def set_tags(self, collection: str, tags: dict[str, str], limit: int) -> None:
+        """Add or replace tags; TooManyTags (and nothing changed) if the collection would have more than `limit`."""
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO tags(collection, key, value) VALUES (?, ?, ?)",
+                [(collection, k, v) for k, v in tags.items()],
+            )
+            (count,) = db.execute("SELECT count(*) FROM tags WHERE collection = ?", (collection,)).fetchone()
+            if count > limit:
+                raise TooManyTags(f"a collection has at most {limit} tags")
+
+    def remove_tags(self, collection: str, keys: list[str]) -> None:
+        with self._transaction() as db:
+            db.executemany("DELETE FROM tags WHERE collection = ? AND key = ?", [(collection, k) for k in keys])
+
+    # Requests with a ClientRequestToken
+
+    def remembered(self, collection: str, operation: str, token: str) -> RememberedRequest | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT fingerprint, response FROM requests WHERE collection = ? AND operation = ? AND token = ?",
+                (collection, operation, token),
+            ).fetchone()
+        return RememberedRequest(*row) if row else None
+
+    def remember(self, collection: str, operation: str, token: str, fingerprint: str, response: str) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO requests(collection, operation, token, fingerprint, response)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (collection, operation, token, fingerprint, response),
+            )
 
     # Search
 
@@ -335,4 +501,5 @@ def _empty(capacity: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     )
 
 
-_FACE_COLUMNS = "face_id, image_id, external_image_id, left, top, width, height, confidence"
+_FACE_COLUMNS = "f.face_id, f.image_id, f.external_image_id, f.left, f.top, f.width, f.height, f.confidence, u.user_id"
+_FACES = "faces f LEFT JOIN user_faces u ON u.face_id = f.face_id"

@@ -12,6 +12,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 from botocore.validate import validate_parameters
 
+# Errors every AWS service may answer without declaring them per operation (AWS's "Common Errors").
+COMMON_ERRORS = {"ValidationException"}
+
 
 class CheckedClient:
     def __init__(self, client: Any) -> None:
@@ -32,7 +35,7 @@ class CheckedClient:
                 response = target(**params)
             except ClientError as exc:
                 code = exc.response["Error"]["Code"]
-                declared = {shape.name for shape in operation.error_shapes}
+                declared = {shape.name for shape in operation.error_shapes} | COMMON_ERRORS
                 assert code in declared, f"{operation_name} raised {code}, not among {sorted(declared)}"
                 self.seen_errors.add((operation_name, code))
                 raise

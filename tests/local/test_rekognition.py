@@ -8,10 +8,12 @@ import stat
 import struct
 import subprocess
 import sys
+import uuid
 import zlib
 from pathlib import Path
 
 import pytest
+from botocore import xform_name
 from botocore.exceptions import ClientError, ParamValidationError
 from PIL import Image, ImageEnhance, ImageFilter
 
@@ -33,6 +35,16 @@ ALL_OPERATIONS = {
     "SearchFacesByImage",
     "DetectFaces",
     "CompareFaces",
+    "CreateUser",
+    "DeleteUser",
+    "ListUsers",
+    "AssociateFaces",
+    "DisassociateFaces",
+    "SearchUsers",
+    "SearchUsersByImage",
+    "TagResource",
+    "UntagResource",
+    "ListTagsForResource",
 }
 
 
@@ -96,8 +108,12 @@ def test_collection_lifecycle(rekognition: CheckedClient) -> None:
 
 
 def test_collection_id_is_checked_against_rekognitions_pattern(rekognition: CheckedClient) -> None:
-    with pytest.raises(ClientError, match="InvalidParameterException"):
+    with pytest.raises(ClientError, match="ValidationException") as raised:
         rekognition.create_collection(CollectionId="no spaces/or slashes")
+    assert raised.value.response["Error"]["Message"] == (
+        "1 validation error detected: Value 'no spaces/or slashes' at 'collectionId' failed to satisfy "
+        "constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.\\-]+"
+    )
 
 
 def test_operations_on_a_missing_collection_fail(rekognition: CheckedClient) -> None:
@@ -200,14 +216,34 @@ def test_compare_faces_splits_matches_from_the_rest(rekognition: CheckedClient) 
 def test_detect_faces_reports_landmarks_inside_the_box(rekognition: CheckedClient) -> None:
     (face,) = rekognition.detect_faces(Image={"Bytes": photo("people/barack_obama/obama1.jpg")})["FaceDetails"]
     box = face["BoundingBox"]
-    assert {lm["Type"] for lm in face["Landmarks"]} == {"eyeLeft", "eyeRight", "nose"}
+    # Rekognition's five default landmarks.
+    assert [lm["Type"] for lm in face["Landmarks"]] == ["eyeLeft", "eyeRight", "mouthLeft", "mouthRight", "nose"]
     for lm in face["Landmarks"]:
         assert box["Left"] <= lm["X"] <= box["Left"] + box["Width"]
         assert box["Top"] <= lm["Y"] <= box["Top"] + box["Height"]
     marks = {lm["Type"]: lm for lm in face["Landmarks"]}
-    assert marks["eyeLeft"]["X"] > marks["eyeRight"]["X"]  # the subject's left eye is on the image's right
+    # As in AWS's documented IndexFaces example (botocore's examples-1.json): eyeLeft is the eye on the image's left.
+    documented = aws_example_landmarks()
+    assert documented["eyeLeft"]["X"] < documented["eyeRight"]["X"]
+    assert marks["eyeLeft"]["X"] < marks["eyeRight"]["X"]
+    assert marks["mouthLeft"]["X"] < marks["mouthRight"]["X"]
+    assert max(marks["eyeLeft"]["Y"], marks["eyeRight"]["Y"]) < marks["nose"]["Y"]
+    assert marks["nose"]["Y"] < min(marks["mouthLeft"]["Y"], marks["mouthRight"]["Y"])
+    # The mouth corners lie between the eyes' verticals, give or take, on a frontal face.
+    assert marks["eyeLeft"]["X"] - 0.3 * box["Width"] < marks["mouthLeft"]["X"] < marks["nose"]["X"]
+    assert marks["nose"]["X"] < marks["mouthRight"]["X"] < marks["eyeRight"]["X"] + 0.3 * box["Width"]
     assert abs(face["Pose"]["Yaw"]) < 20 and abs(face["Pose"]["Roll"]) < 20
     assert face["Confidence"] > 99
+
+
+def aws_example_landmarks() -> dict:
+    """The landmarks of the first face in AWS's documented IndexFaces example."""
+    import botocore.session
+
+    loader = botocore.session.get_session().get_component("data_loader")
+    examples = loader.load_service_model("rekognition", "examples-1")["examples"]
+    landmarks = examples["IndexFaces"][0]["output"]["FaceRecords"][0]["FaceDetail"]["Landmarks"]
+    return {lm["Type"]: lm for lm in landmarks}
 
 
 def test_exif_orientation_is_respected(rekognition: CheckedClient) -> None:
@@ -292,7 +328,8 @@ BAD_IMAGES = {
     "truncated JPEG": (lambda: photo("people/joe_biden/biden1.jpg")[:20000], "InvalidImageFormatException"),
     "GIF": (lambda: _gif(), "InvalidImageFormatException"),
     "1x1 image": (tiny_png, "InvalidParameterException"),
-    "over 5 MB": (oversized_jpeg, "ImageTooLargeException"),
+    # AWS's front end refuses it by the model's length limit, before the service sees it.
+    "over 5 MB": (oversized_jpeg, "ValidationException"),
     "30000x30000 PNG header": (lambda: png_claiming(30000, 30000), "ImageTooLargeException"),
 }
 
@@ -319,10 +356,14 @@ def test_bad_images_get_rekognitions_error_and_change_nothing(enrolled: CheckedC
     assert face_ids(enrolled) == before
 
 
-def test_empty_bytes_are_an_invalid_parameter(enrolled: CheckedClient) -> None:
+def test_empty_bytes_are_a_validation_error(enrolled: CheckedClient) -> None:
     before = face_ids(enrolled)
-    with pytest.raises(ClientError, match="InvalidParameterException"):
+    with pytest.raises(ClientError, match="ValidationException") as raised:
         enrolled.index_faces(CollectionId=COLLECTION, Image={"Bytes": b""})
+    assert (
+        "at 'image.bytes' failed to satisfy constraint: Member must have length greater than or equal to 1"
+        in (raised.value.response["Error"]["Message"])
+    )
     assert face_ids(enrolled) == before
 
 
@@ -343,7 +384,7 @@ def test_search_with_no_face_is_an_invalid_parameter(enrolled: CheckedClient) ->
 
 @pytest.mark.parametrize("external_id", ["Zoë Ñúñez", "has space", "slash/name"])
 def test_external_image_id_follows_rekognitions_pattern(rekognition: CheckedClient, external_id: str) -> None:
-    with pytest.raises(ClientError, match="InvalidParameterException"):
+    with pytest.raises(ClientError, match="ValidationException"):
         rekognition.index_faces(
             CollectionId=COLLECTION, Image={"Bytes": photo("people/joe_biden/biden1.jpg")}, ExternalImageId=external_id
         )
@@ -362,6 +403,91 @@ def test_images_are_read_from_s3(rekognition: CheckedClient, s3: LocalS3) -> Non
     for missing in ({"Bucket": "photos", "Name": "nope.jpg"}, {"Bucket": "nobucket", "Name": "x.jpg"}):
         with pytest.raises(ClientError, match="InvalidS3ObjectException"):
             rekognition.search_faces_by_image(CollectionId=COLLECTION, Image={"S3Object": missing})
+
+
+def test_an_s3_object_version_the_bucket_does_not_keep_is_refused(rekognition: CheckedClient, s3: LocalS3) -> None:
+    s3.put_object(Bucket="photos", Key="biden.jpg", Body=photo("people/joe_biden/biden1.jpg"))
+    ref = {"Bucket": "photos", "Name": "biden.jpg"}
+    assert len(rekognition.detect_faces(Image={"S3Object": ref})["FaceDetails"]) == 1
+    # The local S3 keeps no versions: a Version is not silently ignored.
+    with pytest.raises(ClientError, match="InvalidS3ObjectException") as raised:
+        rekognition.index_faces(CollectionId=COLLECTION, Image={"S3Object": {**ref, "Version": "v2"}})
+    assert "Version v2" in raised.value.response["Error"]["Message"]
+    assert face_ids(rekognition) == []
+
+
+def test_users_persist_and_go_with_their_faces_and_collection(data_dir: Path, s3: LocalS3) -> None:
+    engine = CheckedClient(LocalRekognition(data_dir, s3=s3))
+    engine.create_collection(CollectionId="kept", Tags={"purpose": "test"})
+    everyone = people()
+    face = engine.index_faces(CollectionId="kept", Image={"Bytes": everyone["joe_biden"][0].read_bytes()})
+    face_id = face["FaceRecords"][0]["Face"]["FaceId"]
+    engine.create_user(CollectionId="kept", UserId="joe")
+    engine.associate_faces(CollectionId="kept", UserId="joe", FaceIds=[face_id])
+    again = CheckedClient(LocalRekognition(data_dir, s3=s3))  # another process would see the same
+    assert again.list_users(CollectionId="kept")["Users"] == [{"UserId": "joe", "UserStatus": "ACTIVE"}]
+    assert again.list_faces(CollectionId="kept", UserId="joe")["Faces"][0]["UserId"] == "joe"
+    arn = again.describe_collection(CollectionId="kept")["CollectionARN"]
+    assert again.list_tags_for_resource(ResourceArn=arn)["Tags"] == {"purpose": "test"}
+    # Deleting the user keeps the face, unassociated; the collection takes users and tags with it.
+    again.delete_user(CollectionId="kept", UserId="joe")
+    assert "UserId" not in again.list_faces(CollectionId="kept")["Faces"][0]
+    again.create_user(CollectionId="kept", UserId="joe2")
+    again.delete_collection(CollectionId="kept")
+    again.create_collection(CollectionId="kept")
+    assert again.list_users(CollectionId="kept")["Users"] == []
+    assert again.list_tags_for_resource(ResourceArn=arn)["Tags"] == {}
+    assert again.describe_collection(CollectionId="kept")["UserCount"] == 0
+
+
+def test_a_user_has_at_most_100_faces(rekognition: CheckedClient) -> None:
+    import numpy as np
+
+    from facerec.local.store import NewFace, StoredFace
+
+    engine = rekognition._client
+    rng = np.random.default_rng(3)
+    base = rng.normal(0, 0.09, 128).astype(np.float32)
+    ids = [str(uuid.uuid4()) for _ in range(101)]
+    engine.store.add_faces(
+        COLLECTION,
+        [NewFace(StoredFace(i, "img", None, 0.1, 0.1, 0.2, 0.2, 99.0), base + 0.001 * n) for n, i in enumerate(ids)],
+    )
+    rekognition.create_user(CollectionId=COLLECTION, UserId="many")
+    assert (
+        len(rekognition.associate_faces(CollectionId=COLLECTION, UserId="many", FaceIds=ids[:100])["AssociatedFaces"])
+        == 100
+    )
+    with pytest.raises(ClientError, match="ServiceQuotaExceededException"):
+        rekognition.associate_faces(CollectionId=COLLECTION, UserId="many", FaceIds=ids[100:])
+    assert len(rekognition.list_faces(CollectionId=COLLECTION, UserId="many")["Faces"]) == 100
+
+
+def test_user_matching_rule_separates_people_on_shared_faces() -> None:
+    """The rule the engine uses (USER_MATCH_RULE) against the other, leave-one-out on ../shared/faces."""
+    import numpy as np
+
+    from facerec import faces as facelib
+    from facerec.local.rekognition import USER_MATCH_RULE, user_distances
+
+    labelled = [
+        (name, facelib.find_faces(facelib.decode(p.read_bytes()))[0].descriptor)
+        for name, paths in people().items()
+        for p in paths
+    ]
+    margins = {}
+    for rule in ("nearest", "mean"):
+        genuine, impostor = [], []
+        for index, (name, query) in enumerate(labelled):
+            owners = [n for i, (n, _) in enumerate(labelled) if i != index]
+            vectors = np.stack([d for i, (_, d) in enumerate(labelled) if i != index])
+            distances = user_distances(owners, vectors, query, rule)
+            if name in distances:
+                genuine.append(distances[name])
+                impostor += [d for other, d in distances.items() if other != name]
+        margins[rule] = min(impostor) - max(genuine)
+    print(f"margin between people (impostor min - genuine max): {margins}")
+    assert margins[USER_MATCH_RULE] == max(margins.values()) and margins[USER_MATCH_RULE] > 0
 
 
 def test_s3_images_over_15_mb_are_too_large(rekognition: CheckedClient, s3: LocalS3) -> None:
@@ -441,7 +567,20 @@ def test_every_operation_answers_in_botocores_shapes(enrolled: CheckedClient) ->
     enrolled.search_faces_by_image(CollectionId=COLLECTION, Image=image, QualityFilter="AUTO")
     enrolled.detect_faces(Image=image, Attributes=["ALL"])
     enrolled.compare_faces(SourceImage=image, TargetImage={"Bytes": photo("groups/kit_and_rose.jpg")})
-    enrolled.delete_faces(CollectionId=COLLECTION, FaceIds=[face_id])
+    enrolled.create_user(CollectionId=COLLECTION, UserId="alex")
+    enrolled.associate_faces(CollectionId=COLLECTION, UserId="alex", FaceIds=[face_id])
+    enrolled.list_users(CollectionId=COLLECTION)
+    enrolled.search_users(CollectionId=COLLECTION, UserId="alex")
+    enrolled.search_users(CollectionId=COLLECTION, FaceId=face_id)
+    enrolled.search_users_by_image(CollectionId=COLLECTION, Image={"Bytes": photo("groups/obama_and_biden_2.jpg")})
+    enrolled.search_users_by_image(CollectionId=COLLECTION, Image=image, QualityFilter="HIGH")
+    enrolled.disassociate_faces(CollectionId=COLLECTION, UserId="alex", FaceIds=[face_id])
+    enrolled.delete_user(CollectionId=COLLECTION, UserId="alex")
+    arn = enrolled.describe_collection(CollectionId=COLLECTION)["CollectionARN"]
+    enrolled.tag_resource(ResourceArn=arn, Tags={"k": "v"})
+    enrolled.list_tags_for_resource(ResourceArn=arn)
+    enrolled.untag_resource(ResourceArn=arn, TagKeys=["k"])
+    enrolled.delete_faces(CollectionId=COLLECTION, FaceIds=[face_id, str(uuid.uuid4())])
     enrolled.delete_collection(CollectionId=COLLECTION)
     assert enrolled.seen_operations == ALL_OPERATIONS
 
@@ -458,3 +597,66 @@ def test_a_collection_made_again_elsewhere_is_not_confused_with_the_old_one(data
     second.index_faces(CollectionId="c", Image={"Bytes": photo("people/kit_harington/kit1.jpg")}, ExternalImageId="kit")
     matches = first.search_faces_by_image(CollectionId="c", Image={"Bytes": photo("people/kit_harington/kit2.jpg")})
     assert [m["Face"]["ExternalImageId"] for m in matches["FaceMatches"]] == ["kit"]
+
+
+def violating_values(shape) -> list:
+    """Values that break one constraint each of a scalar or list shape, as the model states them."""
+    meta = shape.metadata
+    kind = shape.type_name
+    values = []
+    if kind == "string":
+        if shape.enum:
+            values.append("NOT_IN_" + shape.enum[0])
+        if "max" in meta:
+            values.append("a" * (meta["max"] + 1))
+        if meta.get("min", 0) > 0:
+            values.append("")
+        if "pattern" in meta and meta["pattern"].startswith("[0-9a-f]{8}"):
+            values.append("not-a-uuid")
+    elif kind in ("integer", "long", "float", "double"):
+        if "max" in meta:
+            values.append(meta["max"] * 10**20 if kind in ("integer", "long") else float(meta["max"]) + 0.5)
+        if "min" in meta:
+            values.append(meta["min"] - 1)
+    elif kind == "list":
+        if "max" in meta:
+            values.append([str(uuid.uuid4())] * (meta["max"] + 1))
+        values += [[v] for v in violating_values(shape.member)]
+    return values
+
+
+def test_every_top_level_constraint_of_every_operation_is_enforced(enrolled: CheckedClient) -> None:
+    """Driven by botocore's model: each constraint of each member of each implemented operation."""
+    valid = {
+        "CollectionId": COLLECTION,
+        "UserId": "someone",
+        "FaceId": str(uuid.uuid4()),
+        "FaceIds": [str(uuid.uuid4())],
+        "Image": {"Bytes": photo("people/joe_biden/biden1.jpg")},
+        "SourceImage": {"Bytes": photo("people/joe_biden/biden1.jpg")},
+        "TargetImage": {"Bytes": photo("people/joe_biden/biden1.jpg")},
+        "ResourceArn": "arn:aws:rekognition:us-east-1:000000000000:collection/faces",
+        "Tags": {"k": "v"},
+        "TagKeys": ["k"],
+    }
+    model = enrolled.model
+    before = face_ids(enrolled)
+    checked = 0
+    for name in sorted(ALL_OPERATIONS):
+        shape = model.operation_model(name).input_shape
+        method = getattr(enrolled, xform_name(name))
+        base = {m: valid[m] for m in shape.required_members}
+        for member, member_shape in shape.members.items():
+            for value in violating_values(member_shape):
+                with pytest.raises((ClientError, ParamValidationError)) as raised:
+                    method(**{**base, member: value})
+                checked += 1
+                if isinstance(raised.value, ParamValidationError):
+                    # Minimums boto3 itself checks before sending, as this in-process client does.
+                    assert "min" in str(raised.value) and member in str(raised.value), (name, member)
+                    continue
+                error = raised.value.response["Error"]
+                assert error["Code"] == "ValidationException", (name, member, value)
+                assert f"at '{member[0].lower() + member[1:]}' failed to satisfy constraint" in error["Message"]
+    assert checked > 60
+    assert face_ids(enrolled) == before
