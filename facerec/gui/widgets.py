@@ -34,6 +34,11 @@ class Preview(ttk.Frame):
         self._job = self.after(REFRESH_MS, self._refresh)
 
     @property
+    def message(self) -> str:
+        """What the preview says in words instead of a picture ("" while it shows one)."""
+        return str(self._label.cget("text"))
+
+    @property
     def live(self) -> bool:
         return self.still is None and self.camera is not None and self.camera.state.live
 
@@ -92,6 +97,8 @@ class Preview(ttk.Frame):
 
 class StatusLine(ttk.Label):
     """One line of news for the user; errors in red."""
+
+    normal_colour = ""
 
     def __init__(self, master: tk.Misc, text: str = "") -> None:
         super().__init__(master, text=text, anchor="w", padding=(8, 4))
