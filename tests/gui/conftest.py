@@ -152,7 +152,8 @@ def type_into(entry, text: str) -> None:
 
 
 def answer_dialogs(root, *answers: tuple[str, ...], seen: list[str]) -> None:
-    """Answer the next message boxes with keys, one tuple of keysyms each; record each box's text in `seen`.
+    """Answer the next message boxes with keys, one tuple of key events each ("<Return>", "<Shift-Tab>");
+    record each box's text in `seen`.
 
     Tk's message box runs its own event loop, so the answers are scheduled before the box opens.
     """
@@ -169,13 +170,15 @@ def answer_dialogs(root, *answers: tuple[str, ...], seen: list[str]) -> None:
 
     def poll() -> None:
         path = dialog()
-        if path is None:
+        # Not open yet, or open but not yet focused on its default button.
+        if path is None or str(root.tk.call("focus", "-lastfor", path)) == path:
             root.after(30, poll)
             return
         seen.append(str(root.tk.call(f"{path}.msg", "cget", "-text")))
         for key in pending.pop(0):
-            focused = root.tk.call("focus") or path
-            root.tk.call("event", "generate", focused, f"<KeyPress-{key}>")
+            # The box's focus (its default button first); Xvfb has no window manager to give it the X focus.
+            focused = root.tk.call("focus", "-lastfor", path)
+            root.tk.call("event", "generate", focused, key)
         if pending:
             root.after(30, poll)
 
