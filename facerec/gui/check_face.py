@@ -148,7 +148,7 @@ class CheckFaceWindow(Window):
             return
         now = time.strftime("%H:%M:%S")
         for face in faces:
-            similarity = f"{face.similarity:.1f}" if face.similarity is not None else ""
+            similarity = f"{face.similarity:.1f}" if face.name else (f"best {face.best:.0f}" if face.best else "")
             self.history.insert("", 0, values=(now, face.name or "Unknown", similarity))
         names = ", ".join(label(f) for f in faces)
         self.status.say(f"{counted(len(faces), 'face')}: {names}")
