@@ -405,3 +405,19 @@ def test_enrolling_a_duplicate_asks_first_and_no_is_the_default(make_app, obama_
     pump(app.root, lambda: add.added, what="the add")
     assert len(seen) == 3 and "already enrolled" in seen[2], seen
     assert [(p.name, p.face_count) for p in app.service.people()] == [("Barack Obama", 2)]
+
+
+def test_a_picture_opened_during_a_check_gets_its_own_result(make_app, obama_video: Path) -> None:
+    app = make_app(obama_video)
+    enrol(app, "Barack Obama", "people/barack_obama/obama2.jpg")
+    enrol(app, "Kit Harington", "people/kit_harington/kit1.jpg")
+    check = open_window(app, "check")
+    photos = iter([FACES_DIR / "people/barack_obama/obama3.jpg", FACES_DIR / "people/kit_harington/kit2.jpg"])
+    check.ask_image_path = lambda: next(photos)
+    click(check.open_button)
+    pump(app.root, lambda: check._checking, what="the first check")
+    click(check.open_button)  # a second photo while the first is being checked
+    idle(app)
+    assert [f.name for f in check.results] == ["Kit Harington"]
+    assert [o.label.split(" · ")[0] for o in check.preview.overlays] == ["Kit Harington"]
+    assert names_in_history(check) == ["Kit Harington"]
