@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import tkinter as tk
+from collections.abc import Callable
 from pathlib import Path
 from tkinter import filedialog, ttk
 from typing import TYPE_CHECKING
@@ -63,7 +64,7 @@ class Window(tk.Toplevel):
         """A new picture (or the camera lost or found): an error about the old one no longer applies."""
         self.status.clear_error()
 
-    def bind_capture_keys(self, capture) -> None:
+    def bind_capture_keys(self, capture: Callable[[], None]) -> None:
         """Space and Enter capture, unless the widget with the focus uses the key itself.
 
         Enter on a focused button presses it, as Space does; Enter in the name field captures.
