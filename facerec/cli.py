@@ -136,7 +136,7 @@ def _refuse_duplicates(service, name: str, photos: list[tuple[str, bytes]]) -> N
                 "add --allow-duplicate to enrol it anyway"
             )
         seen[digest] = source
-        found = service.find_duplicates(name, data, source=Path(source).name)
+        found = service.find_duplicates(name, data, source=Path(source).name, check_name=len(seen) == 1)
         if found:
             raise DuplicateEnrolment(
                 f"{Path(source).name}: {found[0].message} Not added; add --allow-duplicate to enrol it anyway"

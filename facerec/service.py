@@ -272,20 +272,27 @@ class FaceService:
 
     # Duplicates
 
-    def find_duplicates(self, name: str, data: bytes, source: str = "the image") -> list[Duplicate]:
+    def find_duplicates(
+        self, name: str, data: bytes, source: str = "the image", check_name: bool = True
+    ) -> list[Duplicate]:
         """What enrolling `data` under `name` would repeat: the face enrolled under another name, this very
         photo enrolled already, or an enrolled name equal to `name` but for case and spaces.
 
         A face under two names makes Check face answer whichever is nearer, arbitrarily; the caller asks
         the user (the app) or wants them to say so (the CLI's --allow-duplicate) before adding.
+        The name check reads the whole table: `check_name=False` skips it for a batch's later photos.
         """
         name = validate_name(name)
         upload = prepare_image(data, source)
-        found = [
-            Duplicate("name", person.name)
-            for person in self.people()
-            if person.name != name and _name_key(person.name) == _name_key(name)
-        ]
+        found = (
+            [
+                Duplicate("name", person.name)
+                for person in self.people()
+                if person.name != name and _name_key(person.name) == _name_key(name)
+            ]
+            if check_name
+            else []
+        )
         try:
             matches = self.rekognition.search_faces_by_image(
                 CollectionId=self.settings.rekognition_collection_name,
