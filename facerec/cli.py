@@ -14,7 +14,7 @@ from typing import TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from facerec.errors import UserError, describe
+from facerec.errors import DuplicateEnrolment, UserError, counted, describe
 from facerec.settings import SettingsError
 
 DEFAULT_FACES = Path(__file__).resolve().parents[2] / "shared" / "faces"
@@ -24,13 +24,21 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m facerec", description="Enrol faces by name and recognise them.")
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    add = commands.add_parser("add", help="enrol a person from one or more photos")
+    add = commands.add_parser("add", help="enrol a person from one or more photos, or every photo in a folder")
     add.add_argument("name", help="the person's name")
-    add.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    add.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="a photo, or a folder of photos")
+    add.add_argument(
+        "--allow-duplicate",
+        action="store_true",
+        help="enrol even a face enrolled under another name, a photo enrolled already, or a name that differs "
+        "from an enrolled one only in case or spaces",
+    )
     check = commands.add_parser("check", help="say who is in a photo")
     check.add_argument("image", type=Path)
     check.add_argument("--json", action="store_true", help="print a JSON object")
-    check.add_argument("--threshold", type=float, help="smallest similarity for a match (default: settings)")
+    check.add_argument(
+        "--threshold", type=percentage, help="smallest similarity for a match, 0-100 (default: settings)"
+    )
     people = commands.add_parser("people", help="list everyone enrolled")
     people.add_argument("--json", action="store_true", help="print a JSON list")
     delete = commands.add_parser("delete", help="delete a person: faces, table items and images")
@@ -51,6 +59,17 @@ def parser() -> argparse.ArgumentParser:
         "--read-timeout", type=float, default=20.0, help="seconds for a request to arrive whole (default 20)"
     )
     return top
+
+
+def percentage(text: str) -> float:
+    """A number from 0 to 100 (argparse turns the ValueError into a usage error, exit 2)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number from 0 to 100") from None
+    if not 0 <= value <= 100:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"{text} is outside 0-100")
+    return value
 
 
 def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -79,12 +98,17 @@ def cmd_add(service, args, out: TextIO, err: TextIO) -> int:
     from facerec.service import prepare_image, validate_name
 
     validate_name(args.name)
-    photos = [(str(path), _read(path)) for path in args.images]
+    paths = [photo for path in args.images for photo in _photos_in(path)]
+    photos = [(str(path), _read(path)) for path in paths]
     for source, data in photos:  # every file an image before anything is sent
         prepare_image(data, source=Path(source).name)
+    if not args.allow_duplicate:
+        _refuse_duplicates(service, args.name, photos)
 
     def report(progress) -> None:
-        if progress.error or (progress.result and not progress.result.ok):
+        if progress.result and progress.result.pending:
+            print(f"{Path(progress.source).name}: {progress.result.message}", file=err)
+        elif progress.error or (progress.result and not progress.result.ok):
             reason = progress.error or progress.result.message
             print(f"{Path(progress.source).name}: not added: {reason}", file=err)
         if progress.total > 1:
@@ -108,6 +132,36 @@ def add_summary(name: str, outcomes: list) -> str:
     return "\n".join(lines)
 
 
+def _photos_in(path: Path) -> list[Path]:
+    """A photo as given, or the photos of a folder (JPEG and PNG files, by name)."""
+    if not path.is_dir():
+        return [path]
+    photos = _images(path)
+    if not photos:
+        raise UserError(f"{path} is a folder with no JPEG or PNG photo in it")
+    return photos
+
+
+def _refuse_duplicates(service, name: str, photos: list[tuple[str, bytes]]) -> None:
+    """DuplicateEnrolment for the first photo that repeats an enrolled face, photo or name, or another photo given."""
+    import hashlib
+
+    seen: dict[str, str] = {}
+    for source, data in photos:
+        digest = hashlib.sha256(data).hexdigest()
+        if digest in seen:
+            raise DuplicateEnrolment(
+                f"{Path(source).name} is the same photo as {Path(seen[digest]).name}; "
+                "add --allow-duplicate to enrol it anyway"
+            )
+        seen[digest] = source
+        found = service.find_duplicates(name, data, source=Path(source).name, check_name=len(seen) == 1)
+        if found:
+            raise DuplicateEnrolment(
+                f"{Path(source).name}: {found[0].message} Not added; add --allow-duplicate to enrol it anyway"
+            )
+
+
 def cmd_check(service, args, out: TextIO, err: TextIO) -> int:
     faces = service.check(_read(args.image), threshold=args.threshold, source=str(args.image))
     if args.json:
@@ -117,7 +171,10 @@ def cmd_check(service, args, out: TextIO, err: TextIO) -> int:
     if not faces:
         print("No face found.", file=out)
     for face in faces:
-        who = f"{face.name} (similarity {face.similarity:.1f})" if face.name else "Unknown"
+        if face.name:
+            who = f"{face.name} (similarity {face.similarity:.1f})"
+        else:
+            who = "Unknown" + (f" (nearest enrolled face: similarity {face.best:.1f})" if face.best is not None else "")
         print(who, file=out)
     return 0
 
@@ -130,13 +187,13 @@ def cmd_people(service, args, out: TextIO, err: TextIO) -> int:
     elif not people:
         print("Nobody is enrolled yet.", file=out)
     for person in [] if args.json else people:
-        print(f"{person.name}\t{person.face_count} face{'s' if person.face_count != 1 else ''}", file=out)
+        print(f"{person.name}\t{counted(person.face_count, 'face')}", file=out)
     return 0
 
 
 def cmd_delete(service, args, out: TextIO, err: TextIO) -> int:
     result = service.delete(args.name)
-    print(f"Deleted {result.name}: {result.faces} faces, {result.images} images", file=out)
+    print(f"Deleted {result.name}: {counted(result.faces, 'face')}, {counted(result.images, 'image')}", file=out)
     return 0
 
 
@@ -183,6 +240,8 @@ def service_name(name: str) -> str:
 
 
 def _read(path: Path) -> bytes:
+    if path.is_dir():
+        raise UserError(f"{path} is a folder, not a photo")
     if not path.is_file():
         raise UserError(f"{path}: no such file")
     return path.read_bytes()

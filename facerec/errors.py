@@ -27,6 +27,24 @@ class NoCamera(UserError):
     pass
 
 
+class DuplicateEnrolment(UserError):
+    """Enrolling would repeat a face, a photo or a name already enrolled; the user has to say so."""
+
+
+def counted(count: int, noun: str) -> str:
+    """ "1 face", "2 faces": the number with its noun (regular plurals only)."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def duplicate_message(kind: str, enrolled_name: str, similarity: float | None = None) -> str:
+    """Why an enrolment repeats what is enrolled (see FaceService.find_duplicates), in one sentence."""
+    if kind == "photo":
+        return f"This photo is already enrolled, as {enrolled_name}."
+    if kind == "face":
+        return f"This face looks like {enrolled_name} ({similarity:.0f}% similar), who is already enrolled."
+    return f"{enrolled_name} is already enrolled: the names differ only in capitals or spaces."
+
+
 # What a person should read for the AWS error codes the app can meet.
 CLIENT_ERROR_MESSAGES = {
     "ResourceNotFoundException": "An AWS resource is missing (collection or table): run scripts/provision.sh.",

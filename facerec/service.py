@@ -8,6 +8,7 @@ caller's one error handler (facerec.errors).
 
 from __future__ import annotations
 
+import hashlib
 import io
 import time
 import unicodedata
@@ -96,6 +97,22 @@ class CheckedFace:
     name: str | None  # None: nobody enrolled matches
     similarity: float | None
     box: Box
+    best: float | None = None  # the nearest enrolled face's similarity, even below the threshold
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """What an enrolment would repeat: a face or photo already enrolled, or a name but for case and spaces."""
+
+    kind: str  # face | photo | name
+    name: str  # the enrolled name it repeats
+    similarity: float | None = None
+
+    @property
+    def message(self) -> str:
+        from facerec.errors import duplicate_message
+
+        return duplicate_message(self.kind, self.name, self.similarity)
 
 
 @dataclass(frozen=True)
@@ -142,7 +159,7 @@ def validate_name(name: str) -> str:
     """The name as it will be stored, or InvalidName saying what is wrong with it."""
     cleaned = " ".join(unicodedata.normalize("NFC", name or "").split())
     if not cleaned:
-        raise InvalidName("Type the person's name.")
+        raise InvalidName("The name is empty.")
     if len(cleaned) > MAX_NAME_LENGTH:
         raise InvalidName(f"The name is {len(cleaned)} characters long; use at most {MAX_NAME_LENGTH}.")
     if any(unicodedata.category(c).startswith("C") for c in cleaned):
@@ -271,22 +288,80 @@ class FaceService:
         return [self._identify(_crop(picture, box), box, threshold) for box in boxes]
 
     def _identify(self, image: bytes, box: Box, threshold: float) -> CheckedFace:
+        # Searched with no threshold, so that an Unknown face still tells how near the nearest one is;
+        # the threshold is applied here.
         try:
             response = self.rekognition.search_faces_by_image(
                 CollectionId=self.settings.rekognition_collection_name,
                 Image={"Bytes": image},
-                FaceMatchThreshold=threshold,
+                FaceMatchThreshold=0,
                 MaxFaces=10,
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "InvalidParameterException":  # the crop lost the face
                 return CheckedFace(None, None, box)
             raise
-        for match in response["FaceMatches"]:
+        for match in response["FaceMatches"]:  # best first
             item = self._item(match["Face"]["FaceId"])
-            if item is not None:  # a face mid-add or mid-delete has no item yet: skip it
-                return CheckedFace(item["FullName"], match["Similarity"], box)
+            if item is None:  # a face mid-add or mid-delete has no item yet: skip it
+                continue
+            if match["Similarity"] >= threshold:
+                return CheckedFace(item["FullName"], match["Similarity"], box, match["Similarity"])
+            return CheckedFace(None, None, box, match["Similarity"])
         return CheckedFace(None, None, box)
+
+    # Duplicates
+
+    def find_duplicates(
+        self, name: str, data: bytes, source: str = "the image", check_name: bool = True
+    ) -> list[Duplicate]:
+        """What enrolling `data` under `name` would repeat: the face enrolled under another name, this very
+        photo enrolled already, or an enrolled name equal to `name` but for case and spaces.
+
+        A face under two names makes Check face answer whichever is nearer, arbitrarily; the caller asks
+        the user (the app) or wants them to say so (the CLI's --allow-duplicate) before adding.
+        The name check reads the whole table: `check_name=False` skips it for a batch's later photos.
+        """
+        name = validate_name(name)
+        upload = prepare_image(data, source)
+        found = (
+            [
+                Duplicate("name", person.name)
+                for person in self.people()
+                if person.name != name and _name_key(person.name) == _name_key(name)
+            ]
+            if check_name
+            else []
+        )
+        try:
+            matches = self.rekognition.search_faces_by_image(
+                CollectionId=self.settings.rekognition_collection_name,
+                Image={"Bytes": upload.data},
+                FaceMatchThreshold=self.settings.match_threshold,
+                MaxFaces=10,
+            )["FaceMatches"]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "InvalidParameterException":  # no face: add says why
+                return found
+            raise
+        # The same photo has the same face, so only the images of matching faces need their ETag compared.
+        etag = f'"{hashlib.md5(upload.data).hexdigest()}"'
+        for match in matches:
+            item = self._item(match["Face"]["FaceId"])
+            if item is None:
+                continue
+            other = item["FullName"]
+            if self._etag(item.get("ImageKey", "")) == etag:
+                found.append(Duplicate("photo", other))
+            elif other != name and other not in {d.name for d in found}:
+                found.append(Duplicate("face", other, match["Similarity"]))
+        return found
+
+    def _etag(self, key: str) -> str | None:
+        try:
+            return self.s3.head_object(Bucket=self.settings.s3_bucket_name, Key=key)["ETag"]
+        except ClientError:
+            return None
 
     # People
 
@@ -438,6 +513,11 @@ class FaceService:
         paginator = self.s3.get_paginator("list_objects_v2")
         pages = paginator.paginate(Bucket=self.settings.s3_bucket_name, Prefix=INDEX_PREFIX)
         return [obj for page in pages for obj in page.get("Contents", [])]
+
+
+def _name_key(name: str) -> str:
+    """Names that differ only in case or spaces have the same key."""
+    return " ".join(name.casefold().split())
 
 
 def _crop(image: Image.Image, box: Box) -> bytes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -78,7 +79,7 @@ def test_user_errors_exit_1_with_one_line(facerec, tmp_path: Path) -> None:
     text.write_text("not a photo")
     for args, message in [
         (("add", "Someone", str(text)), "is not an image"),
-        (("add", "", str(FACES_DIR / "people/joe_biden/biden1.jpg")), "Type the person's name"),
+        (("add", "", str(FACES_DIR / "people/joe_biden/biden1.jpg")), "name is empty"),
         (("add", "x" * 300, str(FACES_DIR / "people/joe_biden/biden1.jpg")), "300 characters"),
         (("check", str(tmp_path / "missing.jpg")), "no such file"),
         (("delete", "Nobody"), "Nobody called"),
@@ -162,3 +163,60 @@ def test_a_bulk_add_lists_what_was_added_and_what_was_not(facerec) -> None:
     assert "added: rose1.jpg" in result.stdout and "not added: kit_and_rose.jpg" in result.stdout
     assert "kit_and_rose.jpg: not added: the photo shows 2 faces" in result.stderr
     assert json.loads(facerec("people", "--json").stdout) == [{"name": "Rose", "faces": 1}]
+
+
+def test_a_folder_given_as_a_photo_is_named_a_folder(facerec, tmp_path: Path) -> None:
+    folder = tmp_path / "holiday"
+    folder.mkdir()
+    result = facerec("check", str(folder))
+    assert result.returncode == 1 and "is a folder" in result.stderr, result.stderr
+    assert "no such file" not in result.stderr
+
+
+def test_add_enrols_every_photo_of_a_folder(facerec) -> None:
+    added = facerec("add", "Kit Harington", str(FACES_DIR / "people/kit_harington"))
+    assert added.returncode == 0, added.stderr
+    assert "Added 3 of 3" in added.stdout
+    assert json.loads(facerec("people", "--json").stdout) == [{"name": "Kit Harington", "faces": 3}]
+
+
+@pytest.mark.parametrize("threshold", ["-1", "100.5", "nan", "high"])
+def test_a_threshold_outside_0_to_100_is_a_usage_error(facerec, threshold: str) -> None:
+    result = facerec("check", str(FACES_DIR / "people/joe_biden/biden1.jpg"), "--threshold", threshold)
+    assert result.returncode == 2, result.stderr
+    assert "--threshold" in result.stderr and "0" in result.stderr and "100" in result.stderr
+
+
+def test_enrolling_a_duplicate_is_refused_unless_allowed(facerec) -> None:
+    biden = str(FACES_DIR / "people/joe_biden/biden1.jpg")
+    assert facerec("add", "Joe Biden", biden).returncode == 0
+    for args, says in [
+        (("add", "Someone Else", str(FACES_DIR / "people/joe_biden/biden2.jpg")), "Joe Biden"),  # his face
+        (("add", "Joe Biden", biden), "already enrolled"),  # the same photo
+        (("add", "joe  BIDEN", str(FACES_DIR / "people/kit_harington/kit1.jpg")), "Joe Biden"),  # the name
+    ]:
+        result = facerec(*args)
+        assert result.returncode == 1, (args, result.stdout)
+        assert says in result.stderr and "--allow-duplicate" in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert json.loads(facerec("people", "--json").stdout) == [{"name": "Joe Biden", "faces": 1}]
+    allowed = facerec("add", "Joe Biden", biden, "--allow-duplicate")
+    assert allowed.returncode == 0, allowed.stderr
+    assert json.loads(facerec("people", "--json").stdout) == [{"name": "Joe Biden", "faces": 2}]
+
+
+def test_cli_messages_use_command_line_words(facerec, tmp_path: Path) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("not a photo")
+    biden = str(FACES_DIR / "people/joe_biden/biden1.jpg")
+    results = [
+        facerec("add", "", biden),
+        facerec("add", "Someone", str(text)),
+        facerec("add", "Nobody", str(FACES_DIR / "groups/kit_and_rose.jpg")),
+        facerec("check", str(tmp_path)),
+        facerec("delete", "Nobody"),
+    ]
+    for result in results:
+        assert result.returncode == 1
+        words = re.findall(r"[a-z]+", result.stderr.casefold())
+        assert not {"click", "button", "press", "type", "capture", "window"} & set(words), result.stderr

@@ -23,7 +23,7 @@ def client_error(code: str) -> ClientError:
         (client_error("AccessDeniedException"), "lack a permission"),
         (client_error("ThrottlingException"), "try again"),
         (client_error("SomethingNew"), "AWS error SomethingNew: raw"),
-        (InvalidName("Type the person's name."), "Type the person's name."),
+        (InvalidName("The name is empty."), "The name is empty."),
         (SettingsError("FACEREC_CAMERA='-1' is not valid"), "FACEREC_CAMERA"),
         (FileNotFoundError(2, "No such file or directory", "/tmp/x.jpg"), "/tmp/x.jpg"),
     ],

@@ -156,7 +156,7 @@ def test_bad_files_are_refused_before_upload(service: FaceService, kind: str) ->
 
 @pytest.mark.parametrize(
     ("name", "message"),
-    [("", "Type the"), ("   ", "Type the"), ("x" * 300, "300 characters"), ("bad\x07name", "control")],
+    [("", "name is empty"), ("   ", "name is empty"), ("x" * 300, "300 characters"), ("bad\x07name", "control")],
 )
 def test_bad_names_are_refused(service: FaceService, name: str, message: str) -> None:
     before = snapshot(service)

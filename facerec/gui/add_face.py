@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import time
 import tkinter as tk
-from tkinter import ttk
+from tkinter import messagebox, ttk
 
 import numpy as np
 from tktooltip import ToolTip
 
 from facerec.errors import InvalidName
 from facerec.gui.hints import Hint, enrolment_hint
-from facerec.gui.widgets import set_busy
-from facerec.gui.window import Window, as_image_bytes
-from facerec.service import AddResult, validate_name
+from facerec.gui.widgets import ERROR_COLOUR, set_busy
+from facerec.gui.window import PAD, Window, as_image_bytes
+from facerec.service import AddResult, Duplicate, validate_name
 
 HINT_EVERY_S = 0.25
+NO_HINT = Hint(False, "", ())
 
 
 class AddFaceWindow(Window):
@@ -23,11 +24,12 @@ class AddFaceWindow(Window):
 
     def __init__(self, app) -> None:
         super().__init__(app, "960x620")
-        self.hint = Hint(False, "Looking for a face…", ())
+        self.hint = NO_HINT
         self._hint_busy = False
         self._hint_frame = -1
         self._last_hint = 0.0
         self._adding = False
+        self._picture = 0  # which picture is shown: a hint or a capture for an older one is dropped
         self._still: tuple[bytes, np.ndarray] | None = None
         self.added: list[AddResult] = []
         self._build()
@@ -41,49 +43,60 @@ class AddFaceWindow(Window):
         self.name_entry = ttk.Entry(side, textvariable=self.name, width=28)
         self.name_entry.pack(fill="x", pady=(2, 2))
         ToolTip(self.name_entry, msg="The person's name, as it will be shown", delay=0.5)
-        self.name_note = ttk.Label(side, text="", foreground="#cf222e", wraplength=220)
+        self.name_note = ttk.Label(side, text="", foreground=ERROR_COLOUR, wraplength=220)
         self.name_note.pack(anchor="w")
         self.name.trace_add("write", lambda *_: self._update_controls())
 
         self.capture_button = ttk.Button(side, text="Capture (Enter)", command=self.capture, state="disabled")
-        self.capture_button.pack(fill="x", pady=(12, 4))
-        ToolTip(self.capture_button, msg="Enrol the face in view under this name (Space or Enter)", delay=0.5)
-        open_button = ttk.Button(side, text="Open image…", command=self.open_file)
-        open_button.pack(fill="x", pady=4)
-        ToolTip(open_button, msg="Enrol from a photo file instead of the camera", delay=0.5)
+        self.capture_button.pack(fill="x", pady=(PAD, 4))
+        ToolTip(self.capture_button, msg="Enrol the face in view under this name (Enter)", delay=0.5)
+        self.open_button = ttk.Button(side, text="Open image…", command=self.open_file)
+        self.open_button.pack(fill="x", pady=4)
+        ToolTip(self.open_button, msg="Enrol from a photo file instead of the camera", delay=0.5)
         self.camera_button = ttk.Button(side, text="Back to camera", command=self.back_to_camera, state="disabled")
         self.camera_button.pack(fill="x", pady=4)
         ToolTip(self.camera_button, msg="Leave the opened photo and use the camera again", delay=0.5)
         self.progress = ttk.Progressbar(side, mode="determinate")
-        self.progress.pack(fill="x", pady=(12, 4))
-        self.hint_label = ttk.Label(side, text=self.hint.message, wraplength=220)
+        self.progress.pack(fill="x", pady=(PAD, 4))
+        self.hint_label = ttk.Label(side, text="", wraplength=220)
         self.hint_label.pack(anchor="w", pady=4)
-        ttk.Label(side, text="Added in this window").pack(anchor="w", pady=(12, 0))
+        ttk.Label(side, text="Added in this window").pack(anchor="w", pady=(PAD, 0))
         self.log = tk.Listbox(side, height=8)
         self.log.pack(fill="both", expand=True)
-        for key in ("<space>", "<Return>"):
-            self.bind(key, self._capture_key)
+        self.bind_capture_keys(self.capture)
         self.name_entry.focus_set()
+        self._update_controls()
 
     # The preview's judgement, refreshed off the main thread
 
     def _tick(self) -> None:
         self._loop = self.after(50, self._tick)
+        if self._still is None and not self.preview.live:
+            if self.hint.ok or self.hint.overlays or not self.hint.message:
+                self.hint = NO_HINT
+                self._update_controls()
+            return
         frame = self.preview.latest_frame()
         due = time.monotonic() - self._last_hint >= HINT_EVERY_S
         if frame is not None and not self._hint_busy and due and frame.number != self._hint_frame:
-            self._hint_busy = True
             self._hint_frame = frame.number
-            self._last_hint = time.monotonic()
-            self.run(lambda: enrolment_hint(frame.pixels), self._show_hint, self._hint_failed)
+            self._request_hint(frame.pixels)
 
-    def _show_hint(self, hint: Hint) -> None:
+    def _request_hint(self, pixels: np.ndarray) -> None:
+        self._hint_busy = True
+        self._last_hint = time.monotonic()
+        picture = self._picture
+        self.run(lambda: (picture, pixels, enrolment_hint(pixels)), self._show_hint, self._hint_failed)
+
+    def _show_hint(self, judged: tuple[int, np.ndarray, Hint]) -> None:
+        picture, pixels, hint = judged
         self._hint_busy = False
-        if not self.winfo_exists():
+        if picture != self._picture:
+            if self._still is not None:
+                self._request_hint(self._still[1])  # the photo opened meanwhile is still to be judged
             return
         self.hint = hint
-        self.preview.set_overlays(list(hint.overlays))
-        self.hint_label.configure(text=hint.message, foreground="" if hint.ok else "#cf222e")
+        self.preview.set_overlays(list(hint.overlays), pixels)
         self._update_controls()
 
     def _hint_failed(self, error: BaseException) -> None:
@@ -91,23 +104,41 @@ class AddFaceWindow(Window):
         self.app.show_error(error, self.status)
 
     def _update_controls(self) -> None:
+        name_error = self._name_error()
+        self.name_note.configure(text=name_error if self.name.get() else "")
+        ready = not name_error and self.hint.ok and not self._adding and self.service is not None
+        self.capture_button.state(["!disabled"] if ready else ["disabled"])
+        self.camera_button.state(["!disabled"] if self._still is not None and self._camera_live() else ["disabled"])
+        self.hint_label.configure(text=self._guidance(name_error), foreground="" if self.hint.ok else ERROR_COLOUR)
+
+    def _name_error(self) -> str:
         try:
             validate_name(self.name.get())
-            self.name_note.configure(text="")
-            name_ok = True
         except InvalidName as exc:
-            self.name_note.configure(text=str(exc) if self.name.get() else "")
-            name_ok = False
-        ready = name_ok and self.hint.ok and not self._adding and self.service is not None
-        self.capture_button.state(["!disabled"] if ready else ["disabled"])
+            return str(exc)
+        return ""
+
+    def _guidance(self, name_error: str) -> str:
+        """What to do next, naming only what can be done now."""
+        if self._still is None and not self.preview.live:
+            state = self.app.camera.state
+            return f"{state.message} Use “Open image…” to enrol from a photo."
+        if not self.hint.ok:
+            return self.hint.message or "Looking for a face…"
+        if self._adding:
+            return "Face OK"
+        if name_error:
+            return "Face OK: now type the person's name"
+        return "Face OK: press Capture (Enter)"
+
+    def _camera_live(self) -> bool:
+        return self.app.camera.state.live
+
+    def picture_changed(self) -> None:
+        super().picture_changed()
+        self._update_controls()
 
     # Capture and add
-
-    def _capture_key(self, event: tk.Event) -> str | None:
-        if event.widget is self.name_entry and event.keysym == "space":
-            return None  # a space in a name is a space
-        self.capture()
-        return "break"
 
     def capture(self) -> None:
         if self.capture_button.instate(["disabled"]):
@@ -124,7 +155,31 @@ class AddFaceWindow(Window):
         self._update_controls()
         set_busy(self.progress, True)
         self.status.say(f"Adding {name.strip()}…")
-        self.run(lambda: self.service.add(name, as_image_bytes(picture)), self._added, self._add_failed)
+
+        def look() -> tuple[bytes, list[Duplicate]]:
+            data = as_image_bytes(picture)
+            return data, self.service.find_duplicates(name, data)
+
+        self.run(look, lambda found: self._looked(name, *found), self._add_failed)
+
+    def _looked(self, name: str, data: bytes, duplicates: list[Duplicate]) -> None:
+        if duplicates and not self.confirm_duplicate(name, duplicates):
+            self._finish_adding()
+            self.status.say(f"Not added: {duplicates[0].message}")
+            return
+        self.run(lambda: self.service.add(name, data), self._added, self._add_failed)
+
+    def confirm_duplicate(self, name: str, duplicates: list[Duplicate]) -> bool:
+        """Ask before enrolling what is enrolled already; No is the default answer."""
+        reasons = "\n".join(d.message for d in duplicates)
+        return messagebox.askyesno(
+            "Already enrolled",
+            f"{reasons}\n\nA face enrolled under two names makes Check face answer either. "
+            f"Enrol this photo as {' '.join(name.split())} anyway?",
+            default=messagebox.NO,
+            icon=messagebox.WARNING,
+            parent=self,
+        )
 
     def _added(self, result: AddResult) -> None:
         self._finish_adding()
@@ -146,9 +201,8 @@ class AddFaceWindow(Window):
 
     def _finish_adding(self) -> None:
         self._adding = False
-        if self.winfo_exists():
-            set_busy(self.progress, False)
-            self._update_controls()
+        set_busy(self.progress, False)
+        self._update_controls()
 
     # A photo file instead of the camera
 
@@ -158,18 +212,18 @@ class AddFaceWindow(Window):
     def _opened(self, data: bytes, image) -> None:
         pixels = np.asarray(image)
         self._still = (data, pixels)
+        self._picture += 1
+        self.hint = Hint(False, "Looking for a face…", ())
         self.preview.show_still(image)
-        self.camera_button.state(["!disabled"])
-        self.status.say("Photo opened: type the name and press Capture")
-        self._hint_busy = True
-        self.run(lambda: enrolment_hint(pixels), self._show_hint, self._hint_failed)
+        self.status.say(f"Opened {self.last_opened.name}" if self.last_opened else "")
+        if not self._hint_busy:
+            self._request_hint(pixels)
 
     def back_to_camera(self) -> None:
         self._still = None
+        self._picture += 1
+        self.hint = NO_HINT
         self.preview.show_live()
-        self.camera_button.state(["disabled"])
-        self.hint = Hint(False, "Looking for a face…", ())
-        self._update_controls()
 
     def close(self) -> None:
         self.after_cancel(self._loop)

@@ -16,6 +16,7 @@ from facerec.errors import UserError, describe
 from facerec.gui.drawing import app_icon
 from facerec.gui.tasks import TaskRunner
 from facerec.gui.widgets import StatusLine
+from facerec.gui.window import PAD
 from facerec.service import FaceService
 from facerec.settings import Settings, SettingsError, load
 
@@ -55,9 +56,8 @@ class App:
         root.minsize(420, 300)
         self._icon = ImageTk.PhotoImage(app_icon())
         root.iconphoto(True, self._icon)
+        apply_theme(root)
         style = ttk.Style(root)
-        if "clam" in style.theme_names():
-            style.theme_use("clam")
         style.configure("Big.TButton", padding=(16, 12), font=("TkDefaultFont", 12))
         style.configure("Title.TLabel", font=("TkDefaultFont", 16, "bold"))
 
@@ -78,7 +78,7 @@ class App:
         ]
         for index, (key, text, tip, command) in enumerate(entries):
             button = ttk.Button(grid, text=text, style="Big.TButton", command=command, state="disabled")
-            button.grid(row=index // 2, column=index % 2, sticky="nsew", padx=6, pady=6)
+            button.grid(row=index // 2, column=index % 2, sticky="nsew", padx=PAD // 2, pady=PAD // 2)
             ToolTip(button, msg=tip, delay=0.5)
             self.buttons[key] = button
             root.bind(f"<KeyPress-{key[0]}>", lambda _e, c=command, b=button: b.instate(["!disabled"]) and c())
@@ -87,7 +87,7 @@ class App:
         for row in (0, 1):
             grid.rowconfigure(row, weight=1)
         quit_button = ttk.Button(body, text="Quit", command=self.quit)
-        quit_button.pack(anchor="e", pady=(10, 0))
+        quit_button.pack(anchor="e", pady=(PAD, 0))
         ToolTip(quit_button, msg="Close the app (Esc)", delay=0.5)
         self.status = StatusLine(root)
         self.status.pack(fill="x", side="bottom")
@@ -181,6 +181,23 @@ class App:
 
     def _report_callback_exception(self, exc_type, exc, tb) -> None:
         self.show_error(exc)
+
+
+def system_theme() -> str:
+    """ "dark" or "light", as the desktop is set; light where it does not say (many Linux desktops)."""
+    try:
+        import darkdetect
+
+        return "dark" if darkdetect.isDark() else "light"
+    except Exception:  # no way to ask: the light theme reads well everywhere
+        return "light"
+
+
+def apply_theme(root: tk.Tk) -> None:
+    """Sun Valley, a maintained ttk theme (light or dark as the system is), instead of Tk's grey."""
+    import sv_ttk
+
+    sv_ttk.set_theme(system_theme(), root)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,9 +10,10 @@ import numpy as np
 from PIL import Image
 from tktooltip import ToolTip
 
+from facerec.errors import counted
 from facerec.gui.drawing import BLUE, GREY, Overlay
-from facerec.gui.widgets import set_busy
-from facerec.gui.window import Window, as_image_bytes
+from facerec.gui.widgets import fit_headings, set_busy
+from facerec.gui.window import PAD, Window, as_image_bytes
 from facerec.service import CheckedFace
 
 
@@ -24,7 +25,10 @@ def overlays_for(faces: list[CheckedFace]) -> list[Overlay]:
 
 
 def label(face: CheckedFace) -> str:
-    return f"{face.name} · {face.similarity:.1f}%" if face.name else "Unknown"
+    """ "Name · 97.3%", or "Unknown · best 78%" so that a user sees how far the nearest enrolled face is."""
+    if face.name:
+        return f"{face.name} · {face.similarity:.1f}%"
+    return f"Unknown · best {face.best:.0f}%" if face.best is not None else "Unknown"
 
 
 class CheckFaceWindow(Window):
@@ -33,27 +37,30 @@ class CheckFaceWindow(Window):
     def __init__(self, app) -> None:
         super().__init__(app, "1000x640")
         self._image: bytes | np.ndarray | None = None
+        self._picture: Image.Image | np.ndarray | None = None
+        self._pending: tuple[bytes | np.ndarray, Image.Image | np.ndarray] | None = None
         self._checking = False
         self.results: list[CheckedFace] = []
         self._build()
+        self.focus_set()  # Space captures until a control takes the focus
 
     def _build(self) -> None:
         side = self.preview_with_sidebar()
         side.rowconfigure(7, weight=1)
 
-        self.capture_button = ttk.Button(side, text="Capture (Space)", command=self.capture)
-        self.capture_button.grid(row=0, column=0, sticky="ew", pady=4)
+        self.capture_button = ttk.Button(side, text="Capture (Space)", command=self.capture, state="disabled")
+        self.capture_button.grid(row=0, column=0, sticky="ew", pady=(0, 4))
         ToolTip(self.capture_button, msg="Freeze the camera picture and say who is in it (Space)", delay=0.5)
-        open_button = ttk.Button(side, text="Open image…", command=self.open_file)
-        open_button.grid(row=1, column=0, sticky="ew", pady=4)
-        ToolTip(open_button, msg="Check a photo file instead of the camera", delay=0.5)
-        live_button = ttk.Button(side, text="Back to camera", command=self.preview.show_live)
-        live_button.grid(row=2, column=0, sticky="ew", pady=4)
-        ToolTip(live_button, msg="Unfreeze the preview", delay=0.5)
+        self.open_button = ttk.Button(side, text="Open image…", command=self.open_file)
+        self.open_button.grid(row=1, column=0, sticky="ew", pady=4)
+        ToolTip(self.open_button, msg="Check a photo file instead of the camera", delay=0.5)
+        self.camera_button = ttk.Button(side, text="Back to camera", command=self.back_to_camera)
+        self.camera_button.grid(row=2, column=0, sticky="ew", pady=4)
+        ToolTip(self.camera_button, msg="Unfreeze the preview", delay=0.5)
 
         self.threshold = tk.DoubleVar(value=self.app.settings.match_threshold)
         self.threshold_label = ttk.Label(side)
-        self.threshold_label.grid(row=3, column=0, sticky="w", pady=(12, 0))
+        self.threshold_label.grid(row=3, column=0, sticky="w", pady=(PAD, 0))
         scale = ttk.Scale(side, from_=50, to=99, variable=self.threshold, command=self._threshold_moved)
         scale.grid(row=4, column=0, sticky="ew")
         scale.bind("<ButtonRelease-1>", lambda _e: self.recheck())
@@ -61,15 +68,29 @@ class CheckFaceWindow(Window):
         self._threshold_moved()
 
         self.progress = ttk.Progressbar(side, mode="determinate")
-        self.progress.grid(row=5, column=0, sticky="ew", pady=(12, 4))
-        ttk.Label(side, text="History").grid(row=6, column=0, sticky="w", pady=(8, 0))
+        self.progress.grid(row=5, column=0, sticky="ew", pady=(PAD, 4))
+        ttk.Label(side, text="History").grid(row=6, column=0, sticky="w", pady=(PAD // 2, 0))
         self.history = ttk.Treeview(side, columns=("time", "name", "similarity"), show="headings", height=10)
         for column, heading, width in (("time", "Time", 70), ("name", "Name", 150), ("similarity", "Similarity", 80)):
             self.history.heading(column, text=heading)
             self.history.column(column, width=width, anchor="w")
+        fit_headings(self.history)
         self.history.grid(row=7, column=0, sticky="nsew")
-        self.bind("<space>", lambda _e: self.capture())
-        self.bind("<Return>", lambda _e: self.capture())
+        self.bind_capture_keys(self.capture)
+        self._update_controls()
+
+    def picture_changed(self) -> None:
+        super().picture_changed()
+        self._update_controls()
+
+    def _update_controls(self) -> None:
+        self.capture_button.state(["!disabled"] if self.preview.live else ["disabled"])
+        self.camera_button.state(
+            ["!disabled"] if self.preview.still is not None and self._has_camera() else ["disabled"]
+        )
+
+    def _has_camera(self) -> bool:
+        return self.app.camera.state.live
 
     def _threshold_moved(self, *_: object) -> None:
         self.threshold_label.configure(text=f"Match threshold: {self.threshold.get():.0f}")
@@ -80,49 +101,71 @@ class CheckFaceWindow(Window):
             self.status.say("No camera picture to capture: use “Open image…”", error=True)
             return
         self.preview.show_still(Image.fromarray(frame.pixels))
-        self.check(frame.pixels)
+        self.check(frame.pixels, frame.pixels)
+
+    def back_to_camera(self) -> None:
+        self.preview.show_live()
 
     def open_file(self) -> None:
         self.open_image(self._opened)
 
     def _opened(self, data: bytes, image: Image.Image) -> None:
         self.preview.show_still(image)
-        self.check(data)
+        self.check(data, image)
 
     def recheck(self) -> None:
         if self._image is not None and self.preview.still is not None:
-            self.check(self._image)
+            self.check(self._image, self._picture)
 
-    def check(self, picture: bytes | np.ndarray) -> None:
-        """Check a file's bytes or a camera frame's pixels off the main thread."""
-        if self._checking or self.service is None:
+    def check(self, image: bytes | np.ndarray, picture: Image.Image | np.ndarray) -> None:
+        """Check a file's bytes or a camera frame's pixels off the main thread; `picture` is what is shown.
+
+        A check asked for while another runs waits for it, so that the last picture is always the one checked.
+        """
+        if self.service is None:
             return
-        self._image = picture
+        if self._checking:
+            self._pending = (image, picture)
+            return
+        self._image, self._picture = image, picture
         self._checking = True
         set_busy(self.progress, True)
         self.status.say("Checking…")
         threshold = float(self.threshold.get())
-        self.run(lambda: self.service.check(as_image_bytes(picture), threshold), self._checked, self._check_failed)
+        self.run(
+            lambda: (picture, self.service.check(as_image_bytes(image), threshold)), self._checked, self._check_failed
+        )
 
-    def _checked(self, faces: list[CheckedFace]) -> None:
+    def _checked(self, checked: tuple[Image.Image | np.ndarray, list[CheckedFace]]) -> None:
+        picture, faces = checked
         self._done()
+        if self._check_pending():
+            return
         self.results = faces
-        self.preview.set_overlays(overlays_for(faces))
+        self.preview.set_overlays(overlays_for(faces), picture)
         if not faces:
             self.status.say("No face found in the picture.", error=True)
             return
         now = time.strftime("%H:%M:%S")
         for face in faces:
-            similarity = f"{face.similarity:.1f}" if face.similarity is not None else ""
+            similarity = f"{face.similarity:.1f}" if face.name else (f"best {face.best:.0f}" if face.best else "")
             self.history.insert("", 0, values=(now, face.name or "Unknown", similarity))
         names = ", ".join(label(f) for f in faces)
-        self.status.say(f"{len(faces)} face{'s' if len(faces) > 1 else ''}: {names}")
+        self.status.say(f"{counted(len(faces), 'face')}: {names}")
 
     def _check_failed(self, error: BaseException) -> None:
         self._done()
-        self.app.show_error(error, self.status)
+        if not self._check_pending():
+            self.app.show_error(error, self.status)
+
+    def _check_pending(self) -> bool:
+        """Check the picture asked for meanwhile, if any (the result just in is for an older one)."""
+        if self._pending is None:
+            return False
+        pending, self._pending = self._pending, None
+        self.check(*pending)
+        return True
 
     def _done(self) -> None:
         self._checking = False
-        if self.winfo_exists():
-            set_busy(self.progress, False)
+        set_busy(self.progress, False)

@@ -34,12 +34,18 @@ def font(size: int = 18) -> ImageFont.ImageFont:
     return ImageFont.load_default()
 
 
+def fit(size: tuple[int, int], box: tuple[int, int]) -> tuple[int, int]:
+    """`size` scaled up or down, proportions kept, to the largest that fits in `box`."""
+    scale = min(box[0] / size[0], box[1] / size[1])
+    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
+
+
 def draw(pixels: np.ndarray | Image.Image, overlays: list[Overlay], size: tuple[int, int] | None = None) -> Image.Image:
-    """The picture scaled to fit `size` with every overlay drawn."""
-    image = pixels.copy() if isinstance(pixels, Image.Image) else Image.fromarray(pixels)
-    image = image.convert("RGB")
-    if size is not None:
-        image.thumbnail(size, Image.BILINEAR)
+    """The picture scaled to fit `size` (whole, in its own proportions), with every overlay drawn on it."""
+    image = pixels if isinstance(pixels, Image.Image) else Image.fromarray(pixels)
+    image = image.convert("RGB") if image.mode != "RGB" else image
+    scaled = fit(image.size, size) if size is not None else image.size
+    image = image.resize(scaled, Image.BILINEAR) if scaled != image.size else image.copy()
     pen = ImageDraw.Draw(image)
     text_font = font(max(12, image.width // 40))
     for o in overlays:
@@ -58,6 +64,26 @@ def draw(pixels: np.ndarray | Image.Image, overlays: list[Overlay], size: tuple[
             )
             pen.text((box[0] + 5, label_top + 2), o.label, fill=(255, 255, 255), font=text_font)
     return image
+
+
+# Mean difference, in grey levels, of two pictures' thumbnails above which they are different scenes:
+# a camera's noise and a person moving stay well below; a cut to another picture goes well above.
+SCENE_CHANGE = 12.0
+SCENE_THUMBNAIL = (16, 12)
+
+
+def scene(picture: np.ndarray | Image.Image) -> np.ndarray:
+    """A picture's scene: a tiny grey thumbnail, cheap enough to take of every camera frame."""
+    import cv2
+
+    pixels = np.asarray(picture.convert("RGB")) if isinstance(picture, Image.Image) else picture
+    small = cv2.resize(pixels, SCENE_THUMBNAIL, interpolation=cv2.INTER_AREA).astype(np.float32)
+    return small.mean(axis=2)
+
+
+def same_scene(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    """Do two scenes (see `scene`) show the same thing (the same photo, or a camera on the same view)?"""
+    return a is not None and b is not None and float(np.abs(a - b).mean()) <= SCENE_CHANGE
 
 
 def app_icon(size: int = 64) -> Image.Image:

@@ -21,6 +21,11 @@ REASON_WORDS = {
 }
 
 
+# A face too small to judge looks blurry and unclear too: "move closer" is the one thing to do, and
+# telling someone far away to hold still would send them the wrong way.
+MASKED_BY_SMALL = {"LOW_SHARPNESS", "LOW_CONFIDENCE"}
+
+
 @dataclass(frozen=True)
 class Hint:
     ok: bool  # exactly one usable face
@@ -36,7 +41,7 @@ def enrolment_hint(pixels: np.ndarray) -> Hint:
         return Hint(False, "No face in view", ())
     overlays = []
     for face in found:
-        reasons = [REASON_WORDS[r] for r in ENROL_BAR.reasons(face)]
+        reasons = [REASON_WORDS[r] for r in advice(ENROL_BAR.reasons(face))]
         color = GREEN if not reasons and len(found) == 1 else RED
         label = ", ".join(reasons) if reasons else ("" if len(found) == 1 else "one face at a time")
         overlays.append(_overlay(face.box, picture, label, color))
@@ -44,7 +49,14 @@ def enrolment_hint(pixels: np.ndarray) -> Hint:
         return Hint(False, f"{len(found)} faces in view: one person at a time", tuple(overlays))
     if overlays[0].color == RED:
         return Hint(False, overlays[0].label.capitalize(), tuple(overlays))
-    return Hint(True, "Ready: press Capture (Enter)", tuple(overlays))
+    return Hint(True, "Face OK", tuple(overlays))
+
+
+def advice(reasons: list[str]) -> list[str]:
+    """The quality bar's reasons worth telling: a small face's other faults are the distance's."""
+    if "SMALL_BOUNDING_BOX" in reasons:
+        return [r for r in reasons if r not in MASKED_BY_SMALL]
+    return reasons
 
 
 def _overlay(box: facelib.Box, picture: facelib.Picture, label: str, color: tuple[int, int, int]) -> Overlay:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 from tkinter import ttk
 
-from facerec.gui.check_face import overlays_for
+from facerec.camera import Frame
+from facerec.gui.check_face import label, overlays_for
 from facerec.gui.widgets import Preview
-from facerec.gui.window import Window, jpeg_bytes
+from facerec.gui.window import PAD, Window, jpeg_bytes
 from facerec.service import CheckedFace
 
 # At most this many checks a second, and never two at once: the preview's own
@@ -22,9 +23,10 @@ class LiveWindow(Window):
 
     def __init__(self, app) -> None:
         super().__init__(app, "700x600")
-        body = ttk.Frame(self, padding=10)
+        body = ttk.Frame(self, padding=PAD)
         body.pack(fill="both", expand=True)
-        self.preview = Preview(body, self.app.camera)
+        # Live has only the camera: no "Open image…" to point to when there is none.
+        self.preview = Preview(body, self.app.camera, fallback=None, on_change=self.picture_changed)
         self.preview.pack(fill="both", expand=True)
         self.checks_done = 0
         self.results: list[CheckedFace] = []
@@ -32,14 +34,13 @@ class LiveWindow(Window):
         self._last = 0.0
         self._last_frame = -1
         self._result_time = 0.0
-        self.status.say("Recognising…")
         self._loop = self.after(50, self._tick)
 
     def _tick(self) -> None:
         self._loop = self.after(50, self._tick)
         frame = self.preview.latest_frame()
         if frame is not None and self.preview.overlays and frame.time - self._result_time > STALE_S:
-            self.preview.set_overlays([])
+            self.preview.clear_overlays()
         if frame is None or self._busy or self.service is None:
             return
         if time.monotonic() - self._last < MIN_INTERVAL_S or frame.number == self._last_frame:
@@ -48,9 +49,7 @@ class LiveWindow(Window):
         self._last = time.monotonic()
         self._last_frame = frame.number
         threshold = self.app.settings.match_threshold
-        self.run(
-            lambda: (frame.time, self.service.check(jpeg_bytes(frame.pixels), threshold)), self._checked, self._failed
-        )
+        self.run(lambda: (frame, self.service.check(jpeg_bytes(frame.pixels), threshold)), self._checked, self._failed)
 
     @property
     def fresh(self) -> bool:
@@ -58,15 +57,18 @@ class LiveWindow(Window):
         frame = self.preview.latest_frame()
         return frame is not None and frame.time - self._result_time <= MIN_INTERVAL_S + 0.1
 
-    def _checked(self, checked: tuple[float, list[CheckedFace]]) -> None:
-        self._result_time, faces = checked
+    def picture_changed(self) -> None:
+        super().picture_changed()
+        self.status.say("Recognising…" if self.preview.live else "")
+
+    def _checked(self, checked: tuple[Frame, list[CheckedFace]]) -> None:
+        frame, faces = checked
+        self._result_time = frame.time
         self._busy = False
         self.checks_done += 1
         self.results = faces
-        if self.winfo_exists():
-            self.preview.set_overlays(overlays_for(faces))
-            names = ", ".join(f.name or "Unknown" for f in faces) or "no face in view"
-            self.status.say(names)
+        self.preview.set_overlays(overlays_for(faces), frame.pixels)
+        self.status.say(", ".join(label(f) for f in faces) or "No face in view")
 
     def _failed(self, error: BaseException) -> None:
         self._busy = False

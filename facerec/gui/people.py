@@ -9,8 +9,10 @@ from tkinter import messagebox, ttk
 from PIL import Image, ImageOps, ImageTk
 from tktooltip import ToolTip
 
+from facerec.errors import counted
 from facerec.faces import upright
-from facerec.gui.window import Window
+from facerec.gui.widgets import fit_headings
+from facerec.gui.window import PAD, Window
 from facerec.service import DeleteResult, FaceService, Person
 
 THUMBNAIL = (48, 48)
@@ -51,23 +53,25 @@ class PeopleWindow(Window):
         super().__init__(app, "640x520")
         self.rows: list[Row] = []
         self._photos: list[ImageTk.PhotoImage] = []
-        body = ttk.Frame(self, padding=10)
+        body = ttk.Frame(self, padding=PAD)
         body.pack(fill="both", expand=True)
+        # The buttons are packed first, at the bottom, so that a short window shortens the table, not them.
+        buttons = ttk.Frame(body)
+        buttons.pack(side="bottom", fill="x", pady=(PAD, 0))
+        self.delete_button = ttk.Button(buttons, text="Delete…", command=self.delete_selected, state="disabled")
+        self.delete_button.pack(side="left")
+        ToolTip(self.delete_button, msg="Delete the selected person: faces, names and photos (Delete)", delay=0.5)
+        self.refresh_button = ttk.Button(buttons, text="Refresh", command=self.refresh)
+        self.refresh_button.pack(side="left", padx=PAD)
+        ToolTip(self.refresh_button, msg="Read the list again (F5)", delay=0.5)
         ttk.Style(self).configure("People.Treeview", rowheight=THUMBNAIL[1] + 6)
-        self.table = ttk.Treeview(body, columns=("faces",), style="People.Treeview", selectmode="browse")
+        self.table = ttk.Treeview(body, columns=("faces",), style="People.Treeview", selectmode="browse", height=4)
         self.table.heading("#0", text="Name")
         self.table.heading("faces", text="Faces")
         self.table.column("#0", width=360)
         self.table.column("faces", width=80, anchor="center")
+        fit_headings(self.table)
         self.table.pack(fill="both", expand=True)
-        buttons = ttk.Frame(body)
-        buttons.pack(fill="x", pady=(8, 0))
-        self.delete_button = ttk.Button(buttons, text="Delete…", command=self.delete_selected, state="disabled")
-        self.delete_button.pack(side="left")
-        ToolTip(self.delete_button, msg="Delete the selected person: faces, names and photos (Delete)", delay=0.5)
-        refresh = ttk.Button(buttons, text="Refresh", command=self.refresh)
-        refresh.pack(side="left", padx=8)
-        ToolTip(refresh, msg="Read the list again (F5)", delay=0.5)
         self.table.bind("<<TreeviewSelect>>", lambda _e: self._selection_changed())
         self.bind("<Delete>", lambda _e: self.delete_selected())
         self.bind("<F5>", lambda _e: self.refresh())
@@ -106,7 +110,10 @@ class PeopleWindow(Window):
         """Ask before deleting; tests replace this method."""
         return messagebox.askyesno(
             "Delete person",
-            f"Delete {person.name}? Their {person.face_count} faces, their name and their photos will be removed.",
+            f"Delete {person.name}? Their {counted(person.face_count, 'face')}, their name and their photos "
+            "will be removed.",
+            default=messagebox.NO,
+            icon=messagebox.WARNING,
             parent=self,
         )
 
@@ -119,6 +126,6 @@ class PeopleWindow(Window):
         self.run(lambda: self.service.delete(person.name), self._deleted)
 
     def _deleted(self, result: DeleteResult) -> None:
-        self.status.say(f"Deleted {result.name}: {result.faces} faces, {result.images} photos")
+        self.status.say(f"Deleted {result.name}: {counted(result.faces, 'face')}, {counted(result.images, 'photo')}")
         self.app.refresh_health()
         self.refresh()

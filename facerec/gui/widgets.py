@@ -1,37 +1,66 @@
-"""Widgets the windows share: the camera preview and a status line."""
+"""Widgets the windows share: the camera preview, a status line, table headings that fit."""
 
 from __future__ import annotations
 
 import time
 import tkinter as tk
+from collections.abc import Callable
+from tkinter import font as tkfont
 from tkinter import ttk
 
 import numpy as np
 from PIL import Image, ImageTk
 
 from facerec.camera import Camera, Frame
-from facerec.gui.drawing import Overlay, draw
+from facerec.gui.drawing import Overlay, draw, same_scene, scene
 
-PREVIEW_SIZE = (640, 480)
+PREVIEW_BACKGROUND = "#1f2328"
+PREVIEW_MIN_SIZE = (320, 240)  # what the preview asks for: the window decides, the picture follows
 REFRESH_MS = 15
+ERROR_COLOUR = "#cf222e"
+
+Picture = np.ndarray | Image.Image
 
 
 class Preview(ttk.Frame):
-    """Shows the camera live, or a still picture, with overlays drawn over faces."""
+    """Shows the camera live, or a still picture, scaled to fit and letterboxed, with overlays over faces.
 
-    def __init__(self, master: tk.Misc, camera: Camera | None, size: tuple[int, int] = PREVIEW_SIZE) -> None:
-        super().__init__(master)
+    Overlays belong to the picture they were found on: they are drawn only while the picture on
+    screen is that one (a still) or the same scene (a live camera), never over the next picture.
+    `on_change` is called when the source changes (a still, the camera again, the camera lost or found).
+    """
+
+    def __init__(
+        self,
+        master: tk.Misc,
+        camera: Camera | None,
+        fallback: str | None = "Use “Open image…” to pick a photo instead.",
+        on_change: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__(master, width=PREVIEW_MIN_SIZE[0], height=PREVIEW_MIN_SIZE[1])
+        self.pack_propagate(False)
         self.camera = camera
-        self.size = size
+        self.fallback = fallback
+        self.on_change = on_change or (lambda: None)
         self.overlays: list[Overlay] = []
         self.still: Image.Image | None = None
         self.frames_shown = 0
+        self._overlay_scene: np.ndarray | None = None
+        self._still_scene: np.ndarray | None = None
+        self._shown: Picture | None = None
         self._shown_number = -1
+        self._was_live = False
         self._photo: ImageTk.PhotoImage | None = None
-        self._label = ttk.Label(self, anchor="center", background="#1f2328", foreground="white")
+        self._label = tk.Label(self, anchor="center", background=PREVIEW_BACKGROUND, foreground="white", bd=0)
         self._label.pack(fill="both", expand=True)
+        self._label.bind("<Configure>", lambda _e: self._rerender())
         self._placeholder(self._camera_message())
         self._job = self.after(REFRESH_MS, self._refresh)
+
+    @property
+    def message(self) -> str:
+        """What the preview says in words instead of a picture ("" while it shows one)."""
+        return str(self._label.cget("text"))
 
     @property
     def live(self) -> bool:
@@ -43,16 +72,28 @@ class Preview(ttk.Frame):
     def show_still(self, image: Image.Image) -> None:
         """Freeze on a picture (a capture or an opened file) until `show_live`."""
         self.still = image.convert("RGB")
-        self.overlays = []
+        self._still_scene = scene(self.still)
+        self.overlays, self._overlay_scene = [], None
         self._render(self.still)
+        self.on_change()
 
     def show_live(self) -> None:
         self.still = None
-        self.overlays = []
+        self.overlays, self._overlay_scene = [], None
         self._shown_number = -1
+        self.on_change()
 
-    def set_overlays(self, overlays: list[Overlay]) -> None:
-        self.overlays = overlays
+    def set_overlays(self, overlays: list[Overlay], picture: Picture) -> None:
+        """Draw `overlays`, found on `picture`, as long as that picture is the one on screen."""
+        found_on = scene(picture)
+        if self.still is not None and not same_scene(found_on, self._still_scene):
+            return  # found on a picture no longer shown
+        self.overlays, self._overlay_scene = overlays, found_on
+        if self.still is not None:
+            self._render(self.still)
+
+    def clear_overlays(self) -> None:
+        self.overlays, self._overlay_scene = [], None
         if self.still is not None:
             self._render(self.still)
 
@@ -62,14 +103,20 @@ class Preview(ttk.Frame):
 
     def _refresh(self) -> None:
         self._job = self.after(REFRESH_MS, self._refresh)
+        live = self.camera is not None and self.camera.state.live
+        if live != self._was_live:
+            self._was_live = live
+            self.on_change()
         if self.still is not None or self.camera is None:
             return
         frame = self.camera.latest()
-        if frame is None or not self.camera.state.live:
+        if frame is None or not live:
             self._placeholder(self._camera_message())
             return
         if frame.number != self._shown_number:
             self._shown_number = frame.number
+            if self.overlays and not same_scene(scene(frame.pixels), self._overlay_scene):
+                self.overlays, self._overlay_scene = [], None
             self._render(frame.pixels)
 
     def _camera_message(self) -> str:
@@ -77,33 +124,70 @@ class Preview(ttk.Frame):
         if state is not None and state.live:
             return state.message
         reason = state.message if state else "No camera."
-        return f"{reason}\nUse “Open image…” to pick a photo instead."
+        return f"{reason}\n{self.fallback}" if self.fallback else reason
 
-    def _render(self, pixels: np.ndarray | Image.Image) -> None:
-        self._photo = ImageTk.PhotoImage(draw(pixels, self.overlays, self.size))
+    def _size(self) -> tuple[int, int]:
+        width, height = self._label.winfo_width(), self._label.winfo_height()
+        return (width, height) if width > 1 and height > 1 else PREVIEW_MIN_SIZE
+
+    def _render(self, pixels: Picture) -> None:
+        self._shown = pixels
+        self._photo = ImageTk.PhotoImage(draw(pixels, self.overlays, self._size()))
         self._label.configure(image=self._photo, text="")
         self.frames_shown += 1
 
+    def _rerender(self) -> None:
+        if self._shown is not None and not self.message:
+            self._render(self.still if self.still is not None else self._shown)
+
     def _placeholder(self, message: str) -> None:
-        if self._label.cget("text") != message:
-            self._photo = ImageTk.PhotoImage(Image.new("RGB", self.size, (31, 35, 40)))
-            self._label.configure(image=self._photo, text=message, compound="center", wraplength=self.size[0] - 40)
+        if self.message != message:
+            self._shown = None
+            self._photo = None
+            self._label.configure(image="", text=message, wraplength=max(200, self._size()[0] - 40))
 
 
 class StatusLine(ttk.Label):
-    """One line of news for the user; errors in red."""
+    """News for the user, wrapped to the window's width; errors in red."""
+
+    normal_colour = ""
 
     def __init__(self, master: tk.Misc, text: str = "") -> None:
-        super().__init__(master, text=text, anchor="w", padding=(8, 4))
+        super().__init__(master, text=text, anchor="w", justify="left", padding=(10, 6))
         self.changed_at = time.monotonic()
+        self.is_error = False
+        self.bind("<Configure>", self._wrap)
 
     def say(self, text: str, error: bool = False) -> None:
-        self.configure(text=text, foreground="#cf222e" if error else "")
+        self.configure(text=text, foreground=ERROR_COLOUR if error else self.normal_colour)
+        self.is_error = error
         self.changed_at = time.monotonic()
+
+    def clear_error(self) -> None:
+        """Take an error off once the situation it was about has gone."""
+        if self.is_error:
+            self.say("")
 
     @property
     def text(self) -> str:
         return str(self.cget("text"))
+
+    def _wrap(self, event: tk.Event) -> None:
+        wrap = max(100, event.width - 24)
+        if int(str(self.cget("wraplength")) or 0) != wrap:
+            self.configure(wraplength=wrap)
+
+
+def fit_headings(table: ttk.Treeview) -> None:
+    """Widen every column to at least its heading's text, so no heading is clipped."""
+    style = ttk.Style(table)
+    name = style.lookup("Heading", "font") or "TkHeadingFont"
+    heading_font = tkfont.nametofont(name) if isinstance(name, str) and " " not in name else tkfont.Font(font=name)
+    for column in ("#0", *table.cget("columns")):
+        needed = heading_font.measure(table.heading(column, "text")) + 24
+        if table.column(column, "width") < needed:
+            table.column(column, width=needed)
+        table.column(column, minwidth=needed)
 
 
 def set_busy(bar: ttk.Progressbar, busy: bool) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import tkinter as tk
+from collections.abc import Callable
 from pathlib import Path
 from tkinter import filedialog, ttk
 from typing import TYPE_CHECKING
@@ -19,6 +20,13 @@ if TYPE_CHECKING:
     from facerec.gui.app import App
 
 IMAGE_TYPES = [("Images", "*.jpg *.jpeg *.png *.bmp *.webp"), ("All files", "*")]
+# Widgets that use Space (or Enter) themselves: while one has the focus, the key is its own, not a capture.
+OWN_KEYS = {
+    "space": {"TButton", "Button", "TCheckbutton", "Checkbutton", "TRadiobutton", "Radiobutton", "TEntry", "Entry"}
+    | {"TCombobox", "TSpinbox", "Spinbox", "Listbox", "Text", "Treeview", "TScale", "Scale"},
+    "Return": {"TButton", "Button", "TCheckbutton", "Checkbutton", "TRadiobutton", "Radiobutton"},
+}
+PAD = 12  # between the parts of a window, and around them
 
 
 class Window(tk.Toplevel):
@@ -27,6 +35,8 @@ class Window(tk.Toplevel):
     def __init__(self, app: App, size: str = "900x640") -> None:
         super().__init__(app.root)
         self.app = app
+        self.closed = False
+        self.last_opened: Path | None = None
         self.title(f"{self.title_text} · Face Recognizer")
         self.geometry(size)
         self.minsize(640, 480)
@@ -40,23 +50,57 @@ class Window(tk.Toplevel):
         """The camera preview filling the window, and a sidebar to its right for the controls (returned)."""
         from facerec.gui.widgets import Preview
 
-        body = ttk.Frame(self, padding=10)
+        body = ttk.Frame(self, padding=PAD)
         body.pack(fill="both", expand=True)
         body.columnconfigure(0, weight=1)
         body.rowconfigure(0, weight=1)
-        self.preview = Preview(body, self.app.camera)
+        self.preview = Preview(body, self.app.camera, on_change=self.picture_changed)
         self.preview.grid(row=0, column=0, sticky="nsew")
-        side = ttk.Frame(body, padding=(12, 0, 0, 0))
+        side = ttk.Frame(body, padding=(PAD, 0, 0, 0))
         side.grid(row=0, column=1, sticky="nsew")
         return side
+
+    def picture_changed(self) -> None:
+        """A new picture (or the camera lost or found): an error about the old one no longer applies."""
+        self.status.clear_error()
+
+    def bind_capture_keys(self, capture: Callable[[], None]) -> None:
+        """Space and Enter capture, unless the widget with the focus uses the key itself.
+
+        Enter on a focused button presses it, as Space does; Enter in the name field captures.
+        """
+
+        def on_key(event: tk.Event) -> str | None:
+            widget_class = event.widget.winfo_class() if isinstance(event.widget, tk.Misc) else ""
+            if widget_class in OWN_KEYS.get(event.keysym, ()):
+                if event.keysym == "Return":
+                    event.widget.invoke()
+                    return "break"
+                return None
+            capture()
+            return "break"
+
+        for key in ("<KeyPress-space>", "<KeyPress-Return>"):
+            self.bind(key, on_key)
 
     @property
     def service(self):
         return self.app.service
 
     def run(self, work, done, failed=None) -> None:
-        """Run `work` off the main thread; errors go to this window's status line."""
-        self.app.tasks.submit(work, done, failed or (lambda e: self.app.show_error(e, self.status)))
+        """Run `work` off the main thread; errors go to this window's status line.
+
+        A result that arrives after the window closed is dropped: there is nobody left to tell.
+        """
+        failed = failed or (lambda e: self.app.show_error(e, self.status))
+        self.app.tasks.submit(work, self._while_open(done), self._while_open(failed))
+
+    def _while_open(self, callback):
+        def call(value) -> None:
+            if not self.closed:
+                callback(value)
+
+        return call
 
     def ask_image_path(self) -> Path | None:
         """The file dialog; tests replace this method."""
@@ -68,11 +112,16 @@ class Window(tk.Toplevel):
         path = self.ask_image_path()
         if path is None:
             return
+        self.last_opened = path
         self.status.say(f"Opening {path.name}…")
         self.run(lambda: load_image(path), lambda loaded: on_loaded(*loaded))
 
     def close(self) -> None:
         self.destroy()
+
+    def destroy(self) -> None:
+        self.closed = True
+        super().destroy()
 
 
 def load_image(path: Path) -> tuple[bytes, Image.Image]:

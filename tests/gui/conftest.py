@@ -73,7 +73,12 @@ def make_app(display: str, tmp_path: Path):
     apps = []
 
     def make(camera: int | str) -> App:
-        env = {"FACEREC_BACKEND": "local", "FACEREC_DATA_DIR": str(tmp_path / "data"), "FACEREC_CAMERA": str(camera)}
+        env = {
+            "FACEREC_BACKEND": "local",
+            "FACEREC_DATA_DIR": str(tmp_path / "data"),
+            "FACEREC_CAMERA": str(camera),
+            "FACEREC_DELIVERY": "adversarial",  # events late and twice, as AWS may deliver them
+        }
         root = tk.Tk()
         app = App(root, load(env_file=None, environ=env), open_service)
         apps.append(app)
@@ -86,3 +91,140 @@ def make_app(display: str, tmp_path: Path):
             app.quit()
         except Exception:
             pass
+
+
+def still_frame(relative: str, scale: float = 1.0) -> np.ndarray:
+    """A 640x480 camera frame of a shared photo, shrunk by `scale` into its top-left corner."""
+    from PIL import Image
+
+    size = (round(640 * scale), round(480 * scale))
+    frame = Image.new("RGB", (640, 480))
+    frame.paste(letterbox(photo(relative), size), (0, 0))
+    return np.asarray(frame)
+
+
+@pytest.fixture(scope="session")
+def small_face_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A camera whose face is sharp but small: the person is too far away."""
+    from facerec.camera import write_video
+
+    frame = still_frame("people/barack_obama/obama1.jpg", scale=200 / 640)
+    return write_video(tmp_path_factory.mktemp("camera") / "far.avi", [frame], seconds_each=2.0)
+
+
+GREY_SCENE = (128, 128, 128)
+
+
+@pytest.fixture(scope="session")
+def face_then_grey_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A face for a second, then an empty grey picture for a second, looping: a scene that changes."""
+    from facerec.camera import write_video
+
+    grey = np.full((480, 640, 3), GREY_SCENE, dtype=np.uint8)
+    frames = [still_frame("people/barack_obama/obama1.jpg"), grey]
+    return write_video(tmp_path_factory.mktemp("camera") / "cut.avi", frames, seconds_each=1.0)
+
+
+def idle(app, timeout: float = 30.0) -> None:
+    """Pump until no task of the app is running or waiting for its callback."""
+    pump(app.root, lambda: app.tasks.busy == 0, timeout, "the workers to be idle")
+
+
+def press(widget, key: str) -> None:
+    """Give `widget` the keyboard focus and press `key` (a keysym: space, Return, Delete, Escape...)."""
+    widget.focus_force()
+    widget.update()
+    widget.event_generate(f"<KeyPress-{key}>", when="now")
+    if widget.winfo_exists():  # Esc may have closed it
+        widget.event_generate(f"<KeyRelease-{key}>", when="now")
+
+
+def click(widget) -> None:
+    """Press and release the left mouse button over `widget`."""
+    x, y = widget.winfo_width() // 2, widget.winfo_height() // 2
+    widget.event_generate("<Enter>", x=x, y=y)
+    widget.event_generate("<ButtonPress-1>", x=x, y=y)
+    widget.event_generate("<ButtonRelease-1>", x=x, y=y)
+
+
+def type_into(entry, text: str) -> None:
+    """Type `text` into an entry key by key."""
+    entry.focus_force()
+    entry.update()
+    for char in text:
+        keysym = "space" if char == " " else char
+        entry.event_generate(f"<KeyPress-{keysym}>", when="now")
+
+
+def answer_dialogs(root, *answers: tuple[str, ...], seen: list[str]) -> None:
+    """Answer the next message boxes with keys, one tuple of key events each ("<Return>", "<Shift-Tab>");
+    record each box's text in `seen`.
+
+    Tk's message box runs its own event loop, so the answers are scheduled before the box opens.
+    """
+    pending = list(answers)
+
+    def dialog() -> str | None:
+        stack = ["."]
+        while stack:
+            path = stack.pop()
+            if path.endswith("__tk__messagebox") and root.tk.call("winfo", "ismapped", path):
+                return path
+            stack += [str(c) for c in root.tk.call("winfo", "children", path)]
+        return None
+
+    def poll() -> None:
+        path = dialog()
+        # Not open yet, or open but not yet focused on its default button.
+        if path is None or str(root.tk.call("focus", "-lastfor", path)) == path:
+            root.after(30, poll)
+            return
+        seen.append(str(root.tk.call(f"{path}.msg", "cget", "-text")))
+        for key in pending.pop(0):
+            # The box's focus (its default button first); Xvfb has no window manager to give it the X focus.
+            focused = root.tk.call("focus", "-lastfor", path)
+            root.tk.call("event", "generate", focused, key)
+        if pending:
+            root.after(30, poll)
+
+    root.after(30, poll)
+
+
+def grab(widget):
+    """What the screen shows of `widget`, as a PIL image."""
+    from PIL import ImageGrab
+
+    widget.update()
+    x, y = widget.winfo_rootx(), widget.winfo_rooty()
+    return ImageGrab.grab(
+        bbox=(x, y, x + widget.winfo_width(), y + widget.winfo_height()), xdisplay=os.environ["DISPLAY"]
+    ).convert("RGB")
+
+
+def offered_but_disabled(window) -> list[str]:
+    """Buttons of `window` that its status line or hint names while they are disabled."""
+    from tkinter import ttk
+
+    texts = [window.status.text] + [getattr(window, "hint_label", window.status).cget("text")]
+    found = []
+    stack = [window]
+    while stack:
+        widget = stack.pop()
+        stack += widget.winfo_children()
+        if isinstance(widget, ttk.Button) and widget.instate(["disabled"]):
+            name = str(widget.cget("text")).split(" (")[0].rstrip("…").rstrip(".")
+            if any(name.casefold() in str(text).casefold() for text in texts):
+                found.append(name)
+    return found
+
+
+def within(inner, outer) -> bool:
+    """Is `inner` shown whole inside `outer` on the screen?"""
+    inner.update()
+    return (
+        inner.winfo_viewable()
+        and inner.winfo_rootx() >= outer.winfo_rootx()
+        and inner.winfo_rooty() >= outer.winfo_rooty()
+        and inner.winfo_rootx() + inner.winfo_width() <= outer.winfo_rootx() + outer.winfo_width()
+        and inner.winfo_rooty() + inner.winfo_height() <= outer.winfo_rooty() + outer.winfo_height()
+    )

@@ -67,20 +67,6 @@ def test_enrol_two_people_check_a_photo_and_delete_one(make_app, obama_video: Pa
     pump(root, lambda: names_in_history(check).count("Unknown") == 1, what="the second check")
 
 
-def test_declining_the_confirmation_deletes_nothing(make_app, obama_video: Path) -> None:
-    app = make_app(obama_video)
-    assert app.service.add("Rose Leslie", (FACES_DIR / "people/rose_leslie/rose1.jpg").read_bytes()).ok
-    app.buttons["people"].invoke()
-    people = app.windows["people"]
-    pump(app.root, lambda: people.rows)
-    people.confirm = lambda person: False
-    people.table.selection_set("0")
-    people.root_update = app.root.update()
-    people.delete_selected()
-    pump(app.root, lambda: True)
-    assert [p.name for p in app.service.people()] == ["Rose Leslie"]
-
-
 def test_live_draws_names_over_faces(make_app, obama_video: Path) -> None:
     app = make_app(obama_video)
     assert app.service.add("Barack Obama", (FACES_DIR / "people/barack_obama/obama2.jpg").read_bytes()).ok

@@ -1,0 +1,423 @@
+"""The app in a person's first five minutes: keys, a resized window, dialogs, closing early, what it says."""
+
+from __future__ import annotations
+
+import re
+import tkinter as tk
+from pathlib import Path
+from tkinter import font as tkfont
+from tkinter import ttk
+
+import pytest
+
+from tests.conftest import FACES_DIR
+from tests.gui.conftest import (
+    GREY_SCENE,
+    answer_dialogs,
+    click,
+    grab,
+    idle,
+    offered_but_disabled,
+    press,
+    pump,
+    type_into,
+    within,
+)
+
+BLUE = (9, 105, 218)  # a named face's box
+PREVIEW_BACKGROUND = (31, 35, 40)
+
+
+def enrol(app, name: str, relative: str) -> None:
+    assert app.service.add(name, (FACES_DIR / relative).read_bytes()).ok
+
+
+def names_in_history(window) -> list[str]:
+    return [window.history.item(row, "values")[1] for row in window.history.get_children()]
+
+
+def open_window(app, key: str):
+    """Open a window from the home window with its letter key, as a person would."""
+    press(app.root, key[0])
+    return pump(app.root, lambda: app.windows.get(key), what=f"the {key} window")
+
+
+# People
+
+
+def test_people_buttons_are_visible_at_the_default_size_and_when_smaller(make_app, obama_video: Path) -> None:
+    app = make_app(obama_video)
+    for name, photo in [("Rose Leslie", "rose_leslie/rose1.jpg"), ("Kit Harington", "kit_harington/kit1.jpg")]:
+        enrol(app, name, f"people/{photo}")
+    people = open_window(app, "people")
+    pump(app.root, lambda: len(people.rows) == 2, what="the list")
+    for size in (None, "640x480"):
+        if size:
+            people.geometry(size)
+        pump(app.root, lambda s=size: people.winfo_width() > 1 and (s is None or people.winfo_height() <= 490))
+        for button in (people.delete_button, people.refresh_button):
+            assert within(button, people), f"{button.cget('text')} hidden at {people.winfo_geometry()}"
+
+
+def test_the_delete_confirmation_counts_faces_and_defaults_to_no(make_app, obama_video: Path) -> None:
+    app = make_app(obama_video)
+    enrol(app, "Rose Leslie", "people/rose_leslie/rose1.jpg")
+    people = open_window(app, "people")
+    pump(app.root, lambda: people.rows, what="the list")
+    people.table.selection_set("0")
+    seen: list[str] = []
+
+    answer_dialogs(app.root, ("<Return>",), seen=seen)  # Enter takes the default answer
+    press(people.table, "Delete")
+    idle(app)
+    assert len(seen) == 1 and "1 face," in seen[0] and "1 faces" not in seen[0], seen
+    assert [p.name for p in app.service.people()] == ["Rose Leslie"]
+
+    answer_dialogs(app.root, ("<Shift-Tab>", "<Return>"), seen=seen)  # to Yes, then Enter
+    press(people.table, "Delete")
+    idle(app)
+    pump(app.root, lambda: people.rows == [], what="the list without Rose")
+    assert app.service.people() == []
+
+
+# Space and Enter
+
+
+def test_space_on_a_focused_button_only_presses_that_button(make_app, obama_video: Path) -> None:
+    app = make_app(obama_video)
+    enrol(app, "Kit Harington", "people/kit_harington/kit1.jpg")
+    check = open_window(app, "check")
+    pump(app.root, lambda: check.preview.live, what="the camera")
+    asked = []
+    check.ask_image_path = lambda: asked.append(1) or FACES_DIR / "people/kit_harington/kit2.jpg"
+    press(check.open_button, "space")
+    idle(app)
+    pump(app.root, lambda: check.results, what="the check of the photo")
+    assert asked == [1] and names_in_history(check) == ["Kit Harington"]
+
+    click(check.camera_button)
+    press(check.capture_button, "space")  # the camera's picture of Barack Obama, checked once
+    idle(app)
+    assert names_in_history(check) == ["Unknown", "Kit Harington"]
+    click(check.camera_button)
+    press(check, "space")  # no button has the focus: Space captures
+    idle(app)
+    assert names_in_history(check) == ["Unknown", "Unknown", "Kit Harington"]
+
+    add = open_window(app, "add")
+    type_into(add.name_entry, "Joe Biden")
+    assert add.name.get() == "Joe Biden"  # Space types in the name field
+    pump(app.root, lambda: add.capture_button.instate(["!disabled"]), what="a usable face")
+    add.ask_image_path = lambda: None  # the person cancels the file dialog
+    press(add.open_button, "space")
+    idle(app)
+    assert add.added == [] and [p.name for p in app.service.people()] == ["Kit Harington"]
+
+
+# The preview
+
+
+def picture_area(image) -> tuple[int, int, int, int]:
+    """The bounding box of what is not the preview's background: where the picture is drawn."""
+    from PIL import Image, ImageChops
+
+    background = Image.new("RGB", image.size, PREVIEW_BACKGROUND)
+    box = ImageChops.difference(image, background).convert("L").point(lambda v: 255 if v > 12 else 0).getbbox()
+    assert box is not None, "the preview shows nothing"
+    return box
+
+
+def has_colour_near(image, x: float, y: float, colour: tuple[int, int, int], radius: int = 4) -> bool:
+    px = image.load()
+    return any(
+        px[i, j] == colour
+        for i in range(max(0, int(x) - radius), min(image.width, int(x) + radius + 1))
+        for j in range(max(0, int(y) - radius), min(image.height, int(y) + radius + 1))
+    )
+
+
+@pytest.mark.parametrize("size", ["1500x1100", "640x480"])
+def test_the_preview_scales_with_the_window_letterboxed_with_boxes_on_the_picture(
+    make_app, obama_video: Path, size: str
+) -> None:
+    from PIL import Image
+
+    app = make_app(obama_video)
+    enrol(app, "Barack Obama", "people/barack_obama/obama2.jpg")
+    check = open_window(app, "check")
+    photo = FACES_DIR / "people/barack_obama/obama3.jpg"
+    check.ask_image_path = lambda: photo
+    click(check.open_button)
+    pump(app.root, lambda: check.results, what="the check")
+    check.geometry(size)
+    pump(app.root, lambda: abs(check.winfo_width() - int(size.split("x")[0])) < 2, what="the new size")
+    idle(app)
+    for _ in range(20):
+        app.root.update()
+
+    shown = grab(check.preview)
+    left, top, right, bottom = picture_area(shown)
+    width, height = Image.open(photo).size
+    # Whole (never cropped), as large as fits (it touches two opposite sides), in its own proportions.
+    assert left >= 0 and top >= 0 and right <= shown.width and bottom <= shown.height
+    assert (right - left >= shown.width - 2) or (bottom - top >= shown.height - 2), (shown.size, (left, top))
+    assert abs((right - left) / (bottom - top) - width / height) < 0.02
+    face = check.results[0].box
+    x = left + (face.left + face.width / 2) * (right - left)
+    y = top + face.top * (bottom - top)
+    assert has_colour_near(shown, x, y, BLUE), "no box over the face on the scaled picture"
+
+
+def test_live_never_draws_boxes_of_a_previous_picture(make_app, face_then_grey_video: Path) -> None:
+    import time
+
+    app = make_app(face_then_grey_video)
+    enrol(app, "Barack Obama", "people/barack_obama/obama2.jpg")
+    live = open_window(app, "live")
+    boxed_faces, boxed_grey = 0, 0
+    deadline = time.monotonic() + 6
+    while time.monotonic() < deadline:
+        app.root.update()
+        shown = grab(live.preview)
+        colours = shown.getcolors(maxcolors=1 << 20)
+        counts = {colour: n for n, colour in colours}
+        near_grey = sum(
+            n for colour, n in counts.items() if max(abs(a - b) for a, b in zip(colour, GREY_SCENE, strict=True)) <= 6
+        )
+        grey = near_grey > shown.width * shown.height // 4  # the video's grey, give or take its compression
+        if counts.get(BLUE, 0) > 20:
+            boxed_grey += grey
+            boxed_faces += not grey
+    assert boxed_faces > 0, "Live never named the face"
+    assert boxed_grey == 0, "a box of the face drawn over the next picture"
+
+
+# Messages
+
+
+def test_a_face_too_small_says_move_closer_not_blurry(make_app, small_face_video: Path) -> None:
+    app = make_app(small_face_video)
+    add = open_window(app, "add")
+    pump(app.root, lambda: add.hint.overlays, what="a face in view")
+    text = add.hint_label.cget("text")
+    assert "closer" in text.casefold() and "blurry" not in text.casefold(), text
+    assert all("blurry" not in o.label for o in add.hint.overlays)
+
+
+def test_without_a_camera_no_window_waits_for_it_or_points_at_a_missing_button(make_app) -> None:
+    app = make_app(7)  # no such device
+    add = open_window(app, "add")
+    pump(app.root, lambda: "No camera" in add.preview.message, what="the missing camera")
+    pump(app.root, lambda: "Looking" not in add.hint_label.cget("text"), timeout=3, what="the hint to say so")
+    assert "Open image" in add.hint_label.cget("text") + add.preview.message
+    assert offered_but_disabled(add) == []
+    check = open_window(app, "check")
+    assert check.capture_button.instate(["disabled"])
+    live = open_window(app, "live")
+    pump(app.root, lambda: "No camera" in live.preview.message, what="the missing camera in Live")
+    assert "Open image" not in live.preview.message and "Open image" not in live.status.text
+
+
+def test_status_lines_never_offer_a_disabled_button(make_app, obama_video: Path) -> None:
+    app = make_app(obama_video)
+    add = open_window(app, "add")
+    pump(app.root, lambda: add.hint.overlays, what="a face in view")
+    assert add.capture_button.instate(["disabled"])  # no name yet
+    assert offered_but_disabled(add) == [], add.hint_label.cget("text")
+    add.ask_image_path = lambda: FACES_DIR / "people/kit_harington/kit1.jpg"
+    click(add.open_button)
+    idle(app)
+    assert offered_but_disabled(add) == [], (add.status.text, add.hint_label.cget("text"))
+    type_into(add.name_entry, "Kit")
+    pump(app.root, lambda: add.capture_button.instate(["!disabled"]), what="Capture")
+    assert "Capture" in add.hint_label.cget("text")
+
+
+def test_an_old_error_is_cleared_when_the_picture_changes(make_app, obama_video: Path, tmp_path: Path) -> None:
+    from PIL import Image
+
+    app = make_app(obama_video)
+    empty = tmp_path / "wall.png"
+    Image.new("RGB", (640, 480), (200, 190, 180)).save(empty)
+    check = open_window(app, "check")
+    check.ask_image_path = lambda: empty
+    click(check.open_button)
+    pump(app.root, lambda: check.status.is_error, what="the error")
+    assert "No face" in check.status.text
+    click(check.camera_button)
+    app.root.update()
+    assert not check.status.is_error and "No face" not in check.status.text
+
+    # Add face: a photo that is not added; the error goes when the camera is back.
+    add = open_window(app, "add")
+    type_into(add.name_entry, "Kit")
+    add.ask_image_path = lambda: FACES_DIR / "groups/kit_and_rose.jpg"
+    click(add.open_button)
+    pump(app.root, lambda: "Opened kit_and_rose" in add.status.text and "2 faces" in add.hint_label.cget("text"))
+    add.status.say("Not added: 2 faces", error=True)  # as a failed add leaves it
+    click(add.camera_button)
+    app.root.update()
+    assert not add.status.is_error
+
+
+def test_unknown_faces_show_their_best_similarity(make_app, obama_video: Path) -> None:
+    app = make_app(obama_video)
+    enrol(app, "Barack Obama", "people/barack_obama/obama2.jpg")
+    check = open_window(app, "check")
+    check.ask_image_path = lambda: FACES_DIR / "people/joe_biden/biden1.jpg"
+    click(check.open_button)
+    pump(app.root, lambda: check.results, what="the check")
+    assert re.search(r"Unknown · best \d+%", check.status.text), check.status.text
+    assert re.fullmatch(r"Unknown · best \d+%", check.preview.overlays[0].label)
+
+
+def test_the_home_status_line_wraps_a_long_message(display: str) -> None:
+    from botocore.exceptions import NoCredentialsError
+
+    from facerec.errors import describe
+    from facerec.gui.app import App
+    from facerec.settings import load
+
+    def no_credentials(_settings):
+        raise NoCredentialsError()
+
+    root = tk.Tk()
+    try:
+        settings = load(env_file=None, environ={"FACEREC_BACKEND": "aws", "AWS_REGION": "eu-west-1"})
+        app = App(root, settings, no_credentials)
+        message = describe(NoCredentialsError())
+        pump(root, lambda: message in app.status.text, what="the message")
+        for _ in range(10):
+            root.update()
+        assert tkfont.nametofont("TkDefaultFont").measure(app.status.text) > root.winfo_width()  # it needs two lines
+        assert within(app.status, root)
+        lines = app.status.winfo_height() // tkfont.nametofont("TkDefaultFont").metrics("linespace")
+        assert lines >= 2, "the message is cut off on one line"
+    finally:
+        root.destroy()
+
+
+# Closing early
+
+
+@pytest.mark.parametrize("window", ["check", "add", "people", "live"])
+def test_closing_a_window_while_it_works_raises_no_error(
+    make_app, obama_video: Path, monkeypatch: pytest.MonkeyPatch, window: str
+) -> None:
+    from tkinter import messagebox
+
+    shown = []
+    monkeypatch.setattr(messagebox, "showerror", lambda *a, **k: shown.append(a))
+    app = make_app(obama_video)
+    enrol(app, "Barack Obama", "people/barack_obama/obama2.jpg")
+    opened = open_window(app, window)
+    if window == "check":
+        opened.ask_image_path = lambda: FACES_DIR / "groups/obama_and_biden_1.jpg"
+        click(opened.open_button)
+        pump(app.root, lambda: opened._checking, what="the check to start")
+    elif window == "add":
+        type_into(opened.name_entry, "Barack Obama")
+        pump(app.root, lambda: opened.capture_button.instate(["!disabled"]), what="Capture")
+        press(opened.name_entry, "Return")
+    elif window == "people":
+        press(opened, "F5")
+    elif window == "live":
+        pump(app.root, lambda: app.tasks.busy, what="a check to start")
+    assert app.tasks.busy, "nothing running when the window closes"
+    press(opened, "Escape")
+    idle(app)
+    for _ in range(10):
+        app.root.update()
+    assert not opened.winfo_exists()
+    assert shown == [] and app.status.cget("foreground") in ("", app.status.normal_colour), (shown, app.status.text)
+
+
+# Look
+
+
+def test_a_maintained_theme_and_no_clipped_column_headers(make_app, obama_video: Path) -> None:
+    app = make_app(obama_video)
+    assert ttk.Style(app.root).theme_use().startswith("sun-valley")
+    for key in ("check", "people"):
+        window = open_window(app, key)
+        window.update()
+        tables = [w for w in all_widgets(window) if isinstance(w, ttk.Treeview)]
+        assert tables
+        for table in tables:
+            heading_font = tkfont.nametofont(ttk.Style(table).lookup("Heading", "font") or "TkHeadingFont")
+            for column in ("#0", *table.cget("columns")):
+                if column == "#0" and "tree" not in str(table.cget("show")):
+                    continue
+                text = table.heading(column, "text")
+                assert heading_font.measure(text) + 16 <= table.column(column, "width"), (key, text)
+
+
+def all_widgets(widget) -> list:
+    found = [widget]
+    for child in widget.winfo_children():
+        found += all_widgets(child)
+    return found
+
+
+# Duplicates
+
+
+def test_enrolling_a_duplicate_asks_first_and_no_is_the_default(make_app, obama_video: Path) -> None:
+    app = make_app(obama_video)
+    enrol(app, "Barack Obama", "people/barack_obama/obama2.jpg")
+    add = open_window(app, "add")
+    seen: list[str] = []
+
+    # Someone else's face, from the camera: Enter takes the default answer, No.
+    type_into(add.name_entry, "Someone Else")
+    pump(app.root, lambda: add.capture_button.instate(["!disabled"]), what="Capture")
+    answer_dialogs(app.root, ("<Return>",), seen=seen)
+    press(add.name_entry, "Return")
+    idle(app)
+    assert len(seen) == 1 and "Barack Obama" in seen[0], seen
+    assert [(p.name, p.face_count) for p in app.service.people()] == [("Barack Obama", 1)]
+    assert add.added == [] and add.capture_button.instate(["!disabled"])
+
+    # A name that differs only in case and spaces, on another person's photo.
+    add.name.set("")
+    type_into(add.name_entry, "barack  obama")
+    add.ask_image_path = lambda: FACES_DIR / "people/kit_harington/kit1.jpg"
+    click(add.open_button)
+    pump(
+        app.root,
+        lambda: "Opened kit1.jpg" in add.status.text and add.capture_button.instate(["!disabled"]),
+        what="Capture",
+    )
+    answer_dialogs(app.root, ("<Escape>",), seen=seen)
+    click(add.capture_button)
+    idle(app)
+    assert len(seen) == 2 and "Barack Obama" in seen[1], seen
+    assert [(p.name, p.face_count) for p in app.service.people()] == [("Barack Obama", 1)]
+
+    # The same photo again under the same name: the person says Yes.
+    add.name.set("Barack Obama")
+    add.ask_image_path = lambda: FACES_DIR / "people/barack_obama/obama2.jpg"
+    click(add.open_button)
+    pump(app.root, lambda: "Opened obama2.jpg" in add.status.text and add.capture_button.instate(["!disabled"]))
+    answer_dialogs(app.root, ("<Shift-Tab>", "<Return>"), seen=seen)
+    click(add.capture_button)
+    idle(app)
+    pump(app.root, lambda: add.added, what="the add")
+    assert len(seen) == 3 and "already enrolled" in seen[2], seen
+    assert [(p.name, p.face_count) for p in app.service.people()] == [("Barack Obama", 2)]
+
+
+def test_a_picture_opened_during_a_check_gets_its_own_result(make_app, obama_video: Path) -> None:
+    app = make_app(obama_video)
+    enrol(app, "Barack Obama", "people/barack_obama/obama2.jpg")
+    enrol(app, "Kit Harington", "people/kit_harington/kit1.jpg")
+    check = open_window(app, "check")
+    photos = iter([FACES_DIR / "people/barack_obama/obama3.jpg", FACES_DIR / "people/kit_harington/kit2.jpg"])
+    check.ask_image_path = lambda: next(photos)
+    click(check.open_button)
+    pump(app.root, lambda: check._checking, what="the first check")
+    click(check.open_button)  # a second photo while the first is being checked
+    idle(app)
+    assert [f.name for f in check.results] == ["Kit Harington"]
+    assert [o.label.split(" · ")[0] for o in check.preview.overlays] == ["Kit Harington"]
+    assert names_in_history(check) == ["Kit Harington"]
