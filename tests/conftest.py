@@ -129,6 +129,14 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
     yield from _aws_backend(request, env, tmp_path)
 
 
+@pytest.fixture
+def service(backend: Backend):
+    """The app's service over each back end's clients."""
+    from facerec.service import FaceService
+
+    return FaceService(backend.settings, backend.s3, backend.rekognition, backend.dynamodb)
+
+
 def _aws_backend(request: pytest.FixtureRequest, env: dict, tmp_path: Path) -> Iterator[Backend]:
     import boto3
 

@@ -8,12 +8,6 @@ from facerec.service import Duplicate, FaceService
 from tests.conftest import photo
 
 
-@pytest.fixture
-def service(backend) -> FaceService:
-    settings, s3, rekognition, dynamodb = backend
-    return FaceService(settings, s3, rekognition, dynamodb)
-
-
 def kinds(found: list[Duplicate]) -> list[tuple[str, str]]:
     return [(d.kind, d.name) for d in found]
 

@@ -14,11 +14,6 @@ from tests.conftest import jpeg, letterbox, people, photo
 from tests.local.test_rekognition import png_claiming
 
 
-@pytest.fixture
-def service(backend) -> FaceService:
-    return FaceService(backend.settings, backend.s3, backend.rekognition, backend.dynamodb)
-
-
 def bucket_keys(service: FaceService) -> list[str]:
     listed = service.s3.list_objects_v2(Bucket=service.settings.s3_bucket_name)
     return [o["Key"] for o in listed.get("Contents", [])]
