@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +63,7 @@ DEFAULT_PADDING, DEFAULT_OUTER_PADDING = 10, 11
 # The network of dnn_mmod_face_detection_ex.cpp, from the input up: (filters, size, stride).
 LAYOUT = ((16, 5, 2), (32, 5, 2), (32, 5, 2), (45, 5, 1), (45, 5, 1), (45, 5, 1))
 HEAD = (1, 9, 1)
+PYRAMID_CACHE_SIZE = 4
 
 
 @dataclass(frozen=True)
@@ -254,107 +256,8 @@ def upsampled_size(rows: int, cols: int) -> tuple[int, int]:
     return int(bottom) + 1, int(right) + 1
 
 
-def _bilinear_coords(n_in: int, n_out: int, simd: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Source index and fraction of each output column as dlib's resize_image computes them.
-
-    dlib steps x by x_scale: four columns at a time in float32 (SIMD) while the fourth
-    column's right neighbour is inside the image, then one at a time in double.
-    """
-    scale = (n_in - 1) / max(n_out - 1, 1)
-    if not simd:
-        x = np.arange(n_out, dtype=np.float64) * scale
-        left = np.floor(x).astype(np.int64)
-        return left, x - left
-    start = -4 * scale
-    lanes = np.array([start, start + scale, start + 2 * scale, start + 3 * scale], dtype=np.float32)
-    steps = n_out // 4 + 2
-    increments = np.full((steps, 4), np.float32(4 * scale), dtype=np.float32)
-    increments[0] = lanes
-    # sequential float32 sums, as the SIMD loop adds 4*x_scale before each use
-    xs = np.add.accumulate(increments, axis=0, dtype=np.float32)[1:]
-    steps -= 1
-    lefts = xs.astype(np.int32)  # truncation
-    rights = lefts + 1
-    blocks = int(np.argmax(rights[:, 3] >= n_in)) if (rights[:, 3] >= n_in).any() else steps
-    simd_cols = blocks * 4
-    x_simd = xs[:blocks].reshape(-1)[: min(simd_cols, n_out)]
-    left_simd = lefts[:blocks].reshape(-1)[: len(x_simd)].astype(np.int64)
-    frac_simd = (x_simd - left_simd.astype(np.float32)).astype(np.float32)
-    # The rest in double, restarting from -x_scale + c*x_scale and adding x_scale each column.
-    rest = n_out - len(x_simd)
-    x = -scale + len(x_simd) * scale
-    tail_x = np.empty(rest, dtype=np.float64)
-    for i in range(rest):
-        x += scale
-        tail_x[i] = x
-    tail_left = np.floor(tail_x).astype(np.int64)
-    return np.concatenate([left_simd, tail_left]), np.concatenate([frac_simd.astype(np.float64), tail_x - tail_left])
-
-
-def resize_float(plane: np.ndarray, rows: int, cols: int) -> np.ndarray:
-    """dlib's resize_image with bilinear interpolation of float32 planes (C, H, W): SIMD path."""
-    channels, n_rows, n_cols = plane.shape
-    left, lr = _bilinear_coords(n_cols, cols, simd=True)
-    right = np.minimum(left + 1, n_cols - 1)
-    simd_cols = _simd_columns(n_cols, cols)
-    y_scale = (n_rows - 1) / max(rows - 1, 1)
-    ys = _accumulate(y_scale, rows)
-    top = np.floor(ys).astype(np.int64)
-    bottom = np.minimum(top + 1, n_rows - 1)
-    tb = ys - top  # double
-    out = np.empty((channels, rows, cols), dtype=np.float32)
-    # SIMD part: weights in float32
-    tb32 = tb.astype(np.float32)[:, None]
-    lr32 = lr[:simd_cols].astype(np.float32)[None, :]
-    inv_tb, inv_lr = (np.float32(1) - tb32), (np.float32(1) - lr32)
-    tlf, trf, blf, brf = inv_tb * inv_lr, inv_tb * lr32, tb32 * inv_lr, tb32 * lr32
-    ls, rs = left[:simd_cols], right[:simd_cols]
-    for ch in range(channels):
-        p = plane[ch]
-        t, b = p[top], p[bottom]
-        out[ch, :, :simd_cols] = ((tlf * t[:, ls] + trf * t[:, rs]) + blf * b[:, ls]) + brf * b[:, rs]
-    if simd_cols < cols:
-        lt, rt = left[simd_cols:], right[simd_cols:]
-        lrt = lr[simd_cols:].astype(np.float32)[None, :]  # float lr_frac, double tb_frac
-        tbd = tb[:, None]
-        for ch in range(channels):
-            p = plane[ch]
-            t, b = p[top].astype(np.float64), p[bottom].astype(np.float64)
-            top_mix = ((1 - lrt) * t[:, lt] + lrt * t[:, rt]).astype(np.float32).astype(np.float64)
-            bottom_mix = ((1 - lrt) * b[:, lt] + lrt * b[:, rt]).astype(np.float32).astype(np.float64)
-            out[ch, :, simd_cols:] = ((1 - tbd) * top_mix + tbd * bottom_mix).astype(np.float32)
-    return out
-
-
-def _accumulate(scale: float, count: int) -> np.ndarray:
-    """y = -scale, then y += scale per row, in double, as dlib's loops do."""
-    ys = np.empty(count, dtype=np.float64)
-    y = -scale
-    for i in range(count):
-        y += scale
-        ys[i] = y
-    return ys
-
-
-def _simd_columns(n_in: int, n_out: int) -> int:
-    return len(_bilinear_coords(n_in, n_out, simd=True)[0]) - _tail_count(n_in, n_out)
-
-
-def _tail_count(n_in: int, n_out: int) -> int:
-    scale = (n_in - 1) / max(n_out - 1, 1)
-    start = -4 * scale
-    x = np.array([start, start + scale, start + 2 * scale, start + 3 * scale], dtype=np.float32)
-    step = np.float32(4 * scale)
-    c = 0
-    while True:
-        x = (x + step).astype(np.float32)
-        if int(x[3]) + 1 >= n_in:
-            break
-        c += 4
-    return max(0, n_out - c)
-
-
 def level_sizes(rows: int, cols: int) -> list[tuple[int, int]]:
+    """The pyramid's levels: find_pyramid_down_output_image_size for pyramid_down<6>, while 5 rows or more."""
     sizes = [(rows, cols)]
     while True:
         rows, cols = math.floor(PYRAMID_RATE * rows), math.floor(PYRAMID_RATE * cols)
@@ -363,8 +266,15 @@ def level_sizes(rows: int, cols: int) -> list[tuple[int, int]]:
         sizes.append((rows, cols))
 
 
-def tile_layout(rows: int, cols: int, padding: int, outer: int) -> tuple[list[tuple[int, int, int, int]], int, int]:
-    """compute_tiled_image_pyramid_details: each level's (left, top, rows, cols) and the tiled image's size."""
+Level = tuple[int, int, int, int]  # (left, top, rows, cols) in the tiled image
+
+
+def tile_layout(rows: int, cols: int, padding: int, outer: int) -> tuple[list[Level], int, int]:
+    """compute_tiled_image_pyramid_details: where each level goes, and the tiled image's rows and cols.
+
+    Levels go down a first column until the rest fits beside them, then back up the
+    right-hand side, stopping before one would overlap the full-size image.
+    """
     sizes = level_sizes(rows, cols)
     total_height = sum(r + padding for r, _ in sizes) - padding * 2
     height, prev_width = 0, 0
@@ -375,87 +285,88 @@ def tile_layout(rows: int, cols: int, padding: int, outer: int) -> tuple[list[tu
         prev_width = c
     height -= padding
     width = sizes[0][1]
-    tiled_rows, tiled_cols = height + outer * 2, width + outer * 2
-    placed = []
+    placed: list[Level] = []
     y, i = outer, 0
     while y < height + outer and i < len(sizes):
-        r, c = sizes[i]
-        placed.append((outer, y, r, c))
-        y += r + padding
+        placed.append((outer, y, *sizes[i]))
+        y += sizes[i][0] + padding
         i += 1
     y -= padding
-    first = placed[0]
+    first_bottom, first_right = outer + rows - 1, outer + cols - 1
     while i < len(sizes):
         r, c = sizes[i]
         right, bottom = outer + width - 1, y - 1
         left, top = right - (c - 1), bottom - (r - 1)
-        # stop when the level would overlap the image itself (level 0)
-        if left <= first[0] + first[3] - 1 and top <= first[1] + first[2] - 1 and bottom >= first[1]:
+        if left <= first_right and top <= first_bottom and bottom >= outer:
             break
         placed.append((left, top, r, c))
         y -= r + padding
         i += 1
-    return placed, tiled_rows, tiled_cols
+    return placed, height + outer * 2, width + outer * 2
 
 
-def tiled_pyramid(pixels: np.ndarray, detector: Detector) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
-    """input_rgb_image_pyramid::to_tensor for one RGB uint8 image: (1, 3, rows, cols) float32 and the level boxes."""
-    rows, cols = pixels.shape[:2]
-    rects, tiled_rows, tiled_cols = tile_layout(rows, cols, detector.padding, detector.outer_padding)
-    data = np.zeros((3, tiled_rows, tiled_cols), dtype=np.float32)
-    left, top, _, _ = rects[0]
-    planes = (pixels.astype(np.float32) - detector.mean) / np.float32(256)
-    data[:, top : top + rows, left : left + cols] = planes.transpose(2, 0, 1)
-    for prev, rect in zip(rects[:-1], rects[1:], strict=False):
-        pl, pt, pr, pc = prev
-        l, t, r, c = rect
-        data[:, t : t + r, l : l + c] = resize_float(data[:, pt : pt + pr, pl : pl + pc], r, c)
-    return data[None], rects
+class PyramidGraph:
+    """An onnxruntime graph for one input size: uint8 RGB (rows, cols, 3) in, every level of the pyramid out.
+
+    Upsampling and every level are dlib's bilinear resize_image: output pixel x samples the
+    input at x * (in - 1) / (out - 1), which is ONNX Resize's align_corners mode. The
+    upsampled image is truncated to whole values, as dlib stores it in rgb_pixels.
+    """
+
+    def __init__(self, rows: int, cols: int, upsample: int, mean: np.ndarray, padding: int, outer: int) -> None:
+        import onnxruntime as ort
+
+        size = (rows, cols)
+        for _ in range(upsample):
+            size = upsampled_size(*size)
+        self.levels, self.rows, self.cols = tile_layout(*size, padding, outer)
+        model = self._graph(rows, cols, upsample, mean)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = os.cpu_count() or 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+
+    def _graph(self, rows: int, cols: int, upsample: int, mean: np.ndarray):
+        from onnx import TensorProto, helper
+
+        g = _GraphBuilder()
+        value = g.node("Cast", ["image"], to=TensorProto.FLOAT)
+        value = g.node("Transpose", [value], perm=[2, 0, 1])
+        value = g.node("Unsqueeze", [value, g.constant(np.array([0], dtype=np.int64), "axes")])
+        size = (rows, cols)
+        for _ in range(upsample):
+            size = upsampled_size(*size)
+            value = g.node("Floor", [_resize(g, value, size)])
+        value = g.node("Sub", [value, g.constant(mean.reshape(1, 3, 1, 1), "mean")])
+        value = g.node("Mul", [value, g.constant(np.array(1 / 256, dtype=np.float32), "scale")], "level_0")
+        for index, (_, _, r, c) in enumerate(self.levels[1:], start=1):
+            value = _resize(g, value, (r, c), f"level_{index}")
+        graph = helper.make_graph(
+            g.nodes,
+            "dlib_input_rgb_image_pyramid",
+            [helper.make_tensor_value_info("image", TensorProto.UINT8, [rows, cols, 3])],
+            [helper.make_tensor_value_info(f"level_{i}", TensorProto.FLOAT, None) for i in range(len(self.levels))],
+            g.constants,
+        )
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="facerec")
+        model.ir_version = 8
+        return model
+
+    def tiled(self, pixels: np.ndarray) -> np.ndarray:
+        """The tiled pyramid, (1, 3, rows, cols) float32, zero between levels as dlib leaves it."""
+        names = [f"level_{i}" for i in range(len(self.levels))]
+        outputs = self.session.run(names, {"image": pixels})
+        data = np.zeros((1, 3, self.rows, self.cols), dtype=np.float32)
+        for (left, top, r, c), level in zip(self.levels, outputs, strict=True):
+            data[:, :, top : top + r, left : left + c] = level
+        return data
 
 
-def upsample(pixels: np.ndarray) -> np.ndarray:
-    """pyramid_up(image, pyramid_down<2>): dlib's bilinear resize of uint8 RGB to the up-rect's size."""
-    rows, cols = upsampled_size(*pixels.shape[:2])
-    return resize_rgb(pixels, rows, cols)
-
-
-def resize_rgb(pixels: np.ndarray, rows: int, cols: int) -> np.ndarray:
-    """dlib's resize_image, bilinear, for rgb_pixel images: float32 weights, results truncated to uint8."""
-    n_rows, n_cols = pixels.shape[:2]
-    planes = pixels.transpose(2, 0, 1).astype(np.float32)
-    left, lr = _bilinear_coords(n_cols, cols, simd=True)
-    right = np.minimum(left + 1, n_cols - 1)
-    simd_cols = _simd_columns(n_cols, cols)
-    ys = _accumulate((n_rows - 1) / max(rows - 1, 1), rows)
-    top = np.floor(ys).astype(np.int64)
-    bottom = np.minimum(top + 1, n_rows - 1)
-    tb = ys - top
-    out = np.empty((3, rows, cols), dtype=np.uint8)
-    tb32 = tb.astype(np.float32)[:, None]
-    lr32 = lr[:simd_cols].astype(np.float32)[None, :]
-    inv_tb, inv_lr = (np.float32(1) - tb32), (np.float32(1) - lr32)
-    tlf, trf, blf, brf = inv_tb * inv_lr, inv_tb * lr32, tb32 * inv_lr, tb32 * lr32
-    ls, rs = left[:simd_cols], right[:simd_cols]
-    for ch in range(3):
-        p = planes[ch]
-        t, b = p[top], p[bottom]
-        mixed = ((tlf * t[:, ls] + trf * t[:, rs]) + blf * b[:, ls]) + brf * b[:, rs]
-        out[ch, :, :simd_cols] = _to_int(mixed)
-    if simd_cols < cols:
-        lt, rt = left[simd_cols:], right[simd_cols:]
-        lrd = lr[simd_cols:][None, :]
-        tbd = tb[:, None]
-        for ch in range(3):
-            p = planes[ch].astype(np.float64)
-            t, b = p[top], p[bottom]
-            mixed = (1 - tbd) * ((1 - lrd) * t[:, lt] + lrd * t[:, rt]) + tbd * ((1 - lrd) * b[:, lt] + lrd * b[:, rt])
-            out[ch, :, simd_cols:] = np.clip(mixed, 0, 255).astype(np.uint8)
-    return np.ascontiguousarray(out.transpose(1, 2, 0))
-
-
-def _to_int(values: np.ndarray) -> np.ndarray:
-    # dlib's simd4i(simd4f) truncates (as the measured output of dlib.resize_image shows)
-    return np.clip(values, 0, 255).astype(np.uint8)
+def _resize(g: _GraphBuilder, value: str, size: tuple[int, int], output: str | None = None) -> str:
+    sizes = g.constant(np.array([1, 3, *size], dtype=np.int64), "sizes")
+    return g.node(
+        "Resize", [value, "", "", sizes], output, mode="linear", coordinate_transformation_mode="align_corners"
+    )
 
 
 # ----------------------------------------------------------------------------------------
@@ -520,6 +431,21 @@ class FastDetector:
         self.detector = detector
         self.session = session
         self.model_path = model_path
+        self._pyramids: dict[tuple[int, int, int], PyramidGraph] = {}
+        self._lock = threading.Lock()
+
+    def pyramid(self, rows: int, cols: int, upsample: int) -> PyramidGraph:
+        """The pyramid graph for this input size, kept for the last few sizes (webcam frames share one)."""
+        key = (rows, cols, upsample)
+        with self._lock:
+            graph = self._pyramids.pop(key, None)
+            if graph is None:
+                d = self.detector
+                graph = PyramidGraph(rows, cols, upsample, d.mean, d.padding, d.outer_padding)
+            self._pyramids[key] = graph
+            while len(self._pyramids) > PYRAMID_CACHE_SIZE:
+                self._pyramids.pop(next(iter(self._pyramids)))
+            return graph
 
     @classmethod
     def load(cls, dat_path: str | os.PathLike, cache_dir: str | os.PathLike) -> FastDetector:
@@ -544,18 +470,13 @@ class FastDetector:
     def detect(self, pixels: np.ndarray, upsample: int = 1) -> list[Detection]:
         """Faces in an RGB uint8 image as dlib's cnn_face_detection_model_v1(path)(pixels, upsample) finds them."""
         image = np.ascontiguousarray(pixels, dtype=np.uint8)
-        for _ in range(upsample):
-            image = upsample_image(image)
-        pyramid, rects = tiled_pyramid(image, self.detector)
-        found = detections(self.scores(pyramid), rects, self.detector)
+        graph = self.pyramid(image.shape[0], image.shape[1], upsample)
+        found = detections(self.scores(graph.tiled(image)), graph.levels, self.detector)
         out = []
         for box, score in found:
             left, top, right, bottom = (int(v) for v in _down_through_upsampling(box, upsample))
             out.append(Detection(left, top, right, bottom, score))
         return out
-
-
-upsample_image = upsample
 
 
 def cache_name(dat_bytes: bytes) -> str:
