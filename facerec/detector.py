@@ -128,7 +128,9 @@ def parse_detector(data: bytes, path: str | os.PathLike) -> Detector:
     slots: list[tuple] = [("con", *HEAD)]  # top to bottom: the head, then (relu, bn, con) per layer
     for filters, size, stride in reversed(LAYOUT):
         slots += [("relu",), ("bn",), ("con", filters, size, stride)]
-    versions = [reader.expect_version([2, 3] if i == len(slots) - 1 else [1, 2], "add_layer") for i in range(len(slots))]
+    versions = [
+        reader.expect_version([2, 3] if i == len(slots) - 1 else [1, 2], "add_layer") for i in range(len(slots))
+    ]
     mean, padding, outer = _read_input(reader)
     ops = []
     for slot, version in reversed(list(zip(slots, versions, strict=True))):

@@ -253,16 +253,37 @@ def _resize(pixels: np.ndarray, scale: float) -> np.ndarray:
 def _face(rect, score: float, shape, chip: np.ndarray, descriptor: np.ndarray) -> Face:
     points = [(float(shape.part(i).x), float(shape.part(i).y)) for i in range(shape.num_parts)]
     landmarks = _landmarks(points)
-    gray = chip.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    box = Box(float(rect.left()), float(rect.top()), float(rect.right() + 1), float(rect.bottom() + 1))
+    gray = _gray(chip)
     return Face(
-        box=Box(float(rect.left()), float(rect.top()), float(rect.right() + 1), float(rect.bottom() + 1)),
+        box=box,
         confidence=detector_confidence(score),
         landmarks=landmarks,
         pose=estimate_pose(landmarks),
         brightness=brightness(gray),
-        sharpness=sharpness(gray),
+        sharpness=sharpness(_gray(native_chip(chip, box.width))),
         descriptor=descriptor,
     )
+
+
+def _gray(chip: np.ndarray) -> np.ndarray:
+    return chip.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+# The face box spans about this many of the chip's 150 px (measured on ../shared/faces: 0.6-0.75 of it).
+CHIP_FACE_FRACTION = 0.68
+
+
+def native_chip(chip: np.ndarray, face_width: float) -> np.ndarray:
+    """The chip at the face's own resolution: a 45 px face's chip is 150 px of enlarged, soft pixels.
+
+    Sharpness is judged on this, so a small face is as sharp as its pixels are,
+    not blurred by the enlargement: small but sharp faces are small, not blurry.
+    """
+    side = round(face_width / CHIP_FACE_FRACTION)
+    if side >= chip.shape[0]:
+        return chip
+    return np.asarray(Image.fromarray(chip).resize((max(side, 8), max(side, 8)), Image.BILINEAR))
 
 
 def detector_confidence(score: float) -> float:
@@ -330,6 +351,51 @@ def sharpness(gray_chip: np.ndarray) -> float:
     g = gray_chip
     laplacian = g[1:-1, :-2] + g[1:-1, 2:] + g[:-2, 1:-1] + g[2:, 1:-1] - 4.0 * g[1:-1, 1:-1]
     return float(100.0 * (1.0 - math.exp(-float(laplacian.var()) / 100.0)))
+
+
+# Quality bars (IndexFaces' QualityFilter)
+
+
+@dataclass(frozen=True)
+class QualityBar:
+    """What a face needs to pass a QualityFilter level."""
+
+    min_side_px: float  # in images up to 1920x1080's pixel count; proportionally more in larger ones
+    min_confidence: float
+    min_brightness: float
+    min_sharpness: float
+    max_yaw: float  # degrees either way
+    max_pitch: float
+
+    def reasons(self, face: Face, picture: Picture) -> list[str]:
+        found = []
+        if min(face.box.width, face.box.height) < self.min_side_px / detection_scale(picture.width, picture.height):
+            found.append("SMALL_BOUNDING_BOX")
+        if face.confidence < self.min_confidence:
+            found.append("LOW_CONFIDENCE")
+        if face.brightness < self.min_brightness:
+            found.append("LOW_BRIGHTNESS")
+        if face.sharpness < self.min_sharpness:
+            found.append("LOW_SHARPNESS")
+        if abs(face.pose.yaw) > self.max_yaw or abs(face.pose.pitch) > self.max_pitch:
+            found.append("EXTREME_POSE")
+        return found
+
+
+# Rekognition finds and indexes faces down to 40x40 px in 1920x1080 (proportionally
+# larger in larger images) under its default filter, and advises yaw within 45
+# degrees either way and pitch within 30 down and 45 up (our pitch estimate has no
+# reliable sign, so 45 both ways). AUTO is MEDIUM: neither the loosest nor the
+# strictest bar. Sharpness and brightness were chosen on ../shared/faces: every face
+# of people/ and edge/ passes AUTO (sharpness 39 and up, brightness 34 and up), a
+# Gaussian blur of sigma 4 fails LOW.
+QUALITY_BARS = {
+    "NONE": QualityBar(0, 0, 0, 0, 180, 180),
+    "LOW": QualityBar(32, 90, 10, 15, 60, 60),
+    "MEDIUM": QualityBar(40, 95, 20, 25, 45, 45),
+    "HIGH": QualityBar(100, 99, 25, 50, 30, 30),
+}
+QUALITY_BARS["AUTO"] = QUALITY_BARS["MEDIUM"]
 
 
 def distance(a: np.ndarray, b: np.ndarray) -> float:
