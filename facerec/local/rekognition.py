@@ -198,7 +198,7 @@ class LocalRekognition(LocalClient):
         if not found:
             raise ServiceError("InvalidParameterException", "There are no faces in the image. Should be at least 1.")
         largest = found[0]  # find_faces sorts largest first, as Rekognition picks the largest
-        if QUALITY_BARS[QualityFilter].reasons(largest):
+        if QUALITY_BARS[QualityFilter].reasons(largest, picture):
             raise ServiceError(
                 "InvalidParameterException", "The largest face in the image did not pass the quality filter."
             )
@@ -232,7 +232,7 @@ class LocalRekognition(LocalClient):
         bar = QUALITY_BARS[QualityFilter]
         matches, unmatched = [], []
         for face in facelib.find_faces(target_picture):
-            if bar.reasons(face):
+            if bar.reasons(face, target_picture):
                 continue
             score = similarity(facelib.distance(source.descriptor, face.descriptor))
             compared = _compared_face(face, target_picture)
