@@ -59,7 +59,7 @@ IOU_AGREE = 0.5
 MIB = 1024 * 1024
 
 # The targets the engine is built to meet (median times, memory of one process).
-RATIO_TARGET = 0.60
+RATIO_TARGET = 0.25  # issue 11: Check face at most a quarter of face_recognition's pipeline
 SEARCH_TARGETS_MS = {100_000: 5.0, 1_000_000: 50.0}
 MEMORY_TARGET = {1_000_000: 1024 * MIB}
 INSERT_TARGET_S = {1_000_000: 120.0}  # "well under a few minutes"
