@@ -324,6 +324,7 @@ class PyramidGraph:
         self.levels, self.rows, self.cols = tile_layout(*size, padding, outer)
         model = self._graph(rows, cols, upsample, mean)
         options = ort.SessionOptions()
+        options.enable_cpu_mem_arena = False  # a 2 MP photo's pyramid is some 400 MB: give it back
         options.intra_op_num_threads = os.cpu_count() or 1
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
@@ -427,7 +428,11 @@ def _down_through_upsampling(box: np.ndarray, times: int) -> np.ndarray:
 
 
 class FastDetector:
-    """dlib's CNN face detector under onnxruntime: detect(pixels, upsample) -> [Detection]."""
+    """dlib's CNN face detector under onnxruntime: detect(pixels, upsample) -> [Detection].
+
+    Its sessions run without onnxruntime's memory arena: a 2 MP photo upsampled once
+    needs some 1.5 GB while it runs, which the arena would keep for the process's life.
+    """
 
     def __init__(self, detector: Detector, session, model_path: Path) -> None:
         self.detector = detector
@@ -460,11 +465,11 @@ class FastDetector:
         model_path = paths.private_dir(Path(cache_dir)) / cache_name(data)
         if model_path.is_file():
             try:
-                return cls(detector, _session(model_path), model_path)
+                return cls(detector, _session(model_path, keep_memory=False), model_path)
             except Exception:  # a damaged cache file: convert again below
                 pass
         _write_private(model_path, build_onnx(detector).SerializeToString())
-        return cls(detector, _session(model_path), model_path)
+        return cls(detector, _session(model_path, keep_memory=False), model_path)
 
     def scores(self, pyramid: np.ndarray) -> np.ndarray:
         return self.session.run(["scores"], {"pyramid": pyramid})[0][0, 0]
