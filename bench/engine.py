@@ -666,7 +666,7 @@ def yes(flag: bool) -> str:
 def report_stages(s: dict[str, Any]) -> list[str]:
     rows = [
         ("decode JPEG (facelib.decode)", s["decode"]),
-        ("detect (camera path: HOG on a grey 1.5x copy)", s["detect"]),
+        ("detect (camera path: HOG on a grey 1.3x copy)", s["detect"]),
         ("align (5-point shape + 150px chip)", s["align"]),
         ("describe (ResNet descriptor)", s["describe"]),
         ("total: detect + align + describe", s["stages"]),
