@@ -370,9 +370,11 @@ class QualityBar:
     max_yaw: float  # degrees either way
     max_pitch: float
 
-    def reasons(self, face: Face, picture: Picture) -> list[str]:
+    def reasons(self, face: Face, picture: Picture | None = None) -> list[str]:
+        """Why the face fails this bar (none: it passes). Without the picture, sizes are as in 1920x1080."""
         found = []
-        if min(face.box.width, face.box.height) < self.min_side_px / detection_scale(picture.width, picture.height):
+        scale = 1.0 if picture is None else detection_scale(picture.width, picture.height)
+        if min(face.box.width, face.box.height) < self.min_side_px / scale:
             found.append("SMALL_BOUNDING_BOX")
         if face.confidence < self.min_confidence:
             found.append("LOW_CONFIDENCE")
