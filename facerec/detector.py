@@ -11,7 +11,10 @@ in Python's `detector(image, upsample_num_times)`:
 2. input_rgb_image_pyramid<pyramid_down<6>>: (pixel - mean) / 256 in float32, tiled with
    every level 5/6 the size of the one before, each level a float bilinear resize of the
    previous one, 10 px between levels and 11 px around them (dlib/dnn/input.h,
-   compute_tiled_image_pyramid_details in dlib/image_transforms/image_pyramid.h).
+   compute_tiled_image_pyramid_details in dlib/image_transforms/image_pyramid.h). A small
+   onnxruntime graph per input size computes the levels (Resize in align_corners mode is
+   dlib's x * (in - 1) / (out - 1) mapping; it rounds differently from dlib in the last
+   bits, which moves scores by at most ~6e-4 on our photos).
 3. The network: three 5x5 stride-2 convolutions (16, 32, 32 filters), three 5x5 ones
    (45 filters), each followed by batch norm (frozen: affine) and relu, then one 9x9
    convolution to a single score map.
@@ -64,6 +67,22 @@ DEFAULT_PADDING, DEFAULT_OUTER_PADDING = 10, 11
 LAYOUT = ((16, 5, 2), (32, 5, 2), (32, 5, 2), (45, 5, 1), (45, 5, 1), (45, 5, 1))
 HEAD = (1, 9, 1)
 PYRAMID_CACHE_SIZE = 4
+
+
+def _cell_to_input() -> tuple[int, int]:
+    """(stride, offset): output cell c is centred on input pixel stride*c + offset.
+
+    dlib's con_::map_output_to_input, p*stride - padding + size/2, through every layer
+    from the head down (stride-1 layers pad size/2, stride-2 ones not at all).
+    """
+    stride, offset = 1, 0
+    for _, size, step in (HEAD, *reversed(LAYOUT)):
+        padding = size // 2 if step == 1 else 0
+        stride, offset = stride * step, offset * step - padding + size // 2
+    return stride, offset
+
+
+CELL_STRIDE, CELL_OFFSET = _cell_to_input()  # 8 and 14 for this network
 
 
 @dataclass(frozen=True)
@@ -377,14 +396,14 @@ def _resize(g: _GraphBuilder, value: str, size: tuple[int, int], output: str | N
 
 
 def detections(
-    scores: np.ndarray, rects: list[tuple[int, int, int, int]], detector: Detector, threshold: float = 0.0
+    scores: np.ndarray, rects: list[Level], detector: Detector, threshold: float = 0.0
 ) -> list[tuple[np.ndarray, float]]:
     """Boxes (float, tiled-pyramid level mapped to the input image) and scores after overlap suppression."""
     (width, height) = detector.options.windows[0]
     rs, cs = np.nonzero(scores > threshold)
     found = []
     for r, c in zip(rs.tolist(), cs.tolist(), strict=True):
-        px, py = 8.0 * c + 14.0, 8.0 * r + 14.0  # output_tensor_to_input_tensor through the strides
+        px, py = float(CELL_STRIDE * c + CELL_OFFSET), float(CELL_STRIDE * r + CELL_OFFSET)
         box = np.array([px - (width - 1) / 2, py - (height - 1) / 2, px + (width - 1) / 2, py + (height - 1) / 2])
         found.append((_to_image(box, (px, py), rects), float(scores[r, c])))
     found.sort(key=lambda d: d[1], reverse=True)
@@ -399,7 +418,7 @@ def detections(
     return kept
 
 
-def _to_image(box: np.ndarray, centre: tuple[float, float], rects: list[tuple[int, int, int, int]]) -> np.ndarray:
+def _to_image(box: np.ndarray, centre: tuple[float, float], rects: list[Level]) -> np.ndarray:
     """tiled_pyramid_to_image: the level nearest the box's centre, then point_up once per level."""
     x, y = centre
     best, best_distance = 0, math.inf
