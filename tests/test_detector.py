@@ -228,3 +228,13 @@ def test_small_sharp_faces_are_small_not_blurry(engine: facelib.Models) -> None:
     assert all(f.sharpness >= bar.min_sharpness for f in sharp), [f.sharpness for f in sharp]
     soft = facelib.find_faces(facelib.Picture(small_faces_photo(blur=2.0)))  # ~sigma 9 on a 200 px face
     assert soft and all(f.sharpness < bar.min_sharpness for f in soft), [f.sharpness for f in soft]
+
+
+def test_larger_photos_are_searched_at_1920x1080s_pixel_count(engine: facelib.Models) -> None:
+    """As Rekognition: 40 px faces in 1920x1080, proportionally larger ones in larger photos (here 2x: 80 px)."""
+    group = Image.fromarray(shrunk(pixels_of("groups/obama_and_biden_2.jpg"), 540))  # faces of 42-60 px
+    for factor, expected in ((1, 0), (2, 3)):
+        photo = Image.new("RGB", (3840, 2160), (90, 110, 130))
+        photo.paste(group.resize((group.width * factor, group.height * factor), Image.BILINEAR), (1500, 800))
+        found = facelib.find_faces(facelib.Picture(np.asarray(photo)), describe=False)
+        assert len(found) == expected, (factor, [f.box for f in found])
