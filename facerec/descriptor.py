@@ -654,10 +654,12 @@ def _write_private(path: Path, data: bytes) -> None:
         temporary.unlink(missing_ok=True)
 
 
-def _session(model_path: Path):
+def _session(model_path: Path, keep_memory: bool = True):
+    """An onnxruntime session on both cores; keep_memory=False returns each run's memory (big inputs)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
+    options.enable_cpu_mem_arena = keep_memory
     options.intra_op_num_threads = os.cpu_count() or 1
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL

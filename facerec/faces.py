@@ -21,12 +21,21 @@ from PIL import Image, ImageOps
 # Largest image we agree to decode. Rekognition caps bytes, not pixels, but a
 # small PNG can claim billions of pixels; we refuse those before decoding.
 MAX_PIXELS = 40_000_000
-# Detection runs on a copy no larger than this; landmarks and descriptors use
-# the full-resolution image, so accuracy does not suffer for big photos.
-MAX_DETECT_PIXELS = 1_600_000
-# Below this size the HOG detector (80x80 px window) gets a second, upsampled
-# pass when the first finds nothing, so small faces in small images are found.
-UPSAMPLE_BELOW_PIXELS = 1_000_000
+# Photos are searched with dlib's CNN detector upsampled once (80x80 px window,
+# so faces from 40 px), at their own size up to 1920x1080's pixel count and scaled
+# down to it above: Rekognition's "40x40 px in 1920x1080, proportionally more in
+# larger images". Landmarks and descriptors use the full-resolution image.
+MAX_DETECT_PIXELS = 1920 * 1080
+CNN_UPSAMPLE = 1
+# Camera frames: an image of at most 640x480's pixel count is taken for one, as
+# the engine cannot tell otherwise, and searched with dlib's HOG detector on a
+# grey copy enlarged 1.3 times (faces from about 50 px; grey halves HOG's time and
+# found the same faces in our frames; 1.3 is the least enlargement that found every
+# face face_recognition's HOG, upsampled once, finds in them), which fits Check
+# face's time budget where the CNN (about 1 s at 640x480) does not. See README,
+# "Finding faces".
+LIVE_MAX_PIXELS = 640 * 480
+LIVE_HOG_SCALE = 1.3
 CHIP_SIZE = 150
 CHIP_PADDING = 0.25
 DESCRIPTOR_SIZE = 128
@@ -72,7 +81,7 @@ class Pose:
 @dataclass(frozen=True)
 class Face:
     box: Box
-    confidence: float  # 0-100, from the HOG detector's SVM score
+    confidence: float  # 0-100, from the detector's score
     landmarks: dict[str, tuple[float, float]]  # name -> (x, y) in pixels
     pose: Pose
     brightness: float  # 0-100
@@ -125,10 +134,12 @@ def decode(data: bytes, formats: tuple[str, ...] = ("JPEG", "PNG")) -> Picture:
 
 
 class Models:
-    """dlib's detector, 5-point shape predictor and ResNet, loaded once.
+    """dlib's detectors, 5-point shape predictor and ResNet, loaded once.
 
     `fast` is the same ResNet under onnxruntime (facerec.descriptor), or None when it
     cannot load or FACEREC_DESCRIPTOR=dlib; then dlib's own `resnet` describes faces.
+    `cnn` is dlib's CNN face detector under onnxruntime (facerec.detector), or None when
+    it cannot load or FACEREC_DETECTOR=dlib; then dlib's own `dlib_cnn` finds faces.
     """
 
     def __init__(self) -> None:
@@ -137,12 +148,18 @@ class Models:
 
         from facerec import paths
         from facerec.descriptor import best_describer
+        from facerec.detector import best_detector
 
         self.detector = dlib.get_frontal_face_detector()
         self.predictor = dlib.shape_predictor(files.pose_predictor_five_point_model_location())
         self.resnet = dlib.face_recognition_model_v1(files.face_recognition_model_location())
         # dlib-bin's ResNet takes ~100 ms a face; the converted copy gives the same numbers sooner.
         self.fast = best_describer(files.face_recognition_model_location(), paths.data_dir() / "models")
+        # dlib-bin's CNN detector takes ~30 s a photo; the converted copy finds the same faces sooner.
+        self.cnn = best_detector(files.cnn_face_detector_model_location(), paths.data_dir() / "models")
+        self.dlib_cnn = (
+            dlib.cnn_face_detection_model_v1(files.cnn_face_detector_model_location()) if self.cnn is None else None
+        )
         self.dlib = dlib
         # dlib's objects are not safe to share between threads mid-call.
         self.lock = threading.Lock()
@@ -184,29 +201,54 @@ def describe_chips(chips: list[np.ndarray], m: Models | None = None) -> list[np.
     return [np.asarray(v, dtype=np.float32) for v in vectors]
 
 
+def is_live_frame(width: int, height: int) -> bool:
+    """Whether an image of this size takes the camera-frame path (see LIVE_MAX_PIXELS)."""
+    return width * height <= LIVE_MAX_PIXELS
+
+
+def detection_scale(width: int, height: int) -> float:
+    """The scale photos of this size are searched at with the CNN: 1, or less above 1920x1080's pixel count."""
+    return min(1.0, math.sqrt(MAX_DETECT_PIXELS / (width * height)))
+
+
+def detection_copy(pixels: np.ndarray) -> tuple[np.ndarray, float]:
+    """The pixels the CNN detector searches for this photo, and their scale to the photo."""
+    height, width = pixels.shape[:2]
+    scale = detection_scale(width, height)
+    return (pixels if scale == 1.0 else _resize(pixels, scale)), scale
+
+
 def _detect(m: Models, pixels: np.ndarray) -> list[tuple[object, float]]:
     """Face rectangles in full-image pixels with their detector scores."""
     height, width = pixels.shape[:2]
-    scale = min(1.0, math.sqrt(MAX_DETECT_PIXELS / (width * height)))
-    small = pixels if scale == 1.0 else _resize(pixels, scale)
-    rects, scores, _ = m.detector.run(small, 0, 0.0)
-    if not len(rects) and small.shape[0] * small.shape[1] <= UPSAMPLE_BELOW_PIXELS:
-        rects, scores, _ = m.detector.run(small, 1, 0.0)
-    out = []
-    for rect, score in zip(rects, scores, strict=True):
-        if scale != 1.0:
-            rect = m.dlib.rectangle(
-                round(rect.left() / scale),
-                round(rect.top() / scale),
-                round(rect.right() / scale),
-                round(rect.bottom() / scale),
-            )
-        out.append((rect, float(score)))
-    return out
+    if is_live_frame(width, height):
+        small, scale = _resize(pixels, LIVE_HOG_SCALE, "L"), LIVE_HOG_SCALE
+        rects, scores, _ = m.detector.run(small, 0, 0.0)
+        found = [((r.left(), r.top(), r.right(), r.bottom()), float(s)) for r, s in zip(rects, scores, strict=True)]
+    else:
+        small, scale = detection_copy(pixels)
+        found = [((d.left, d.top, d.right, d.bottom), d.score) for d in cnn_detect(m, small)]
+    return [(_rect(m, box, scale), score) for box, score in found]
 
 
-def _resize(pixels: np.ndarray, scale: float) -> np.ndarray:
-    image = Image.fromarray(pixels)
+def cnn_detect(m: Models, pixels: np.ndarray):
+    """dlib's CNN detector, upsampled CNN_UPSAMPLE times: the converted copy, or dlib's own."""
+    from facerec.detector import dlib_detect
+
+    if m.cnn is not None:
+        return m.cnn.detect(pixels, CNN_UPSAMPLE)
+    return dlib_detect(m.dlib_cnn, pixels, CNN_UPSAMPLE)
+
+
+def _rect(m: Models, box: tuple[int, int, int, int], scale: float):
+    """A dlib rectangle in the photo's pixels from one in the searched copy's."""
+    if scale == 1.0:
+        return m.dlib.rectangle(*box)
+    return m.dlib.rectangle(*(round(v / scale) for v in box))
+
+
+def _resize(pixels: np.ndarray, scale: float, mode: str = "RGB") -> np.ndarray:
+    image = Image.fromarray(pixels).convert(mode)
     size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
     return np.asarray(image.resize(size, Image.BILINEAR))
 
@@ -214,23 +256,47 @@ def _resize(pixels: np.ndarray, scale: float) -> np.ndarray:
 def _face(rect, score: float, shape, chip: np.ndarray, descriptor: np.ndarray) -> Face:
     points = [(float(shape.part(i).x), float(shape.part(i).y)) for i in range(shape.num_parts)]
     landmarks = _landmarks(points)
-    gray = chip.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    box = Box(float(rect.left()), float(rect.top()), float(rect.right() + 1), float(rect.bottom() + 1))
+    gray = _gray(chip)
     return Face(
-        box=Box(float(rect.left()), float(rect.top()), float(rect.right() + 1), float(rect.bottom() + 1)),
+        box=box,
         confidence=detector_confidence(score),
         landmarks=landmarks,
         pose=estimate_pose(landmarks),
         brightness=brightness(gray),
-        sharpness=sharpness(gray),
+        sharpness=sharpness(_gray(native_chip(chip, box.width))),
         descriptor=descriptor,
     )
 
 
+def _gray(chip: np.ndarray) -> np.ndarray:
+    return chip.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+# The CNN's face box spans about this part of the chip's width (measured on 12 photos of
+# ../shared/faces/people through the eye distance in the photo and in the chip: 0.75-0.96,
+# median 0.83).
+CHIP_FACE_FRACTION = 0.83
+
+
+def native_chip(chip: np.ndarray, face_width: float) -> np.ndarray:
+    """The chip at the face's own resolution: a 45 px face's chip is 150 px of enlarged, soft pixels.
+
+    Sharpness is judged on this, so a small face is as sharp as its pixels are,
+    not blurred by the enlargement: small but sharp faces are small, not blurry.
+    """
+    side = round(face_width / CHIP_FACE_FRACTION)
+    if side >= chip.shape[0]:
+        return chip
+    return np.asarray(Image.fromarray(chip).resize((max(side, 8), max(side, 8)), Image.BILINEAR))
+
+
 def detector_confidence(score: float) -> float:
-    """Map the HOG SVM margin (0 at dlib's default threshold) to 0-100.
+    """Map a dlib detector's score (the HOG SVM margin or the CNN's; 0 at dlib's threshold) to 0-100.
 
     Faces dlib finds at its default threshold come out at 95 or more; clear
-    frontal faces (margin 1 and up) at 99.7 or more, as Rekognition reports them.
+    faces (score 1 and up: the CNN gives most faces 1.0-1.1) at 99.7 or more,
+    as Rekognition reports them.
     """
     return 100.0 / (1.0 + math.exp(-3.0 * (score + 1.0)))
 
@@ -290,6 +356,53 @@ def sharpness(gray_chip: np.ndarray) -> float:
     g = gray_chip
     laplacian = g[1:-1, :-2] + g[1:-1, 2:] + g[:-2, 1:-1] + g[2:, 1:-1] - 4.0 * g[1:-1, 1:-1]
     return float(100.0 * (1.0 - math.exp(-float(laplacian.var()) / 100.0)))
+
+
+# Quality bars (IndexFaces' QualityFilter)
+
+
+@dataclass(frozen=True)
+class QualityBar:
+    """What a face needs to pass a QualityFilter level."""
+
+    min_side_px: float  # in images up to 1920x1080's pixel count; proportionally more in larger ones
+    min_confidence: float
+    min_brightness: float
+    min_sharpness: float
+    max_yaw: float  # degrees either way
+    max_pitch: float
+
+    def reasons(self, face: Face, picture: Picture | None = None) -> list[str]:
+        """Why the face fails this bar (none: it passes). Without the picture, sizes are as in 1920x1080."""
+        found = []
+        scale = 1.0 if picture is None else detection_scale(picture.width, picture.height)
+        if min(face.box.width, face.box.height) < self.min_side_px / scale:
+            found.append("SMALL_BOUNDING_BOX")
+        if face.confidence < self.min_confidence:
+            found.append("LOW_CONFIDENCE")
+        if face.brightness < self.min_brightness:
+            found.append("LOW_BRIGHTNESS")
+        if face.sharpness < self.min_sharpness:
+            found.append("LOW_SHARPNESS")
+        if abs(face.pose.yaw) > self.max_yaw or abs(face.pose.pitch) > self.max_pitch:
+            found.append("EXTREME_POSE")
+        return found
+
+
+# Rekognition finds and indexes faces down to 40x40 px in 1920x1080 (proportionally
+# larger in larger images) under its default filter, and advises yaw within 45
+# degrees either way and pitch within 30 down and 45 up (our pitch estimate has no
+# reliable sign, so 45 both ways). AUTO is MEDIUM: neither the loosest nor the
+# strictest bar. Sharpness and brightness were chosen on ../shared/faces: every face
+# of people/ and edge/ passes AUTO (sharpness 39 and up, brightness 34 and up), a
+# Gaussian blur of sigma 4 fails LOW.
+QUALITY_BARS = {
+    "NONE": QualityBar(0, 0, 0, 0, 180, 180),
+    "LOW": QualityBar(32, 90, 10, 15, 60, 60),
+    "MEDIUM": QualityBar(40, 95, 20, 25, 45, 45),
+    "HIGH": QualityBar(100, 99, 25, 50, 30, 30),
+}
+QUALITY_BARS["AUTO"] = QUALITY_BARS["MEDIUM"]
 
 
 def distance(a: np.ndarray, b: np.ndarray) -> float:

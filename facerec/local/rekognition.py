@@ -24,7 +24,6 @@ import json
 import math
 import threading
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -98,42 +97,8 @@ def distance_for(threshold: float) -> float:
     return SIMILARITY_MIDPOINT + math.log(100.0 / threshold - 1.0) / SIMILARITY_SLOPE
 
 
-@dataclass(frozen=True)
-class QualityBar:
-    """What a face needs to pass a QualityFilter level."""
-
-    min_side_px: float
-    min_confidence: float
-    min_brightness: float
-    min_sharpness: float
-    max_angle: float  # yaw and pitch, degrees
-
-    def reasons(self, face: facelib.Face) -> list[str]:
-        found = []
-        if min(face.box.width, face.box.height) < self.min_side_px:
-            found.append("SMALL_BOUNDING_BOX")
-        if face.confidence < self.min_confidence:
-            found.append("LOW_CONFIDENCE")
-        if face.brightness < self.min_brightness:
-            found.append("LOW_BRIGHTNESS")
-        if face.sharpness < self.min_sharpness:
-            found.append("LOW_SHARPNESS")
-        if max(abs(face.pose.yaw), abs(face.pose.pitch)) > self.max_angle:
-            found.append("EXTREME_POSE")
-        return found
-
-
-# Chosen on ../shared/faces: every face of people/ and edge/ passes AUTO and
-# MEDIUM (sharpness 39 and up, brightness 34 and up, pose within 25 degrees);
-# a Gaussian blur of sigma 4 fails LOW. AUTO is MEDIUM, as Rekognition's
-# default bar is neither the loosest nor the strictest.
-QUALITY_BARS = {
-    "NONE": QualityBar(0, 0, 0, 0, 180),
-    "LOW": QualityBar(40, 90, 10, 15, 60),
-    "MEDIUM": QualityBar(60, 95, 20, 25, 45),
-    "HIGH": QualityBar(100, 99, 25, 50, 30),
-}
-QUALITY_BARS["AUTO"] = QUALITY_BARS["MEDIUM"]
+# The quality policy (bars per QualityFilter level) lives with the faces it judges.
+QUALITY_BARS = facelib.QUALITY_BARS
 
 
 class LocalRekognition(LocalClient):
@@ -205,7 +170,7 @@ class LocalRekognition(LocalClient):
         image_id = str(uuid.uuid4())
         records, unindexed, new = [], [], []
         for face in found:
-            reasons = bar.reasons(face)
+            reasons = bar.reasons(face, picture)
             if not reasons and MaxFaces is not None and len(records) >= MaxFaces:
                 reasons = ["EXCEEDS_MAX_FACES"]
             detail = _face_detail(face, picture)
@@ -529,7 +494,7 @@ class LocalRekognition(LocalClient):
         if not found:
             raise ServiceError("InvalidParameterException", "There are no faces in the image. Should be at least 1.")
         largest = found[0]  # find_faces sorts largest first, as Rekognition picks the largest
-        if QUALITY_BARS[QualityFilter].reasons(largest):
+        if QUALITY_BARS[QualityFilter].reasons(largest, picture):
             raise ServiceError(
                 "InvalidParameterException", "The largest face in the image did not pass the quality filter."
             )
@@ -563,7 +528,7 @@ class LocalRekognition(LocalClient):
         bar = QUALITY_BARS[QualityFilter]
         matches, unmatched = [], []
         for face in facelib.find_faces(target_picture):
-            if bar.reasons(face):
+            if bar.reasons(face, target_picture):
                 continue
             score = similarity(facelib.distance(source.descriptor, face.descriptor))
             compared = _compared_face(face, target_picture)

@@ -1,0 +1,533 @@
+"""dlib's CNN face detector (MMOD), computed by onnxruntime instead of dlib-bin.
+
+dlib-bin has no BLAS, so `cnn_face_detection_model_v1(path)(image, 1)` takes tens of
+seconds a photo. This module reads the same network from `mmod_human_face_detector.dat`
+(dlib's serialisation, read with facerec.descriptor's reader), rebuilds it as an ONNX
+graph cached owner-only beside the descriptor's, and reproduces around it what dlib does
+in Python's `detector(image, upsample_num_times)`:
+
+1. pyramid_up with pyramid_down<2> once per upsampling: a bilinear resize to
+   (2*rows + 1) x (2*cols + 2) pixels (dlib/image_transforms/interpolation.h).
+2. input_rgb_image_pyramid<pyramid_down<6>>: (pixel - mean) / 256 in float32, tiled with
+   every level 5/6 the size of the one before, each level a float bilinear resize of the
+   previous one, 10 px between levels and 11 px around them (dlib/dnn/input.h,
+   compute_tiled_image_pyramid_details in dlib/image_transforms/image_pyramid.h). A small
+   onnxruntime graph per input size computes the levels (Resize in align_corners mode is
+   dlib's x * (in - 1) / (out - 1) mapping; it rounds differently from dlib in the last
+   bits, which moves scores by at most ~6e-4 on our photos).
+3. The network: three 5x5 stride-2 convolutions (16, 32, 32 filters), three 5x5 ones
+   (45 filters), each followed by batch norm (frozen: affine) and relu, then one 9x9
+   convolution to a single score map.
+4. loss_mmod's to_label: every output cell scoring above 0 is a detection window (80x80
+   for this model, from the file) centred at 8*cell + 14 in the tiled image, mapped to
+   the pyramid level nearest its centre and up to the image; detections sorted by score,
+   and a box dropped when it overlaps a kept one (test_box_overlap with the file's
+   thresholds); then each box mapped down through the upsampling.
+
+Boxes come out as dlib's: inclusive pixel corners, rounded as dlib rounds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import threading
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from facerec import paths
+from facerec.descriptor import (
+    Affine,
+    Conv,
+    ModelFileError,
+    Relu,
+    _apply,
+    _GraphBuilder,
+    _Reader,
+    _session,
+    _skip_layer_state,
+    _split,
+    _write_private,
+)
+
+# Part of the cache key: bump it when the graph we build changes.
+CONVERTER_VERSION = 1
+ENV_SWITCH = "FACEREC_DETECTOR"
+# dlib's input_rgb_image_pyramid lays levels out 5/6 the size of the one before (pyramid_down<6>).
+PYRAMID_RATE = 5.0 / 6.0
+MIN_LEVEL_HEIGHT = 5  # compute_tiled_image_pyramid_details stops below this height
+# Padding of the tiled pyramid, for files written before input_rgb_image_pyramid2 recorded it.
+DEFAULT_PADDING, DEFAULT_OUTER_PADDING = 10, 11
+
+# The network of dnn_mmod_face_detection_ex.cpp, from the input up: (filters, size, stride).
+LAYOUT = ((16, 5, 2), (32, 5, 2), (32, 5, 2), (45, 5, 1), (45, 5, 1), (45, 5, 1))
+HEAD = (1, 9, 1)
+PYRAMID_CACHE_SIZE = 4
+
+
+def _cell_to_input() -> tuple[int, int]:
+    """(stride, offset): output cell c is centred on input pixel stride*c + offset.
+
+    dlib's con_::map_output_to_input, p*stride - padding + size/2, through every layer
+    from the head down (stride-1 layers pad size/2, stride-2 ones not at all).
+    """
+    stride, offset = 1, 0
+    for _, size, step in (HEAD, *reversed(LAYOUT)):
+        padding = size // 2 if step == 1 else 0
+        stride, offset = stride * step, offset * step - padding + size // 2
+    return stride, offset
+
+
+CELL_STRIDE, CELL_OFFSET = _cell_to_input()  # 8 and 14 for this network
+
+
+@dataclass(frozen=True)
+class Overlap:
+    """dlib's test_box_overlap: boxes overlap when IoU, or the part of either one covered, is over a bound."""
+
+    iou: float
+    covered: float
+
+    def __call__(self, a: np.ndarray, b: np.ndarray) -> bool:
+        """a, b: inclusive integer boxes (left, top, right, bottom)."""
+        width = min(a[2], b[2]) - max(a[0], b[0]) + 1
+        height = min(a[3], b[3]) - max(a[1], b[1]) + 1
+        if width <= 0 or height <= 0:
+            return False
+        inner = float(width * height)
+        area_a = float((a[2] - a[0] + 1) * (a[3] - a[1] + 1))
+        area_b = float((b[2] - b[0] + 1) * (b[3] - b[1] + 1))
+        # dlib's (a+b).area(): the smallest box holding both
+        outer = float((max(a[2], b[2]) - min(a[0], b[0]) + 1) * (max(a[3], b[3]) - min(a[1], b[1]) + 1))
+        return inner / outer > self.iou or inner / area_a > self.covered or inner / area_b > self.covered
+
+
+@dataclass(frozen=True)
+class MmodOptions:
+    windows: tuple[tuple[int, int], ...]  # (width, height) of each detector window
+    nms: Overlap
+
+
+@dataclass(frozen=True)
+class Detector:
+    """Everything the .dat file holds that detection needs."""
+
+    options: MmodOptions
+    mean: np.ndarray  # float32 (3,): avg_red, avg_green, avg_blue
+    padding: int
+    outer_padding: int
+    ops: list  # Conv, Affine and Relu from the input up
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One face as dlib reports it: inclusive pixel corners and the detector's score."""
+
+    left: int
+    top: int
+    right: int
+    bottom: int
+    score: float
+
+
+# ----------------------------------------------------------------------------------------
+# The .dat file.
+
+
+def parse_detector(data: bytes, path: str | os.PathLike) -> Detector:
+    """The MMOD network in `data` (the bytes of `path`), or ModelFileError."""
+    reader = _Reader(data, Path(path))
+    reader.expect_version([1], "add_loss_layer")
+    reader.expect_name("loss_mmod_")
+    options = _read_options(reader)
+    slots: list[tuple] = [("con", *HEAD)]  # top to bottom: the head, then (relu, bn, con) per layer
+    for filters, size, stride in reversed(LAYOUT):
+        slots += [("relu",), ("bn",), ("con", filters, size, stride)]
+    versions = [
+        reader.expect_version([2, 3] if i == len(slots) - 1 else [1, 2], "add_layer") for i in range(len(slots))
+    ]
+    mean, padding, outer = _read_input(reader)
+    ops = []
+    for slot, version in reversed(list(zip(slots, versions, strict=True))):
+        if slot[0] == "con":
+            ops.append(_read_con(reader, *slot[1:]))
+        elif slot[0] == "bn":
+            ops.append(_read_bn(reader))
+        else:
+            reader.expect_name("relu_")
+            ops.append(Relu())
+        _skip_layer_state(reader, version, bottom=len(ops) == 1)
+    if reader.pos != len(data):
+        raise reader.fail("unexpected bytes after the network")
+    for index, op in enumerate(ops):
+        arrays = [v for v in vars(op).values() if isinstance(v, np.ndarray)]
+        if any(not np.isfinite(a).all() for a in arrays):
+            raise ModelFileError(path, f"layer {index} from the input ({type(op).__name__}) has non-finite weights")
+    return Detector(options, mean, padding, outer, ops)
+
+
+def _read_options(reader: _Reader) -> MmodOptions:
+    """mmod_options as dlib writes them (version 1 to 4)."""
+    version = reader.expect_version([1, 2, 3, 4], "mmod_options")
+    windows = []
+    # Version 1 held one window's size; later versions a list of (width, height[, label]).
+    for _ in range(1 if version == 1 else reader.unsigned(8)):
+        width, height = reader.unsigned(8), reader.unsigned(8)
+        if version >= 3:
+            reader.string()  # the window's label
+        windows.append((width, height))
+    if not windows or any(w <= 0 or h <= 0 for w, h in windows):
+        raise reader.fail(f"bad detector windows {windows}")
+    reader.real(), reader.real(), reader.real()  # loss per false alarm / missed target, truth match IoU
+    nms = Overlap(reader.real(), reader.real())
+    reader.real(), reader.real()  # overlaps_ignore: training only
+    if version >= 2:
+        reader.signed(4)  # use_image_pyramid
+    if version >= 4:
+        if reader.boolean():
+            raise reader.fail("bounding-box regression is not supported")
+        reader.real()
+    return MmodOptions(tuple(windows), nms)
+
+
+def _read_input(reader: _Reader) -> tuple[np.ndarray, int, int]:
+    name = reader.expect_name("input_rgb_image_pyramid", "input_rgb_image_pyramid2")
+    mean = np.array([reader.real() for _ in range(3)], dtype=np.float32)
+    if name.endswith("2"):
+        return mean, reader.unsigned(8), reader.unsigned(8)
+    return mean, DEFAULT_PADDING, DEFAULT_OUTER_PADDING
+
+
+def _read_con(reader: _Reader, filters: int, size: int, stride: int) -> Conv:
+    reader.expect_name("con_4")
+    params = reader.tensor().ravel()
+    found = (reader.signed(8), reader.signed(8), reader.signed(8), reader.signed(4), reader.signed(4))
+    padding = (reader.signed(4), reader.signed(4))
+    if found != (filters, size, size, stride, stride):
+        raise reader.fail(f"con layer with arguments {found}, the detector has {(filters, size, size, stride, stride)}")
+    if padding != ((size // 2, size // 2) if stride == 1 else (0, 0)):
+        raise reader.fail(f"con padding {padding} is not dlib's default")
+    weight_shape, bias_shape = reader.alias_tensor(), reader.alias_tensor()
+    for _ in range(4):
+        reader.real()
+    weights, bias = _split(reader, params, weight_shape, bias_shape)
+    return Conv(weights, bias.reshape(filters), (stride, stride), padding)
+
+
+def _read_bn(reader: _Reader) -> Affine:
+    """A batch-norm layer, frozen as dlib's affine_ does when it loads one: x * g + b."""
+    reader.expect_name("bn_con2")
+    params = reader.tensor().ravel()
+    gamma_shape, beta_shape = reader.alias_tensor(), reader.alias_tensor()
+    reader.tensor(), reader.tensor()  # means, invstds of the last training batch
+    running_means, running_variances = reader.tensor(), reader.tensor()
+    reader.unsigned(8), reader.unsigned(8)  # num_updates, running_stats_window_size
+    for _ in range(4):
+        reader.real()
+    eps = np.float32(reader.real())
+    gamma, beta = _split(reader, params, gamma_shape, beta_shape)
+    g = (gamma.ravel() / np.sqrt(running_variances.ravel() + eps)).astype(np.float32)
+    b = (beta.ravel() - g * running_means.ravel()).astype(np.float32)
+    return Affine(g.reshape(1, -1, 1, 1), b.reshape(1, -1, 1, 1))
+
+
+# ----------------------------------------------------------------------------------------
+# The ONNX graph: the tiled pyramid (1, 3, rows, cols) in, the score map (1, 1, r, c) out.
+
+
+def build_onnx(detector: Detector):
+    import onnx
+    from onnx import TensorProto, helper
+
+    g = _GraphBuilder()
+    value = ("pyramid", (3, 0, 0))  # sizes vary per image; _apply's bookkeeping of them is unused
+    for op in detector.ops:
+        value = _apply(g, op, value, {})
+    g.node("Identity", [value[0]], "scores")
+    graph = helper.make_graph(
+        g.nodes,
+        "dlib_mmod_human_face_detector",
+        [helper.make_tensor_value_info("pyramid", TensorProto.FLOAT, [1, 3, "rows", "cols"])],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [1, 1, None, None])],
+        g.constants,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="facerec")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model
+
+
+# ----------------------------------------------------------------------------------------
+# dlib's image pyramid.
+
+
+def _round(x):
+    """std::round: halves away from zero (how dlib turns a drectangle into a rectangle)."""
+    return np.sign(x) * np.floor(np.abs(x) + 0.5)
+
+
+def upsampled_size(rows: int, cols: int) -> tuple[int, int]:
+    """pyramid_up's output size with pyramid_down<2>: rect_up of the image's rectangle, rounded."""
+    bottom = _round((rows - 1 + 0.75) * 2)
+    right = _round((cols - 1 + 1.25) * 2)
+    return int(bottom) + 1, int(right) + 1
+
+
+def level_sizes(rows: int, cols: int) -> list[tuple[int, int]]:
+    """The pyramid's levels: find_pyramid_down_output_image_size for pyramid_down<6>, while 5 rows or more."""
+    sizes = [(rows, cols)]
+    while True:
+        rows, cols = math.floor(PYRAMID_RATE * rows), math.floor(PYRAMID_RATE * cols)
+        if rows * cols == 0 or rows < MIN_LEVEL_HEIGHT:
+            return sizes
+        sizes.append((rows, cols))
+
+
+Level = tuple[int, int, int, int]  # (left, top, rows, cols) in the tiled image
+
+
+def tile_layout(rows: int, cols: int, padding: int, outer: int) -> tuple[list[Level], int, int]:
+    """compute_tiled_image_pyramid_details: where each level goes, and the tiled image's rows and cols.
+
+    Levels go down a first column until the rest fits beside them, then back up the
+    right-hand side, stopping before one would overlap the full-size image.
+    """
+    sizes = level_sizes(rows, cols)
+    total_height = sum(r + padding for r, _ in sizes) - padding * 2
+    height, prev_width = 0, 0
+    for r, c in sizes:
+        if c <= sizes[0][1] - prev_width - padding and (height - sizes[0][0]) * 2 >= total_height - sizes[0][0]:
+            break
+        height += r + padding
+        prev_width = c
+    height -= padding
+    width = sizes[0][1]
+    placed: list[Level] = []
+    y, i = outer, 0
+    while y < height + outer and i < len(sizes):
+        placed.append((outer, y, *sizes[i]))
+        y += sizes[i][0] + padding
+        i += 1
+    y -= padding
+    first_bottom, first_right = outer + rows - 1, outer + cols - 1
+    while i < len(sizes):
+        r, c = sizes[i]
+        right, bottom = outer + width - 1, y - 1
+        left, top = right - (c - 1), bottom - (r - 1)
+        if left <= first_right and top <= first_bottom and bottom >= outer:
+            break
+        placed.append((left, top, r, c))
+        y -= r + padding
+        i += 1
+    return placed, height + outer * 2, width + outer * 2
+
+
+class PyramidGraph:
+    """An onnxruntime graph for one input size: uint8 RGB (rows, cols, 3) in, every level of the pyramid out.
+
+    Upsampling and every level are dlib's bilinear resize_image: output pixel x samples the
+    input at x * (in - 1) / (out - 1), which is ONNX Resize's align_corners mode. The
+    upsampled image is truncated to whole values, as dlib stores it in rgb_pixels.
+    """
+
+    def __init__(self, rows: int, cols: int, upsample: int, mean: np.ndarray, padding: int, outer: int) -> None:
+        import onnxruntime as ort
+
+        size = (rows, cols)
+        for _ in range(upsample):
+            size = upsampled_size(*size)
+        self.levels, self.rows, self.cols = tile_layout(*size, padding, outer)
+        model = self._graph(rows, cols, upsample, mean)
+        options = ort.SessionOptions()
+        options.enable_cpu_mem_arena = False  # a 2 MP photo's pyramid is some 400 MB: give it back
+        options.intra_op_num_threads = os.cpu_count() or 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+
+    def _graph(self, rows: int, cols: int, upsample: int, mean: np.ndarray):
+        from onnx import TensorProto, helper
+
+        g = _GraphBuilder()
+        value = g.node("Cast", ["image"], to=TensorProto.FLOAT)
+        value = g.node("Transpose", [value], perm=[2, 0, 1])
+        value = g.node("Unsqueeze", [value, g.constant(np.array([0], dtype=np.int64), "axes")])
+        size = (rows, cols)
+        for _ in range(upsample):
+            size = upsampled_size(*size)
+            value = g.node("Floor", [_resize(g, value, size)])
+        value = g.node("Sub", [value, g.constant(mean.reshape(1, 3, 1, 1), "mean")])
+        value = g.node("Mul", [value, g.constant(np.array(1 / 256, dtype=np.float32), "scale")], "level_0")
+        for index, (_, _, r, c) in enumerate(self.levels[1:], start=1):
+            value = _resize(g, value, (r, c), f"level_{index}")
+        graph = helper.make_graph(
+            g.nodes,
+            "dlib_input_rgb_image_pyramid",
+            [helper.make_tensor_value_info("image", TensorProto.UINT8, [rows, cols, 3])],
+            [helper.make_tensor_value_info(f"level_{i}", TensorProto.FLOAT, None) for i in range(len(self.levels))],
+            g.constants,
+        )
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="facerec")
+        model.ir_version = 8
+        return model
+
+    def tiled(self, pixels: np.ndarray) -> np.ndarray:
+        """The tiled pyramid, (1, 3, rows, cols) float32, zero between levels as dlib leaves it."""
+        names = [f"level_{i}" for i in range(len(self.levels))]
+        outputs = self.session.run(names, {"image": pixels})
+        data = np.zeros((1, 3, self.rows, self.cols), dtype=np.float32)
+        for (left, top, r, c), level in zip(self.levels, outputs, strict=True):
+            data[:, :, top : top + r, left : left + c] = level
+        return data
+
+
+def _resize(g: _GraphBuilder, value: str, size: tuple[int, int], output: str | None = None) -> str:
+    sizes = g.constant(np.array([1, 3, *size], dtype=np.int64), "sizes")
+    return g.node(
+        "Resize", [value, "", "", sizes], output, mode="linear", coordinate_transformation_mode="align_corners"
+    )
+
+
+# ----------------------------------------------------------------------------------------
+# loss_mmod's detections.
+
+
+def detections(
+    scores: np.ndarray, rects: list[Level], detector: Detector, threshold: float = 0.0
+) -> list[tuple[np.ndarray, float]]:
+    """Boxes (float, tiled-pyramid level mapped to the input image) and scores after overlap suppression."""
+    (width, height) = detector.options.windows[0]
+    rs, cs = np.nonzero(scores > threshold)
+    found = []
+    for r, c in zip(rs.tolist(), cs.tolist(), strict=True):
+        px, py = float(CELL_STRIDE * c + CELL_OFFSET), float(CELL_STRIDE * r + CELL_OFFSET)
+        box = np.array([px - (width - 1) / 2, py - (height - 1) / 2, px + (width - 1) / 2, py + (height - 1) / 2])
+        found.append((_to_image(box, (px, py), rects), float(scores[r, c])))
+    found.sort(key=lambda d: d[1], reverse=True)
+    kept: list[tuple[np.ndarray, float]] = []
+    kept_int: list[np.ndarray] = []
+    for box, score in found:
+        as_int = _round(box)
+        if any(detector.options.nms(k, as_int) for k in kept_int):
+            continue
+        kept.append((as_int, score))
+        kept_int.append(as_int)
+    return kept
+
+
+def _to_image(box: np.ndarray, centre: tuple[float, float], rects: list[Level]) -> np.ndarray:
+    """tiled_pyramid_to_image: the level nearest the box's centre, then point_up once per level."""
+    x, y = centre
+    best, best_distance = 0, math.inf
+    for index, (left, top, rows, cols) in enumerate(rects):
+        nx = min(max(x, left), left + cols - 1)
+        ny = min(max(y, top), top + rows - 1)
+        distance = math.hypot(x - nx, y - ny)
+        if distance < best_distance:
+            best, best_distance = index, distance
+    left, top, _, _ = rects[best]
+    box = box - np.array([left, top, left, top], dtype=np.float64)
+    for _ in range(best):
+        box = box / PYRAMID_RATE + 0.3
+    return box
+
+
+def _down_through_upsampling(box: np.ndarray, times: int) -> np.ndarray:
+    """pyramid_down<2>::rect_down, `times` levels, then rounded to a dlib rectangle."""
+    for _ in range(times):
+        box = box / 2.0 - np.array([1.25, 0.75, 1.25, 0.75])
+    return _round(box)
+
+
+# ----------------------------------------------------------------------------------------
+# The detector, run.
+
+
+class FastDetector:
+    """dlib's CNN face detector under onnxruntime: detect(pixels, upsample) -> [Detection].
+
+    Its sessions run without onnxruntime's memory arena: a 2 MP photo upsampled once
+    needs some 1.5 GB while it runs, which the arena would keep for the process's life.
+    """
+
+    def __init__(self, detector: Detector, session, model_path: Path) -> None:
+        self.detector = detector
+        self.session = session
+        self.model_path = model_path
+        self._pyramids: dict[tuple[int, int, int], PyramidGraph] = {}
+        self._lock = threading.Lock()
+
+    def pyramid(self, rows: int, cols: int, upsample: int) -> PyramidGraph:
+        """The pyramid graph for this input size, kept for the last few sizes (webcam frames share one)."""
+        key = (rows, cols, upsample)
+        with self._lock:
+            graph = self._pyramids.pop(key, None)
+            if graph is None:
+                d = self.detector
+                graph = PyramidGraph(rows, cols, upsample, d.mean, d.padding, d.outer_padding)
+            self._pyramids[key] = graph
+            while len(self._pyramids) > PYRAMID_CACHE_SIZE:
+                self._pyramids.pop(next(iter(self._pyramids)))
+            return graph
+
+    @classmethod
+    def load(cls, dat_path: str | os.PathLike, cache_dir: str | os.PathLike) -> FastDetector:
+        dat_path = Path(dat_path)
+        try:
+            data = dat_path.read_bytes()
+        except OSError as exc:
+            raise ModelFileError(dat_path, f"cannot read the model file: {exc}") from exc
+        detector = parse_detector(data, dat_path)
+        model_path = paths.private_dir(Path(cache_dir)) / cache_name(data)
+        if model_path.is_file():
+            try:
+                return cls(detector, _session(model_path, keep_memory=False), model_path)
+            except Exception:  # a damaged cache file: convert again below
+                pass
+        _write_private(model_path, build_onnx(detector).SerializeToString())
+        return cls(detector, _session(model_path, keep_memory=False), model_path)
+
+    def scores(self, pyramid: np.ndarray) -> np.ndarray:
+        return self.session.run(["scores"], {"pyramid": pyramid})[0][0, 0]
+
+    def detect(self, pixels: np.ndarray, upsample: int = 1) -> list[Detection]:
+        """Faces in an RGB uint8 image as dlib's cnn_face_detection_model_v1(path)(pixels, upsample) finds them."""
+        image = np.ascontiguousarray(pixels, dtype=np.uint8)
+        graph = self.pyramid(image.shape[0], image.shape[1], upsample)
+        found = detections(self.scores(graph.tiled(image)), graph.levels, self.detector)
+        out = []
+        for box, score in found:
+            left, top, right, bottom = (int(v) for v in _down_through_upsampling(box, upsample))
+            out.append(Detection(left, top, right, bottom, score))
+        return out
+
+
+def cache_name(dat_bytes: bytes) -> str:
+    digest = hashlib.sha256(dat_bytes).hexdigest()[:20]
+    return f"dlib_mmod_detector_v{CONVERTER_VERSION}_{digest}.onnx"
+
+
+def dlib_detect(model, pixels: np.ndarray, upsample: int = 1) -> list[Detection]:
+    """dlib's own CNN detector (a dlib.cnn_face_detection_model_v1), as Detections."""
+    return [
+        Detection(d.rect.left(), d.rect.top(), d.rect.right(), d.rect.bottom(), float(d.confidence))
+        for d in model(pixels, upsample)
+    ]
+
+
+def best_detector(dat_path: str | os.PathLike | None = None, cache_dir: str | os.PathLike | None = None):
+    """The converted detector, or None (dlib's own is then used) when forced off or when it cannot load."""
+    if os.environ.get(ENV_SWITCH, "").strip().lower() == "dlib":
+        return None
+    try:
+        if dat_path is None:
+            import face_recognition_models
+
+            dat_path = face_recognition_models.cnn_face_detector_model_location()
+        return FastDetector.load(dat_path, cache_dir if cache_dir is not None else paths.data_dir() / "models")
+    except Exception as exc:  # noqa: BLE001 - any failure means: use dlib's detector
+        warnings.warn(f"fast face detector unavailable, using dlib's: {exc}", RuntimeWarning, stacklevel=2)
+        return None
