@@ -14,6 +14,7 @@ import re
 import selectors
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -904,3 +905,62 @@ def test_an_address_other_machines_reach_needs_a_flag(tmp_path: Path) -> None:
         port = url.rsplit(":", 1)[1]
         assert client_with(f"http://127.0.0.1:{port}").list_collections()["CollectionIds"] == []
     assert "warning: serving on 0.0.0.0" in (tmp_path / "server.log").read_text()
+
+
+@contextmanager
+def in_process_server(tmp_path: Path, limits) -> Iterator[str]:
+    """The server in a thread of this process, with the given limits and the test key pair."""
+    import threading
+
+    from facerec import sigv4
+    from facerec.local.rekognition import LocalRekognition
+    from facerec.server import make_server
+
+    pair = sigv4.KeyPair(FAKE_CREDENTIALS["aws_access_key_id"], FAKE_CREDENTIALS["aws_secret_access_key"])
+    server = make_server(LocalRekognition(tmp_path / "data"), "127.0.0.1", 0, [pair], limits)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_connections_over_the_cap_are_told_to_slow_down(tmp_path: Path) -> None:
+    import socket
+
+    from facerec.server import Limits
+
+    with in_process_server(tmp_path, Limits(max_connections=3, read_timeout=5)) as url:
+        host, port = url.removeprefix("http://").split(":")
+        held = [socket.create_connection((host, int(port)), timeout=10) for _ in range(3)]
+        status, headers, answer = raw(url, signed_request(url, b"{}", "RekognitionService.ListCollections"))
+        assert (status, parsed_error(status, headers, answer)["Code"]) == (400, "ThrottlingException")
+        held.pop().close()
+        time.sleep(0.5)
+        assert raw(url, signed_request(url, b"{}", "RekognitionService.ListCollections"))[0] == 200
+        for sock in held:
+            sock.close()
+
+
+def test_work_beyond_the_workers_is_throttled_as_aws_throttles(tmp_path: Path) -> None:
+    import threading
+
+    from facerec.server import Limits
+
+    body = json.dumps({"Image": {"Bytes": base64.b64encode(photos()[0]).decode()}}).encode()
+    with in_process_server(tmp_path, Limits(workers=1, queue_wait=0.05)) as url:
+        codes: list[str] = []
+
+        def detect() -> None:
+            status, headers, answer = raw(url, signed_request(url, body, "RekognitionService.DetectFaces"))
+            codes.append("OK" if status == 200 else parsed_error(status, headers, answer, "DetectFaces")["Code"])
+
+        threads = [threading.Thread(target=detect) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert "OK" in codes and "ProvisionedThroughputExceededException" in codes
+        assert set(codes) == {"OK", "ProvisionedThroughputExceededException"}
