@@ -964,3 +964,71 @@ def test_work_beyond_the_workers_is_throttled_as_aws_throttles(tmp_path: Path) -
             thread.join(60)
         assert "OK" in codes and "ProvisionedThroughputExceededException" in codes
         assert set(codes) == {"OK", "ProvisionedThroughputExceededException"}
+
+
+ODD_VALUES = [None, True, 0, -1, 1.5, 10**30, 1e308, "", "x", "ü" * 300, [], [1], ["x"], {}, {"a": 1}, {"Bytes": 5}]
+
+
+def test_no_request_of_any_shape_gets_a_500(server: str, rekognition) -> None:
+    """Every member of every operation the engine serves, given values of every JSON type."""
+    import http.client
+
+    from facerec.local.rekognition import LocalRekognition
+
+    rekognition.create_collection(CollectionId="fuzz")
+    blank = base64.b64encode(big_jpeg_small()).decode()
+    valid = {
+        "CollectionId": "fuzz",
+        "UserId": "u",
+        "FaceId": str(uuid.uuid4()),
+        "FaceIds": [str(uuid.uuid4())],
+        "Image": {"Bytes": blank},
+        "SourceImage": {"Bytes": blank},
+        "TargetImage": {"Bytes": blank},
+        "ResourceArn": "arn:aws:rekognition:us-east-1:000000000000:collection/fuzz",
+        "Tags": {"k": "v"},
+        "TagKeys": ["k"],
+    }
+    model = botocore.session.get_session().get_service_model("rekognition")
+    served = [
+        n for n in model.operation_names if getattr(getattr(LocalRekognition, xform(n), None), "operation_name", None)
+    ]
+    host, port = server.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=60)
+    statuses: dict[int, int] = {}
+    for name in served:
+        shape = model.operation_model(name).input_shape
+        base = {m: valid[m] for m in shape.required_members}
+        for member in shape.members:
+            for value in ODD_VALUES:
+                body = json.dumps({**base, member: value}).encode()
+                headers = signed_headers(
+                    server, body, {"Content-Type": CONTENT, "X-Amz-Target": f"RekognitionService.{name}"}
+                )
+                connection.request("POST", "/", body, headers)
+                response = connection.getresponse()
+                answer = response.read()
+                statuses[response.status] = statuses.get(response.status, 0) + 1
+                assert response.status < 500, (name, member, value, answer[:300])
+                if response.status >= 400:
+                    assert json.loads(answer)["__type"], (name, member, value)
+    connection.close()
+    print(f"answers by status: {statuses}")
+    assert sum(statuses.values()) > 1000
+
+
+def xform(name: str) -> str:
+    from botocore import xform_name
+
+    return xform_name(name)
+
+
+def big_jpeg_small() -> bytes:
+    """A plain 100x100 JPEG: a valid image with no face, quick to search."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (100, 100), (90, 140, 200)).save(out, "JPEG")
+    return out.getvalue()
