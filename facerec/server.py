@@ -63,6 +63,8 @@ MAX_HEADER_LINE = 65536
 # Decoding, turning upright and scanning an image takes about this many bytes per pixel at the peak
 # (measured: a 40 MP JPEG took the engine's process up by ~700 MB).
 BYTES_PER_PIXEL = 18
+# A body is held as bytes, as text and as parsed JSON (blobs decoded) while its request runs.
+BODY_COPIES = 3
 # An image named by S3Object is not seen before the engine reads it: it is budgeted at this size.
 S3_IMAGE_PIXELS = 12_000_000
 
@@ -309,6 +311,22 @@ class Handler(BaseHTTPRequestHandler):
     server: RekognitionServer
 
     def handle_one_request(self) -> None:  # the name socketserver calls, once per request on the connection
+        self._held = 0  # bytes of the memory budget this request's body holds
+        try:
+            self._handle_one_request()
+        finally:
+            if self._held:
+                self.server.protocol.budget.release(self._held)
+
+    def _hold(self, body_bytes: int) -> None:
+        """Take a body's share of the memory budget before reading it (raw, decoded and parsed copies)."""
+        amount = BODY_COPIES * body_bytes
+        if not self.server.protocol.budget.acquire(amount, self.server.limits.queue_wait):
+            error = throttled()
+            raise Refused(error.status, error.code, error.message)
+        self._held += amount
+
+    def _handle_one_request(self) -> None:
         self.close_connection = True  # until parse_request reads what the client wants
         self.server.watch(self)
         try:
@@ -364,6 +382,7 @@ class Handler(BaseHTTPRequestHandler):
         length = int(declared)
         if length > MAX_BODY_BYTES:
             raise Refused(413, "ValidationException", f"the body must be at most {MAX_BODY_BYTES} bytes")
+        self._hold(length)
         body = self.rfile.read(length)
         if len(body) != length:
             raise OSError("the client closed the connection mid-body")
@@ -383,6 +402,7 @@ class Handler(BaseHTTPRequestHandler):
                 while self.rfile.readline(MAX_HEADER_LINE) not in (b"\r\n", b"\n", b""):
                     pass  # trailers
                 return b"".join(parts)
+            self._hold(size)
             chunk = self.rfile.read(size)
             if len(chunk) != size:
                 raise OSError("the client closed the connection mid-chunk")

@@ -14,6 +14,7 @@ import re
 import selectors
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -904,3 +905,130 @@ def test_an_address_other_machines_reach_needs_a_flag(tmp_path: Path) -> None:
         port = url.rsplit(":", 1)[1]
         assert client_with(f"http://127.0.0.1:{port}").list_collections()["CollectionIds"] == []
     assert "warning: serving on 0.0.0.0" in (tmp_path / "server.log").read_text()
+
+
+@contextmanager
+def in_process_server(tmp_path: Path, limits) -> Iterator[str]:
+    """The server in a thread of this process, with the given limits and the test key pair."""
+    import threading
+
+    from facerec import sigv4
+    from facerec.local.rekognition import LocalRekognition
+    from facerec.server import make_server
+
+    pair = sigv4.KeyPair(FAKE_CREDENTIALS["aws_access_key_id"], FAKE_CREDENTIALS["aws_secret_access_key"])
+    server = make_server(LocalRekognition(tmp_path / "data"), "127.0.0.1", 0, [pair], limits)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_connections_over_the_cap_are_told_to_slow_down(tmp_path: Path) -> None:
+    import socket
+
+    from facerec.server import Limits
+
+    with in_process_server(tmp_path, Limits(max_connections=3, read_timeout=5)) as url:
+        host, port = url.removeprefix("http://").split(":")
+        held = [socket.create_connection((host, int(port)), timeout=10) for _ in range(3)]
+        status, headers, answer = raw(url, signed_request(url, b"{}", "RekognitionService.ListCollections"))
+        assert (status, parsed_error(status, headers, answer)["Code"]) == (400, "ThrottlingException")
+        held.pop().close()
+        time.sleep(0.5)
+        assert raw(url, signed_request(url, b"{}", "RekognitionService.ListCollections"))[0] == 200
+        for sock in held:
+            sock.close()
+
+
+def test_work_beyond_the_workers_is_throttled_as_aws_throttles(tmp_path: Path) -> None:
+    import threading
+
+    from facerec.server import Limits
+
+    body = json.dumps({"Image": {"Bytes": base64.b64encode(photos()[0]).decode()}}).encode()
+    with in_process_server(tmp_path, Limits(workers=1, queue_wait=0.05)) as url:
+        codes: list[str] = []
+
+        def detect() -> None:
+            status, headers, answer = raw(url, signed_request(url, body, "RekognitionService.DetectFaces"))
+            codes.append("OK" if status == 200 else parsed_error(status, headers, answer, "DetectFaces")["Code"])
+
+        threads = [threading.Thread(target=detect) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert "OK" in codes and "ProvisionedThroughputExceededException" in codes
+        assert set(codes) == {"OK", "ProvisionedThroughputExceededException"}
+
+
+ODD_VALUES = [None, True, 0, -1, 1.5, 10**30, 1e308, "", "x", "ü" * 300, [], [1], ["x"], {}, {"a": 1}, {"Bytes": 5}]
+
+
+def test_no_request_of_any_shape_gets_a_500(server: str, rekognition) -> None:
+    """Every member of every operation the engine serves, given values of every JSON type."""
+    import http.client
+
+    from facerec.local.rekognition import LocalRekognition
+
+    rekognition.create_collection(CollectionId="fuzz")
+    blank = base64.b64encode(big_jpeg_small()).decode()
+    valid = {
+        "CollectionId": "fuzz",
+        "UserId": "u",
+        "FaceId": str(uuid.uuid4()),
+        "FaceIds": [str(uuid.uuid4())],
+        "Image": {"Bytes": blank},
+        "SourceImage": {"Bytes": blank},
+        "TargetImage": {"Bytes": blank},
+        "ResourceArn": "arn:aws:rekognition:us-east-1:000000000000:collection/fuzz",
+        "Tags": {"k": "v"},
+        "TagKeys": ["k"],
+    }
+    model = botocore.session.get_session().get_service_model("rekognition")
+    served = [
+        n for n in model.operation_names if getattr(getattr(LocalRekognition, xform(n), None), "operation_name", None)
+    ]
+    host, port = server.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=60)
+    statuses: dict[int, int] = {}
+    for name in served:
+        shape = model.operation_model(name).input_shape
+        base = {m: valid[m] for m in shape.required_members}
+        for member in shape.members:
+            for value in ODD_VALUES:
+                body = json.dumps({**base, member: value}).encode()
+                headers = signed_headers(
+                    server, body, {"Content-Type": CONTENT, "X-Amz-Target": f"RekognitionService.{name}"}
+                )
+                connection.request("POST", "/", body, headers)
+                response = connection.getresponse()
+                answer = response.read()
+                statuses[response.status] = statuses.get(response.status, 0) + 1
+                assert response.status < 500, (name, member, value, answer[:300])
+                if response.status >= 400:
+                    assert json.loads(answer)["__type"], (name, member, value)
+    connection.close()
+    print(f"answers by status: {statuses}")
+    assert sum(statuses.values()) > 1000
+
+
+def xform(name: str) -> str:
+    from botocore import xform_name
+
+    return xform_name(name)
+
+
+def big_jpeg_small() -> bytes:
+    """A plain 100x100 JPEG: a valid image with no face, quick to search."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (100, 100), (90, 140, 200)).save(out, "JPEG")
+    return out.getvalue()

@@ -138,6 +138,7 @@ class LocalRekognition(LocalClient):
 
     @operation("ListCollections")
     def list_collections(self, NextToken: str = "", MaxResults: int = 1000) -> dict:
+        MaxResults = MaxResults or 1000  # the model allows 0: a page of nothing would never end a paginator
         names = self.store.collection_names(after=NextToken, limit=MaxResults + 1)
         page = names[:MaxResults]
         result: dict = {"CollectionIds": page, "FaceModelVersions": [FACE_MODEL_VERSION] * len(page)}
@@ -201,6 +202,7 @@ class LocalRekognition(LocalClient):
     ) -> dict:
         self._collection(CollectionId)
         after = _token_to_seq(NextToken)
+        MaxResults = MaxResults or 1000  # the model allows 0, as for ListCollections
         rows = self.store.faces(CollectionId, after, MaxResults + 1, FaceIds, UserId)
         page = rows[:MaxResults]
         result: dict = {"Faces": [_face_json(f) for _, f in page], "FaceModelVersion": FACE_MODEL_VERSION}
