@@ -47,6 +47,7 @@ from typing import Any, TextIO
 from botocore import xform_name
 from botocore.exceptions import ClientError, ParamValidationError
 
+from facerec import faces as facelib
 from facerec import sigv4
 from facerec.local import constraints
 from facerec.settings import Settings
@@ -60,13 +61,10 @@ CONTENT_TYPE = "application/x-amz-json-1.1"
 # A 5 MB image (Rekognition's limit for bytes) is about 6.7 MB in base64; leave room for the rest.
 MAX_BODY_BYTES = 16 * 1024 * 1024
 MAX_HEADER_LINE = 65536
-# Decoding, turning upright and scanning an image takes about this many bytes per pixel at the peak
-# (measured: a 40 MP JPEG took the engine's process up by ~700 MB).
-BYTES_PER_PIXEL = 18
 # A body is held as bytes, as text and as parsed JSON (blobs decoded) while its request runs.
 BODY_COPIES = 3
 # An image named by S3Object is not seen before the engine reads it: it is budgeted at this size.
-S3_IMAGE_PIXELS = 12_000_000
+S3_IMAGE_SIZE = (4000, 3000)
 
 
 @dataclass(frozen=True)
@@ -77,7 +75,9 @@ class Limits:
     backlog: int = 128  # connections the kernel queues before accept
     max_connections: int = 1024  # open connections; more are answered with a throttling error and closed
     workers: int = max(2, 2 * (os.cpu_count() or 1))  # requests at work in the engine at once
-    memory_budget: int = 1536 * 1024 * 1024  # bytes of request bodies and decoded images in flight
+    # Bytes of request bodies and image analyses in flight (facerec.faces.working_memory): room for one
+    # 40 MP photo (1.9 GB), or several camera frames and photos; a request larger than this runs alone.
+    memory_budget: int = 2048 * 1024 * 1024
     queue_wait: float = 10.0  # seconds a request may wait for a worker and memory before it is throttled
 
 
@@ -211,24 +211,24 @@ def image_cost(params: Any) -> int:
     total = 0
     for key, value in params.items():
         if key == "Bytes" and isinstance(value, (bytes, bytearray)):
-            total += len(value) + _pixels(value) * BYTES_PER_PIXEL
+            total += len(value) + facelib.working_memory(*_size(value))
         elif key == "S3Object" and isinstance(value, dict):
-            total += S3_IMAGE_PIXELS * BYTES_PER_PIXEL
+            total += facelib.working_memory(*S3_IMAGE_SIZE)
         elif isinstance(value, dict):
             total += image_cost(value)
     return total
 
 
-def _pixels(data: bytes) -> int:
+def _size(data: bytes) -> tuple[int, int]:
     from PIL import Image
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with Image.open(io.BytesIO(data)) as image:  # reads the header only
-                return image.width * image.height
+                return image.size
     except Exception:  # not an image: the engine says so, at no decoding cost
-        return 0
+        return 0, 0
 
 
 def decode(value: Any, shape) -> Any:

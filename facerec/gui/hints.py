@@ -21,6 +21,7 @@ REASON_WORDS = {
 }
 
 
+NO_FACE = "No face in view: face the camera, or come closer"
 # A face too small to judge looks blurry and unclear too: "move closer" is the one thing to do, and
 # telling someone far away to hold still would send them the wrong way.
 MASKED_BY_SMALL = {"LOW_SHARPNESS", "LOW_CONFIDENCE"}
@@ -38,7 +39,9 @@ def enrolment_hint(pixels: np.ndarray) -> Hint:
     picture = facelib.Picture(pixels)
     found = facelib.find_faces(picture, describe=False)
     if not found:
-        return Hint(False, "No face in view", ())
+        # The camera path finds faces from about 50 px (facerec.faces), and every face it finds is big
+        # enough for the indexer: a person too far away is not found at all, so say what helps then.
+        return Hint(False, NO_FACE, ())
     overlays = []
     for face in found:
         reasons = [REASON_WORDS[r] for r in advice(ENROL_BAR.reasons(face))]
