@@ -20,9 +20,10 @@ import hashlib
 import math
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -673,19 +674,34 @@ def _session(model_path: Path, keep_memory: bool = True):
 def best_describer(
     dat_path: str | os.PathLike | None = None, cache_dir: str | os.PathLike | None = None
 ) -> FastDescriptor | None:
-    """The fast descriptor, or None (dlib's own is then used) when forced off or when it cannot load.
+    """The fast descriptor, or None (dlib's own is then used): FACEREC_DESCRIPTOR=dlib, or it cannot load."""
 
-    FACEREC_DESCRIPTOR=dlib forces dlib's path. Any failure to load warns and returns
-    None: the fast path is an optimisation and must never stop the engine.
+    def default_dat() -> str:
+        import face_recognition_models
+
+        return face_recognition_models.face_recognition_model_location()
+
+    return converted_or_none(FastDescriptor.load, ENV_SWITCH, default_dat, dat_path, cache_dir, "descriptor")
+
+
+def converted_or_none(
+    load: Callable[[str | os.PathLike, str | os.PathLike], Any],
+    switch: str,
+    default_dat: Callable[[], str],
+    dat_path: str | os.PathLike | None,
+    cache_dir: str | os.PathLike | None,
+    what: str,
+) -> Any:
+    """A converted dlib model loaded from its .dat, or None when `switch`=dlib or when it cannot load.
+
+    Any failure to load warns (naming the file, through the error) and returns None: the converted
+    models are an optimisation and must never stop the engine.
     """
-    if os.environ.get(ENV_SWITCH, "").strip().lower() == "dlib":
+    if os.environ.get(switch, "").strip().lower() == "dlib":
         return None
     try:
-        if dat_path is None:
-            import face_recognition_models
-
-            dat_path = face_recognition_models.face_recognition_model_location()
-        return FastDescriptor.load(dat_path, cache_dir if cache_dir is not None else paths.data_dir() / "models")
-    except Exception as exc:  # noqa: BLE001 - any failure means: use dlib's descriptor
-        warnings.warn(f"fast face descriptor unavailable, using dlib's: {exc}", RuntimeWarning, stacklevel=2)
+        path = dat_path if dat_path is not None else default_dat()
+        return load(path, cache_dir if cache_dir is not None else paths.data_dir() / "models")
+    except Exception as exc:  # noqa: BLE001 - any failure means: use dlib's own
+        warnings.warn(f"fast face {what} unavailable, using dlib's: {exc}", RuntimeWarning, stacklevel=3)
         return None

@@ -33,7 +33,6 @@ import hashlib
 import math
 import os
 import threading
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +51,7 @@ from facerec.descriptor import (
     _skip_layer_state,
     _split,
     _write_private,
+    converted_or_none,
 )
 
 # Part of the cache key: bump it when the graph we build changes.
@@ -519,15 +519,11 @@ def dlib_detect(model, pixels: np.ndarray, upsample: int = 1) -> list[Detection]
 
 
 def best_detector(dat_path: str | os.PathLike | None = None, cache_dir: str | os.PathLike | None = None):
-    """The converted detector, or None (dlib's own is then used) when forced off or when it cannot load."""
-    if os.environ.get(ENV_SWITCH, "").strip().lower() == "dlib":
-        return None
-    try:
-        if dat_path is None:
-            import face_recognition_models
+    """The converted detector, or None (dlib's own is then used): FACEREC_DETECTOR=dlib, or it cannot load."""
 
-            dat_path = face_recognition_models.cnn_face_detector_model_location()
-        return FastDetector.load(dat_path, cache_dir if cache_dir is not None else paths.data_dir() / "models")
-    except Exception as exc:  # noqa: BLE001 - any failure means: use dlib's detector
-        warnings.warn(f"fast face detector unavailable, using dlib's: {exc}", RuntimeWarning, stacklevel=2)
-        return None
+    def default_dat() -> str:
+        import face_recognition_models
+
+        return face_recognition_models.cnn_face_detector_model_location()
+
+    return converted_or_none(FastDetector.load, ENV_SWITCH, default_dat, dat_path, cache_dir, "detector")
