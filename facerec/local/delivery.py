@@ -145,7 +145,7 @@ class Courier:
                 " WHERE due <= ? ORDER BY due, id",
                 (now,),
             ).fetchall()
-            free = [r for r in rows if r[4] is None or r[5] < now or (r[4] != pid and not _alive(r[4]))]
+            free = [r for r in rows if _claimable(r[4], r[5], now)]
             for row in free:
                 db.execute(
                     "UPDATE deliveries SET claimed_by = ?, claimed_until = ? WHERE id = ?",
@@ -157,12 +157,8 @@ class Courier:
         """When the earliest invocation this process may run falls due (claims by live others excluded)."""
         with self._lock:
             rows = self._db.execute("SELECT due, claimed_by, claimed_until FROM deliveries").fetchall()
-        pid, now = os.getpid(), time.time()
-        dues = [
-            due
-            for due, claimed_by, until in rows
-            if claimed_by is None or until < now or (claimed_by != pid and not _alive(claimed_by))
-        ]
+        now = time.time()
+        dues = [due for due, claimed_by, until in rows if _claimable(claimed_by, until, now)]
         return min(dues) if dues else None
 
     def _run(self, invocation: Invocation) -> None:
@@ -201,6 +197,13 @@ class Courier:
     def _forget(self, invocation: Invocation) -> None:
         with transaction(self._db, self._lock) as db:
             db.execute("DELETE FROM deliveries WHERE id = ?", (invocation.id,))
+
+
+def _claimable(claimed_by: int | None, until: float | None, now: float) -> bool:
+    """May this process run an invocation so claimed: unclaimed, its claim expired, or its claimant dead?"""
+    if claimed_by is None or until < now:
+        return True
+    return claimed_by != os.getpid() and not _alive(claimed_by)
 
 
 def _alive(pid: int) -> bool:
