@@ -655,12 +655,11 @@ def _write_private(path: Path, data: bytes) -> None:
         temporary.unlink(missing_ok=True)
 
 
-def _session(model_path: Path, keep_memory: bool = True):
-    """An onnxruntime session on both cores; keep_memory=False returns each run's memory (big inputs)."""
+def _session(model: Path | bytes):
+    """An onnxruntime session on both cores, of a model file or a serialised model."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
-    options.enable_cpu_mem_arena = keep_memory
     options.intra_op_num_threads = os.cpu_count() or 1
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -668,7 +667,8 @@ def _session(model_path: Path, keep_memory: bool = True):
     # Spinning workers wait on a busy core: with the camera, the GUI or another process
     # on one of two cores, one face took 23 ms spinning and 12 ms not (4.1 vs 3.8 ms idle).
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(str(model_path), sess_options=options, providers=["CPUExecutionProvider"])
+    source = model if isinstance(model, bytes) else str(model)
+    return ort.InferenceSession(source, sess_options=options, providers=["CPUExecutionProvider"])
 
 
 def best_describer(

@@ -17,7 +17,11 @@ in Python's `detector(image, upsample_num_times)`:
    bits, which moves scores by at most ~6e-4 on our photos).
 3. The network: three 5x5 stride-2 convolutions (16, 32, 32 filters), three 5x5 ones
    (45 filters), each followed by batch norm (frozen: affine) and relu, then one 9x9
-   convolution to a single score map.
+   convolution to a single score map. For speed (same scores but for float rounding) the
+   45-channel layers are padded with zero channels to 48 and the 9x9 convolution runs
+   as 81 one-tap maps summed, both so that onnxruntime's blocked kernels take them; and
+   the network runs over the tiled image in bands of rows, each with the rows its edge
+   scores read, so that the memory a run holds stays small enough to keep between runs.
 4. loss_mmod's to_label: every output cell scoring above 0 is a detection window (80x80
    for this model, from the file) centred at 8*cell + 14 in the tiled image, mapped to
    the pyramid level nearest its centre and up to the image; detections sorted by score,
@@ -55,7 +59,7 @@ from facerec.descriptor import (
 )
 
 # Part of the cache key: bump it when the graph we build changes.
-CONVERTER_VERSION = 1
+CONVERTER_VERSION = 3
 ENV_SWITCH = "FACEREC_DETECTOR"
 # dlib's input_rgb_image_pyramid lays levels out 5/6 the size of the one before (pyramid_down<6>).
 PYRAMID_RATE = 5.0 / 6.0
@@ -66,7 +70,17 @@ DEFAULT_PADDING, DEFAULT_OUTER_PADDING = 10, 11
 # The network of dnn_mmod_face_detection_ex.cpp, from the input up: (filters, size, stride).
 LAYOUT = ((16, 5, 2), (32, 5, 2), (32, 5, 2), (45, 5, 1), (45, 5, 1), (45, 5, 1))
 HEAD = (1, 9, 1)
-PYRAMID_CACHE_SIZE = 4
+PYRAMID_CACHE_SIZE = 2
+# onnxruntime's blocked convolution kernels take channels in blocks of 16 (8 without AVX-512)
+CHANNEL_BLOCK = 16
+END = np.iinfo(np.int64).max  # an ONNX Slice end meaning: to the end
+# The network runs over the tiled pyramid in bands of about this many rows: the memory a run
+# holds (kept by onnxruntime's arena, see FastDetector) shrinks with the band, and each band
+# reruns the 188 rows its edge rows read. Measured on a 1920x1080 photo: peak 574 bytes a
+# pixel at 3072 rows, 729 at 4096 (and 1261 in one piece), for 2% more time than 4096.
+BAND_ROWS = 3072
+# How long the sessions, and the memory their arenas keep, outlive the last detection (see FastDetector).
+IDLE_RELEASE_S = 10.0
 
 
 def _cell_to_input() -> tuple[int, int]:
@@ -83,6 +97,56 @@ def _cell_to_input() -> tuple[int, int]:
 
 
 CELL_STRIDE, CELL_OFFSET = _cell_to_input()  # 8 and 14 for this network
+
+
+def _reach() -> tuple[int, int]:
+    """(above, below): output row r reads the input's rows CELL_STRIDE*r - above to CELL_STRIDE*r + below."""
+    low, high = 0, 0
+    for _, size, step in (HEAD, *reversed(LAYOUT)):
+        padding = size // 2 if step == 1 else 0
+        low, high = low * step - padding, high * step - padding + size - 1
+    return -low, high
+
+
+REACH_ABOVE, REACH_BELOW = _reach()  # 80 and 108 for this network
+
+
+def score_rows(rows: int) -> int:
+    """How many rows the score map of an input of `rows` rows has (only the stride-2 layers shrink it)."""
+    for _, size, step in LAYOUT:
+        if step != 1:
+            rows = (rows - size) // step + 1
+    return rows
+
+
+@dataclass(frozen=True)
+class Band:
+    """Input rows [first, end) give the score rows [first_score, end_score) exactly as the whole input would.
+
+    A band's other score rows see its cut edges as zero padding, so they are left out.
+    """
+
+    first: int
+    end: int
+    first_score: int
+    end_score: int
+
+    @property
+    def kept(self) -> slice:
+        """The exact rows within the band's own score map."""
+        offset = self.first // CELL_STRIDE
+        return slice(self.first_score - offset, self.end_score - offset)
+
+
+def bands(rows: int, band_rows: int) -> list[Band]:
+    """The input's rows cut into bands of about band_rows rows, each with the rows around it its scores read."""
+    total = score_rows(rows)
+    count = max(1, math.ceil(total * CELL_STRIDE / band_rows))
+    edges = [round(i * total / count) for i in range(count + 1)]
+    return [
+        Band(max(0, CELL_STRIDE * a - REACH_ABOVE), min(rows, CELL_STRIDE * (b - 1) + REACH_BELOW + 1), a, b)
+        for a, b in zip(edges, edges[1:], strict=False)
+    ]
 
 
 @dataclass(frozen=True)
@@ -245,9 +309,10 @@ def build_onnx(detector: Detector):
 
     g = _GraphBuilder()
     value = ("pyramid", (3, 0, 0))  # sizes vary per image; _apply's bookkeeping of them is unused
-    for op in detector.ops:
+    *body, head = _channels_padded(detector.ops, CHANNEL_BLOCK)
+    for op in body:
         value = _apply(g, op, value, {})
-    g.node("Identity", [value[0]], "scores")
+    _head(g, head, value[0], "scores")
     graph = helper.make_graph(
         g.nodes,
         "dlib_mmod_human_face_detector",
@@ -259,6 +324,76 @@ def build_onnx(detector: Detector):
     model.ir_version = 8
     onnx.checker.check_model(model)
     return model
+
+
+def _channels_padded(ops: list, block: int) -> list:
+    """The same network with every layer's channels padded with zeros to a multiple of `block`.
+
+    onnxruntime runs a convolution in its blocked (NCHWc) kernels only when its channels are
+    whole blocks; the 45-channel layers ran a fifth slower outside them. A padded channel's
+    weights, bias and batch norm are zero, so it stays zero through the relu and adds
+    nothing to the next layer: only float rounding differs.
+    """
+    padded, extra_in = [], 0
+    for op in ops:
+        if isinstance(op, Conv):
+            filters = op.weights.shape[0]
+            extra_out = 0 if op is ops[-1] else -filters % block
+            weights = np.pad(op.weights, ((0, extra_out), (0, extra_in), (0, 0), (0, 0)))
+            padded.append(Conv(weights, np.pad(op.bias, (0, extra_out)), op.stride, op.padding))
+            extra_in = extra_out
+        elif isinstance(op, Affine):
+            pad = ((0, 0), (0, extra_in), (0, 0), (0, 0))
+            padded.append(Affine(np.pad(op.gamma, pad), np.pad(op.beta, pad)))
+        else:
+            padded.append(op)
+    return padded
+
+
+def _head(g: _GraphBuilder, op: Conv, value: str, output: str) -> str:
+    """The 9x9 convolution to one score map, as a 1x1 convolution to 81 maps and their shifted sum.
+
+    onnxruntime runs a convolution with one output channel outside its blocked kernels, at
+    an eighth of their speed; 81 outputs (one per kernel tap) run in the blocked kernels, and
+    adding the maps, each shifted by its tap, is cheap. Only float rounding differs.
+    """
+    _, channels, size, _ = op.weights.shape
+    pad = op.padding[0]
+    # map dy * size + dx holds tap (dy, dx) of every channel
+    taps = op.weights[0].transpose(1, 2, 0).reshape(size * size, channels, 1, 1)
+    maps = g.node("Conv", [value, g.constant(np.ascontiguousarray(taps), "taps")], kernel_shape=[1, 1])
+    maps = g.node("Pad", [maps, _ints(g, 0, 0, pad, pad, 0, 0, pad, pad)])
+    # the taps of one column dx (every size-th map), shifted along the columns: one map per row of taps
+    by_row = _sum(g, [_shifted(g, maps, 1, (dx, None, size), 3, dx, size) for dx in range(size)])
+    summed = _sum(g, [_shifted(g, by_row, 1, (dy, dy + 1, 1), 2, dy, size) for dy in range(size)])
+    return g.node("Add", [summed, g.constant(op.bias.reshape(1, 1, 1, 1), "bias")], output)
+
+
+def _ints(g: _GraphBuilder, *values: int) -> str:
+    return g.constant(np.array(values, dtype=np.int64), "ints")
+
+
+def _shifted(
+    g: _GraphBuilder, value: str, pick_axis: int, pick: tuple[int, int | None, int], axis: int, shift: int, size: int
+) -> str:
+    """value's maps pick (start, end, step) along pick_axis, and along `axis` the window starting at `shift`.
+
+    The window is the padded length less size - 1, so its end counts back from the end.
+    """
+    start, end, step = pick
+    last = END if end is None else end
+    window_end = shift - (size - 1) if shift < size - 1 else END
+    return g.node(
+        "Slice",
+        [value, _ints(g, start, shift), _ints(g, last, window_end), _ints(g, pick_axis, axis), _ints(g, step, 1)],
+    )
+
+
+def _sum(g: _GraphBuilder, values: list[str]) -> str:
+    total = values[0]
+    for value in values[1:]:
+        total = g.node("Add", [total, value])
+    return total
 
 
 # ----------------------------------------------------------------------------------------
@@ -335,18 +470,11 @@ class PyramidGraph:
     """
 
     def __init__(self, rows: int, cols: int, upsample: int, mean: np.ndarray, padding: int, outer: int) -> None:
-        import onnxruntime as ort
-
         size = (rows, cols)
         for _ in range(upsample):
             size = upsampled_size(*size)
         self.levels, self.rows, self.cols = tile_layout(*size, padding, outer)
-        model = self._graph(rows, cols, upsample, mean)
-        options = ort.SessionOptions()
-        options.enable_cpu_mem_arena = False  # a 2 MP photo's pyramid is some 400 MB: give it back
-        options.intra_op_num_threads = os.cpu_count() or 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        self.session = _session(self._graph(rows, cols, upsample, mean).SerializeToString())
 
     def _graph(self, rows: int, cols: int, upsample: int, mean: np.ndarray):
         from onnx import TensorProto, helper
@@ -374,13 +502,18 @@ class PyramidGraph:
         model.ir_version = 8
         return model
 
-    def tiled(self, pixels: np.ndarray) -> np.ndarray:
-        """The tiled pyramid, (1, 3, rows, cols) float32, zero between levels as dlib leaves it."""
-        names = [f"level_{i}" for i in range(len(self.levels))]
-        outputs = self.session.run(names, {"image": pixels})
-        data = np.zeros((1, 3, self.rows, self.cols), dtype=np.float32)
-        for (left, top, r, c), level in zip(self.levels, outputs, strict=True):
-            data[:, :, top : top + r, left : left + c] = level
+    def level_arrays(self, pixels: np.ndarray) -> list[np.ndarray]:
+        """Every level, (1, 3, rows, cols) float32 each."""
+        return self.session.run([f"level_{i}" for i in range(len(self.levels))], {"image": pixels})
+
+    def tiled(self, levels: list[np.ndarray], first: int = 0, end: int | None = None) -> np.ndarray:
+        """Rows [first, end) of the tiled pyramid, (1, 3, rows, cols) float32, zero between levels as dlib leaves it."""
+        end = self.rows if end is None else end
+        data = np.zeros((1, 3, end - first, self.cols), dtype=np.float32)
+        for (left, top, rows, cols), level in zip(self.levels, levels, strict=True):
+            low, high = max(first, top), min(end, top + rows)
+            if low < high:
+                data[:, :, low - first : high - first, left : left + cols] = level[:, :, low - top : high - top]
         return data
 
 
@@ -449,19 +582,32 @@ def _down_through_upsampling(box: np.ndarray, times: int) -> np.ndarray:
 class FastDetector:
     """dlib's CNN face detector under onnxruntime: detect(pixels, upsample) -> [Detection].
 
-    Its sessions run without onnxruntime's memory arena: a 2 MP photo upsampled once
-    needs some 1.5 GB while it runs, which the arena would keep for the process's life.
+    Its sessions keep onnxruntime's memory arena while photos keep coming: without it every
+    run touches its working memory afresh, and on a 1.3 MP photo the page faults cost about
+    a fifth of its time. An arena keeps its memory until its session goes, so the sessions
+    are dropped IDLE_RELEASE_S after the last detection and made again (in milliseconds)
+    for the next one.
     """
 
     def __init__(self, detector: Detector, session, model_path: Path) -> None:
         self.detector = detector
-        self.session = session
         self.model_path = model_path
+        self._network = session
         self._pyramids: dict[tuple[int, int, int], PyramidGraph] = {}
         self._lock = threading.Lock()
+        self._busy = 0
+        self._release_timer: threading.Timer | None = None
+
+    @property
+    def session(self):
+        """The network's session (made again after a release)."""
+        with self._lock:
+            if self._network is None:
+                self._network = _session(self.model_path)
+            return self._network
 
     def pyramid(self, rows: int, cols: int, upsample: int) -> PyramidGraph:
-        """The pyramid graph for this input size, kept for the last few sizes (webcam frames share one)."""
+        """The pyramid graph for this input size, kept for the last few sizes."""
         key = (rows, cols, upsample)
         with self._lock:
             graph = self._pyramids.pop(key, None)
@@ -472,6 +618,28 @@ class FastDetector:
             while len(self._pyramids) > PYRAMID_CACHE_SIZE:
                 self._pyramids.pop(next(iter(self._pyramids)))
             return graph
+
+    def release(self) -> None:
+        """Drop the sessions, and the memory their arenas hold, unless a detection is running."""
+        with self._lock:
+            if self._busy == 0:
+                self._network = None
+                self._pyramids.clear()
+
+    def _hold(self) -> None:
+        with self._lock:
+            self._busy += 1
+            if self._release_timer is not None:
+                self._release_timer.cancel()
+                self._release_timer = None
+
+    def _let_go(self) -> None:
+        with self._lock:
+            self._busy -= 1
+            if self._busy == 0:
+                self._release_timer = threading.Timer(IDLE_RELEASE_S, self.release)
+                self._release_timer.daemon = True
+                self._release_timer.start()
 
     @classmethod
     def load(cls, dat_path: str | os.PathLike, cache_dir: str | os.PathLike) -> FastDetector:
@@ -484,20 +652,33 @@ class FastDetector:
         model_path = paths.private_dir(Path(cache_dir)) / cache_name(data)
         if model_path.is_file():
             try:
-                return cls(detector, _session(model_path, keep_memory=False), model_path)
+                return cls(detector, _session(model_path), model_path)
             except Exception:  # a damaged cache file: convert again below
                 pass
         _write_private(model_path, build_onnx(detector).SerializeToString())
-        return cls(detector, _session(model_path, keep_memory=False), model_path)
+        return cls(detector, _session(model_path), model_path)
 
     def scores(self, pyramid: np.ndarray) -> np.ndarray:
+        """The score map of a tiled pyramid, (rows, cols)."""
         return self.session.run(["scores"], {"pyramid": pyramid})[0][0, 0]
+
+    def banded_scores(self, graph: PyramidGraph, levels: list[np.ndarray]) -> np.ndarray:
+        """The score map of the tiled pyramid of `levels`, computed band by band (see BAND_ROWS)."""
+        parts = []
+        for band in bands(graph.rows, BAND_ROWS):
+            parts.append(self.scores(graph.tiled(levels, band.first, band.end))[band.kept])
+        return np.concatenate(parts)
 
     def detect(self, pixels: np.ndarray, upsample: int = 1) -> list[Detection]:
         """Faces in an RGB uint8 image as dlib's cnn_face_detection_model_v1(path)(pixels, upsample) finds them."""
         image = np.ascontiguousarray(pixels, dtype=np.uint8)
-        graph = self.pyramid(image.shape[0], image.shape[1], upsample)
-        found = detections(self.scores(graph.tiled(image)), graph.levels, self.detector)
+        self._hold()
+        try:
+            graph = self.pyramid(image.shape[0], image.shape[1], upsample)
+            scores = self.banded_scores(graph, graph.level_arrays(image))
+            found = detections(scores, graph.levels, self.detector)
+        finally:
+            self._let_go()
         out = []
         for box, score in found:
             left, top, right, bottom = (int(v) for v in _down_through_upsampling(box, upsample))

@@ -137,6 +137,78 @@ def test_upsampling_is_dlibs_pyramid_up(fast: FastDetector) -> None:
     assert gap.max() < 1.01 and (gap > 0.01).mean() < 0.01
 
 
+def whole_canvas_scores(fast: FastDetector, pixels: np.ndarray, upsample: int = 1) -> np.ndarray:
+    graph = fast.pyramid(*pixels.shape[:2], upsample)
+    return fast.scores(graph.tiled(graph.level_arrays(pixels)))
+
+
+def test_scores_computed_in_bands_equal_the_whole_images(monkeypatch: pytest.MonkeyPatch, fast: FastDetector) -> None:
+    """Each band reruns the rows its edge rows read, so cutting the tiled pyramid changes no score."""
+    pixels = SMALL_CASES["three faces of ~45 px, turned 20 degrees"]()
+    graph = fast.pyramid(*pixels.shape[:2], 1)
+    whole = whole_canvas_scores(fast, pixels)
+    monkeypatch.setattr(detector, "BAND_ROWS", 256)
+    assert len(detector.bands(graph.rows, detector.BAND_ROWS)) > 5
+    banded = fast.banded_scores(graph, graph.level_arrays(pixels))
+    assert banded.shape == whole.shape
+    assert np.abs(banded - whole).max() < 1e-5
+
+
+def test_the_score_head_equals_a_9x9_convolution(fast: FastDetector) -> None:
+    """The head runs as 81 one-tap maps summed; the sum must be the 9x9 convolution dlib computes."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    head = fast.detector.ops[-1]
+    features = np.random.default_rng(7).normal(size=(1, head.weights.shape[1], 23, 31)).astype(np.float32)
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["y"], kernel_shape=[9, 9], pads=[4, 4, 4, 4])]
+    weights = [numpy_helper.from_array(head.weights, "w"), numpy_helper.from_array(head.bias, "b")]
+    graph = helper.make_graph(
+        nodes,
+        "head",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, None)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        weights,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    plain = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    expected = plain.run(["y"], {"x": features})[0]
+    g = detector._GraphBuilder()
+    detector._head(g, head, "x", "y")
+    ours_graph = helper.make_graph(
+        g.nodes,
+        "ours",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, None)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        g.constants,
+    )
+    ours_model = helper.make_model(ours_graph, opset_imports=[helper.make_opsetid("", 17)])
+    ours_model.ir_version = 8
+    ours = ort.InferenceSession(ours_model.SerializeToString(), providers=["CPUExecutionProvider"])
+    assert np.abs(ours.run(["y"], {"x": features})[0] - expected).max() < 1e-4
+
+
+def resident_mb() -> float:
+    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads the resident size from /proc")
+def test_the_memory_a_photo_took_is_given_back_when_idle(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import time
+
+    monkeypatch.setattr(detector, "IDLE_RELEASE_S", 0.5)
+    fresh = FastDetector.load(dat_path(), tmp_path / "models")
+    photo = small_faces_photo()
+    before = resident_mb()
+    assert len(fresh.detect(photo, 1)) == 3
+    held = resident_mb()
+    assert held - before > 200, "the arenas should hold the photo's working memory while busy"
+    assert len(fresh.detect(photo, 1)) == 3  # the warm path finds the same
+    time.sleep(1.5)
+    assert resident_mb() - before < (held - before) / 4
+
+
 def test_the_converted_model_is_cached_owner_only_and_reused(tmp_path: Path) -> None:
     first = FastDetector.load(dat_path(), tmp_path / "models")
     assert first.model_path.parent == tmp_path / "models"
