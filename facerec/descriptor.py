@@ -467,13 +467,24 @@ class _GraphBuilder:
         self.nodes.append(helper.make_node(op_type, inputs, [output], **attrs))
         return output
 
+    def model(self, name: str, inputs: list, outputs: list):
+        """A checked onnx.ModelProto of the nodes so far, with these value infos in and out."""
+        import onnx
+        from onnx import helper
+
+        graph = helper.make_graph(self.nodes, name, inputs, outputs, self.constants)
+        # Opset 17 has every operator used here; IR 8 is the version that goes with it.
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="facerec")
+        model.ir_version = 8
+        onnx.checker.check_model(model)
+        return model
+
 
 Value = tuple[str, tuple[int, int, int]]  # (name, (channels, rows, cols))
 
 
 def build_onnx(network: Network):
     """An onnx.ModelProto: uint8 chips (N, 150, 150, 3) RGB in, float32 descriptors (N, 128) out."""
-    import onnx
     from onnx import TensorProto, helper
 
     g = _GraphBuilder()
@@ -483,18 +494,11 @@ def build_onnx(network: Network):
         value = _apply(g, op, value, tags)
     g.node("Identity", [value[0]], "descriptors")
     rows, cols = network.input.rows, network.input.cols
-    graph = helper.make_graph(
-        g.nodes,
+    return g.model(
         "dlib_face_recognition_resnet_model_v1",
         [helper.make_tensor_value_info("chips", TensorProto.UINT8, ["batch", rows, cols, 3])],
         [helper.make_tensor_value_info("descriptors", TensorProto.FLOAT, ["batch", value[1][0]])],
-        g.constants,
     )
-    # Opset 17 has every operator used here; IR 8 is the version that goes with it.
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="facerec")
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    return model
 
 
 def _input_tensor(g: _GraphBuilder, image: InputImage) -> Value:

@@ -304,7 +304,6 @@ def _read_bn(reader: _Reader) -> Affine:
 
 
 def build_onnx(detector: Detector):
-    import onnx
     from onnx import TensorProto, helper
 
     g = _GraphBuilder()
@@ -313,17 +312,11 @@ def build_onnx(detector: Detector):
     for op in body:
         value = _apply(g, op, value, {})
     _head(g, head, value[0], "scores")
-    graph = helper.make_graph(
-        g.nodes,
+    return g.model(
         "dlib_mmod_human_face_detector",
         [helper.make_tensor_value_info("pyramid", TensorProto.FLOAT, [1, 3, "rows", "cols"])],
         [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [1, 1, None, None])],
-        g.constants,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="facerec")
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    return model
 
 
 def _channels_padded(ops: list, block: int) -> list:
@@ -491,16 +484,14 @@ class PyramidGraph:
         value = g.node("Mul", [value, g.constant(np.array(1 / 256, dtype=np.float32), "scale")], "level_0")
         for index, (_, _, r, c) in enumerate(self.levels[1:], start=1):
             value = _resize(g, value, (r, c), f"level_{index}")
-        graph = helper.make_graph(
-            g.nodes,
+        return g.model(
             "dlib_input_rgb_image_pyramid",
             [helper.make_tensor_value_info("image", TensorProto.UINT8, [rows, cols, 3])],
-            [helper.make_tensor_value_info(f"level_{i}", TensorProto.FLOAT, None) for i in range(len(self.levels))],
-            g.constants,
+            [
+                helper.make_tensor_value_info(f"level_{i}", TensorProto.FLOAT, [1, 3, r, c])
+                for i, (_, _, r, c) in enumerate(self.levels)
+            ],
         )
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="facerec")
-        model.ir_version = 8
-        return model
 
     def level_arrays(self, pixels: np.ndarray) -> list[np.ndarray]:
         """Every level, (1, 3, rows, cols) float32 each."""
