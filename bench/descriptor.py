@@ -79,7 +79,7 @@ def version_of(package: str) -> str:
 
 def face_chips(faces_dir: Path) -> list[np.ndarray]:
     """The aligned chip of every face the engine finds in faces_dir, as find_faces makes them."""
-    m = facelib.models()
+    m = facelib.configured_models()
     chips = []
     for path in sorted(p for p in faces_dir.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES):
         pixels = facelib.decode(path.read_bytes()).pixels
@@ -110,7 +110,7 @@ def frame_jpeg(path: Path) -> bytes:
 
 
 def dlib_describe(chips: list[np.ndarray]) -> np.ndarray:
-    vectors = facelib.models().resnet.compute_face_descriptor(chips)
+    vectors = facelib.configured_models().resnet.compute_face_descriptor(chips)
     return np.array([np.asarray(v) for v in vectors], dtype=np.float32)
 
 
@@ -141,8 +141,9 @@ def load_times(dat_path: str) -> tuple[float, float]:
 
 def our_engine(data_dir: Path, enrol: dict[str, Path]) -> Any:
     from facerec.local.rekognition import LocalRekognition
+    from facerec.settings import load
 
-    engine = LocalRekognition(data_dir)
+    engine = LocalRekognition(data_dir, models=load().models)
     engine.create_collection(CollectionId=COLLECTION)
     for person, path in enrol.items():
         engine.index_faces(CollectionId=COLLECTION, Image={"Bytes": path.read_bytes()}, ExternalImageId=person)
@@ -248,7 +249,7 @@ def bench_descriptor(faces_dir: Path, repeat: int) -> dict[str, Any]:
     import face_recognition_models
 
     progress("loading models, converting the ResNet ...")
-    m = facelib.models()
+    m = facelib.configured_models()
     if m.fast is None:
         raise SystemExit("the fast descriptor did not load; see the warning above")
     cold, warm = load_times(face_recognition_models.face_recognition_model_location())
@@ -315,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()[0]
     # The engine caches its converted model in the data folder: use a throwaway one, and the fast path.
     os.environ.setdefault("FACEREC_DATA_DIR", tempfile.mkdtemp(prefix="facerec-bench-"))
-    os.environ.pop(descriptor.ENV_SWITCH, None)
+    os.environ.pop("FACEREC_DESCRIPTOR", None)
     desc = bench_descriptor(args.faces_dir, args.repeat)
     progress("check face end to end ...")
     check = bench_check(args.faces_dir, args.repeat)

@@ -73,7 +73,7 @@ def photos(faces_dir: Path) -> list[Path]:
 
 def hog_face_width(pixels: np.ndarray) -> float:
     """The median width of the faces dlib's HOG detector finds (upsampled once), to choose a shrink."""
-    m = facelib.models()
+    m = facelib.configured_models()
     rects = m.detector(pixels, 1)
     return float(np.median([r.width() for r in rects]))
 
@@ -194,7 +194,7 @@ def compare(ours: list[Detection], theirs: list[list[float]]) -> dict:
 
 
 def time_ours(pixels: np.ndarray, repeat: int) -> tuple[float, list[Detection]]:
-    m = facelib.models()
+    m = facelib.configured_models()
     if m.cnn is not None:  # build this size's pyramid graph outside the timing, as a second call would find it
         m.cnn.pyramid(pixels.shape[0], pixels.shape[1], facelib.CNN_UPSAMPLE)
     found: list[Detection] = []
@@ -229,12 +229,13 @@ def bench_agreement(all_cases: list[Case], folder: Path, repeat: int) -> list[di
 
 def bench_detect_faces(photo: np.ndarray, repeat: int) -> dict:
     from facerec.local.rekognition import LocalRekognition
+    from facerec.settings import load
 
     out = io.BytesIO()
     Image.fromarray(photo).save(out, "JPEG", quality=92)
     data = out.getvalue()
     with tempfile.TemporaryDirectory() as folder:
-        engine = LocalRekognition(Path(folder))
+        engine = LocalRekognition(Path(folder), models=load().models)
         response = engine.detect_faces(Image={"Bytes": data})  # warm-up
         samples = []
         for _ in range(repeat):

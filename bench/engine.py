@@ -146,7 +146,7 @@ class StageSamples:
 
 def time_stages(pixels: np.ndarray) -> tuple[int, float, float, float]:
     """(faces, detect s, align s, describe s): find_faces' own steps, timed one by one."""
-    m = facelib.models()
+    m = facelib.configured_models()
     t0 = time.perf_counter()
     found = facelib._detect(m, pixels)  # the engine's detection: the camera-frame path at 640x480
     t1 = time.perf_counter()
@@ -236,8 +236,9 @@ def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
 def our_engine(data_dir: Path, enrol: dict[str, Path]) -> Any:
     """A LocalRekognition with one collection: each person's first photo, labelled with the person."""
     from facerec.local.rekognition import LocalRekognition
+    from facerec.settings import load
 
-    engine = LocalRekognition(data_dir)
+    engine = LocalRekognition(data_dir, models=load().models)
     engine.create_collection(CollectionId=COLLECTION)
     for person, path in enrol.items():
         response = engine.index_faces(
@@ -512,7 +513,7 @@ def scaling_worker(size: int, queries: int, batch: int, tmp_root: str | None) ->
 def models_worker() -> dict[str, Any]:
     """What dlib's models add to a process: an engine process holds them next to its matrices."""
     before = current_rss()
-    facelib.models()
+    facelib.configured_models()
     after = current_rss()
     return {"models_bytes": None if before is None or after is None else after - before}
 

@@ -8,16 +8,12 @@ tests and the screenshots stand in for a webcam.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-# OpenCV prints a warning per failed device probe; the window says it in words instead.
-os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 
 FRAME_SIZE = (640, 480)
 FAILED_READS_BEFORE_LOST = 30
@@ -116,6 +112,8 @@ class Camera:
             capture.release()
 
     def _open(self, cv2):
+        # OpenCV prints a warning per failed device probe; the window says it in words instead.
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
         if isinstance(self.source, str) and "://" not in self.source and not Path(self.source).exists():
             self._set_state(False, f"No camera: {self.source} does not exist.")
             return None

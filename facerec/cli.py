@@ -15,7 +15,7 @@ from typing import TextIO
 from botocore.exceptions import BotoCoreError, ClientError
 
 from facerec.errors import DuplicateEnrolment, UserError, counted, describe
-from facerec.settings import SettingsError
+from facerec.settings import ModelSettings, SettingsError, load
 
 DEFAULT_FACES = Path(__file__).resolve().parents[2] / "shared" / "faces"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
     args = parser().parse_args(argv)
     try:
         if args.command == "demo":
-            return run_demo(args.faces, out)
+            return run_demo(args.faces, out, load().models)
         if args.command == "serve":
             return cmd_serve(args, out)
         from facerec.service import open_service
@@ -266,15 +266,15 @@ def _progress(stream: TextIO, done: int, total: int, label: str, width: int = 30
     stream.flush()
 
 
-def run_demo(faces: Path, out: TextIO) -> int:
-    """Enrol each person's first photo in a throwaway collection, then name every other photo."""
+def run_demo(faces: Path, out: TextIO, models: ModelSettings) -> int:
+    """Enrol each person's first photo in a throwaway collection, then name every other photo (with `models`)."""
     from facerec.local.rekognition import LocalRekognition
 
     people = faces / "people"
     if not people.is_dir():
         raise UserError(f"no folder of people at {people} (expected people/<name>/<photo>.jpg)")
     with tempfile.TemporaryDirectory(prefix="facerec-demo-") as data:
-        engine = LocalRekognition(Path(data))
+        engine = LocalRekognition(Path(data), models=models)
         engine.create_collection(CollectionId="demo")
         probes: list[Path] = []
         for person in sorted(p for p in people.iterdir() if p.is_dir()):

@@ -61,7 +61,7 @@ def _make(service_name: str, folder: Path, settings: Settings) -> Any:
         )
     if service_name == "dynamodb":
         return LocalDynamoDB(folder, region=settings.region)
-    return LocalRekognition(folder, s3=local_client("s3", settings), region=settings.region)
+    return LocalRekognition(folder, s3=local_client("s3", settings), region=settings.region, models=settings.models)
 
 
 def _local_lambda(settings: Settings):

@@ -35,7 +35,6 @@ DESCRIPTOR_SIZE = 128
 BATCH_SIZE = 32
 # Part of the cache key: bump it when the graph we build changes, so old caches are not used.
 CONVERTER_VERSION = 1
-ENV_SWITCH = "FACEREC_DESCRIPTOR"
 FC_NO_BIAS = 1  # dlib's fc_bias_mode for fc_no_bias
 
 
@@ -675,37 +674,31 @@ def _session(model: Path | bytes):
     return ort.InferenceSession(source, sess_options=options, providers=["CPUExecutionProvider"])
 
 
-def best_describer(
-    dat_path: str | os.PathLike | None = None, cache_dir: str | os.PathLike | None = None
-) -> FastDescriptor | None:
-    """The fast descriptor, or None (dlib's own is then used): FACEREC_DESCRIPTOR=dlib, or it cannot load."""
+def best_describer(dat_path: str | os.PathLike | None, cache_dir: str | os.PathLike) -> FastDescriptor | None:
+    """The fast descriptor, converted into `cache_dir`, or None (dlib's own is then used) if it cannot load."""
 
     def default_dat() -> str:
         import face_recognition_models
 
         return face_recognition_models.face_recognition_model_location()
 
-    return converted_or_none(FastDescriptor.load, ENV_SWITCH, default_dat, dat_path, cache_dir, "descriptor")
+    return converted_or_none(FastDescriptor.load, default_dat, dat_path, cache_dir, "descriptor")
 
 
 def converted_or_none(
     load: Callable[[str | os.PathLike, str | os.PathLike], Any],
-    switch: str,
     default_dat: Callable[[], str],
     dat_path: str | os.PathLike | None,
-    cache_dir: str | os.PathLike | None,
+    cache_dir: str | os.PathLike,
     what: str,
 ) -> Any:
-    """A converted dlib model loaded from its .dat, or None when `switch`=dlib or when it cannot load.
+    """A converted dlib model loaded from its .dat (default_dat() if None), or None when it cannot load.
 
     Any failure to load warns (naming the file, through the error) and returns None: the converted
     models are an optimisation and must never stop the engine.
     """
-    if os.environ.get(switch, "").strip().lower() == "dlib":
-        return None
     try:
-        path = dat_path if dat_path is not None else default_dat()
-        return load(path, cache_dir if cache_dir is not None else paths.data_dir() / "models")
+        return load(dat_path if dat_path is not None else default_dat(), cache_dir)
     except Exception as exc:  # noqa: BLE001 - any failure means: use dlib's own
         warnings.warn(f"fast face {what} unavailable, using dlib's: {exc}", RuntimeWarning, stacklevel=3)
         return None

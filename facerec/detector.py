@@ -60,7 +60,6 @@ from facerec.descriptor import (
 
 # Part of the cache key: bump it when the graph we build changes.
 CONVERTER_VERSION = 3
-ENV_SWITCH = "FACEREC_DETECTOR"
 # dlib's input_rgb_image_pyramid lays levels out 5/6 the size of the one before (pyramid_down<6>).
 PYRAMID_RATE = 5.0 / 6.0
 MIN_LEVEL_HEIGHT = 5  # compute_tiled_image_pyramid_details stops below this height
@@ -690,12 +689,12 @@ def dlib_detect(model, pixels: np.ndarray, upsample: int = 1) -> list[Detection]
     ]
 
 
-def best_detector(dat_path: str | os.PathLike | None = None, cache_dir: str | os.PathLike | None = None):
-    """The converted detector, or None (dlib's own is then used): FACEREC_DETECTOR=dlib, or it cannot load."""
+def best_detector(dat_path: str | os.PathLike | None, cache_dir: str | os.PathLike):
+    """The converted detector, converted into `cache_dir`, or None (dlib's own is then used) if it cannot load."""
 
     def default_dat() -> str:
         import face_recognition_models
 
         return face_recognition_models.cnn_face_detector_model_location()
 
-    return converted_or_none(FastDetector.load, ENV_SWITCH, default_dat, dat_path, cache_dir, "detector")
+    return converted_or_none(FastDetector.load, default_dat, dat_path, cache_dir, "detector")

@@ -18,6 +18,8 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageOps
 
+from facerec.settings import ModelSettings
+
 # Largest image we agree to decode. Rekognition caps bytes, not pixels, but a
 # small PNG can claim billions of pixels; we refuse those before decoding.
 MAX_PIXELS = 40_000_000
@@ -142,26 +144,29 @@ class Models:
     """dlib's detectors, 5-point shape predictor and ResNet, loaded once.
 
     `fast` is the same ResNet under onnxruntime (facerec.descriptor), or None when it
-    cannot load or FACEREC_DESCRIPTOR=dlib; then dlib's own `resnet` describes faces.
-    `cnn` is dlib's CNN face detector under onnxruntime (facerec.detector), or None when
-    it cannot load or FACEREC_DETECTOR=dlib; then dlib's own `dlib_cnn` finds faces.
+    cannot load or the settings choose dlib (FACEREC_DESCRIPTOR); then dlib's own `resnet`
+    describes faces. `cnn` is dlib's CNN face detector under onnxruntime (facerec.detector),
+    or None when it cannot load or the settings choose dlib (FACEREC_DETECTOR); then dlib's
+    own `dlib_cnn` finds faces. The converted copies are kept in `choice.folder`.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, choice: ModelSettings) -> None:
         import dlib
         import face_recognition_models as files
 
-        from facerec import paths
         from facerec.descriptor import best_describer
         from facerec.detector import best_detector
 
+        self.choice = choice
         self.detector = dlib.get_frontal_face_detector()
         self.predictor = dlib.shape_predictor(files.pose_predictor_five_point_model_location())
         self.resnet = dlib.face_recognition_model_v1(files.face_recognition_model_location())
         # dlib-bin's ResNet takes ~100 ms a face; the converted copy gives the same numbers sooner.
-        self.fast = best_describer(files.face_recognition_model_location(), paths.data_dir() / "models")
+        fast = choice.descriptor == "fast"
+        self.fast = best_describer(files.face_recognition_model_location(), choice.folder) if fast else None
         # dlib-bin's CNN detector takes ~30 s a photo; the converted copy finds the same faces sooner.
-        self.cnn = best_detector(files.cnn_face_detector_model_location(), paths.data_dir() / "models")
+        fast = choice.detector == "fast"
+        self.cnn = best_detector(files.cnn_face_detector_model_location(), choice.folder) if fast else None
         self.dlib_cnn = (
             dlib.cnn_face_detection_model_v1(files.cnn_face_detector_model_location()) if self.cnn is None else None
         )
@@ -170,18 +175,27 @@ class Models:
         self.lock = threading.Lock()
 
 
+@lru_cache(maxsize=4)
+def models(choice: ModelSettings) -> Models:
+    """The models for `choice`, loaded once per process."""
+    return Models(choice)
+
+
 @lru_cache(maxsize=1)
-def models() -> Models:
-    return Models()
+def configured_models() -> Models:
+    """The models the settings choose, for a caller that has no engine to ask (the Add face preview)."""
+    from facerec.settings import load
+
+    return models(load().models)
 
 
-def find_faces(picture: Picture, describe: bool = True) -> list[Face]:
+def find_faces(picture: Picture, describe: bool = True, m: Models | None = None) -> list[Face]:
     """Every face in the picture, largest first, fully described.
 
     With describe=False the descriptor is left out (an empty array): enough to
     draw boxes and judge quality on a live preview, at a fraction of the cost.
     """
-    m = models()
+    m = m or configured_models()
     with m.lock:
         found = _detect(m, picture.pixels)
         shapes = [m.predictor(picture.pixels, rect) for rect, _ in found]
@@ -199,7 +213,7 @@ def find_faces(picture: Picture, describe: bool = True) -> list[Face]:
 
 def describe_chips(chips: list[np.ndarray], m: Models | None = None) -> list[np.ndarray]:
     """128-d descriptors of aligned 150x150 face chips."""
-    m = m or models()
+    m = m or configured_models()
     if m.fast is not None:
         return list(m.fast.describe(chips))
     vectors = m.resnet.compute_face_descriptor(chips)

@@ -547,7 +547,9 @@ def engine_for(settings: Settings) -> Any:
         return local_client("rekognition", settings)  # the very engine the app uses, its local S3 included
     # On the AWS back end images named by S3Object are read from that S3 (AWS_ENDPOINT_URL_S3 and
     # friends apply), as Rekognition reads them from the caller's bucket. Only signed requests get here.
-    return LocalRekognition(settings.data_dir, s3=client("s3", settings), region=settings.region)
+    return LocalRekognition(
+        settings.data_dir, s3=client("s3", settings), region=settings.region, models=settings.models
+    )
 
 
 def accepted_pairs(settings: Settings) -> tuple[list[sigv4.KeyPair], bool]:

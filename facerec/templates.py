@@ -13,15 +13,8 @@ LOCAL_ACCOUNT_ID = "000000000000"
 
 
 def values(settings: Settings, account_id: str = LOCAL_ACCOUNT_ID) -> dict[str, str]:
-    return {
-        "AWS_REGION": settings.region,
-        "AWS_ACCOUNT_ID": account_id,
-        "S3_BUCKET_NAME": settings.s3_bucket_name,
-        "REKOGNITION_COLLECTION_NAME": settings.rekognition_collection_name,
-        "DYNAMODB_TABLE_NAME": settings.dynamodb_table_name,
-        "IAM_ROLE_NAME": settings.iam_role_name,
-        "LAMBDA_NAME": settings.lambda_name,
-    }
+    """The placeholders' values: every setting by name, and the account."""
+    return {**settings.as_environment(), "AWS_ACCOUNT_ID": account_id}
 
 
 def fill(name: str, settings: Settings, account_id: str = LOCAL_ACCOUNT_ID) -> dict:

@@ -51,6 +51,27 @@ def faces_available() -> None:
         pytest.exit(f"test photographs not found at {FACES_DIR}; set FACEREC_FACES_DIR", returncode=4)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One folder for the converted face models, made for the session: never the user's data folder.
+
+    FACEREC_MODEL_DIR for the whole run, so every test's settings (and the processes started with this
+    environment) keep their models here and convert them once; the descriptor and detector stay the run's.
+    """
+    folder = tmp_path_factory.mktemp("models")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FACEREC_MODEL_DIR", str(folder))
+        yield folder
+
+
+@pytest.fixture(scope="session")
+def face_models(model_dir: Path):
+    """The models of the run's settings (FACEREC_DESCRIPTOR, FACEREC_DETECTOR), for engines the tests build."""
+    from facerec.settings import load
+
+    return load(env_file=None).models
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "data"
@@ -109,7 +130,7 @@ def aws_env(moto: str, rekognition: str) -> dict[str, str]:
 
 
 @pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+def backend(request: pytest.FixtureRequest, tmp_path: Path, face_models) -> Iterator[Backend]:
     """Clients ready for the pipeline on each back end, with asynchronous, twice-delivered events."""
     from facerec.service import open_service
     from facerec.settings import load
@@ -117,6 +138,9 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
     env = {
         "FACEREC_BACKEND": request.param,
         "FACEREC_DATA_DIR": str(tmp_path / "data"),
+        "FACEREC_MODEL_DIR": str(face_models.folder),
+        "FACEREC_DESCRIPTOR": face_models.descriptor,
+        "FACEREC_DETECTOR": face_models.detector,
         "FACEREC_DELIVERY": "adversarial",
         "AWS_REGION": "us-east-1",
     }

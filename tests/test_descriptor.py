@@ -12,7 +12,8 @@ import pytest
 
 from facerec import descriptor
 from facerec import faces as facelib
-from facerec.descriptor import FastDescriptor, ModelFileError, best_describer
+from facerec.descriptor import FastDescriptor, ModelFileError
+from facerec.settings import ModelSettings, load
 
 FACES_DIR = Path(os.environ.get("FACEREC_FACES_DIR", Path(__file__).resolve().parents[2] / "shared" / "faces"))
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
@@ -27,11 +28,8 @@ def dat_path() -> Path:
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> facelib.Models:
-    # Keep the engine's model cache out of the user's data folder if this module builds it first.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("FACEREC_DATA_DIR", str(tmp_path_factory.mktemp("data")))
-        return facelib.models()
+def engine(face_models) -> facelib.Models:
+    return facelib.models(face_models)
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +89,7 @@ def test_more_faces_than_one_batch(fast: FastDescriptor, all_chips: list[np.ndar
 def test_engine_describes_with_the_fast_path(
     engine: facelib.Models, all_chips: list[np.ndarray], dlib_reference: np.ndarray
 ) -> None:
-    if os.environ.get(descriptor.ENV_SWITCH, "").lower() != "dlib":
+    if engine.choice.descriptor == "fast":
         assert isinstance(engine.fast, FastDescriptor)
     one = facelib.describe_chips(all_chips[:1], engine)
     batch = facelib.describe_chips(all_chips, engine)
@@ -153,23 +151,23 @@ def test_engine_falls_back_to_dlib_with_a_warning(
     all_chips: list[np.ndarray],
     dlib_reference: np.ndarray,
 ) -> None:
-    monkeypatch.delenv(descriptor.ENV_SWITCH, raising=False)
     path = DAMAGED[kind][0](tmp_path)
     real = descriptor.best_describer
     # The engine's own .dat stays good for dlib; only the fast path is handed the damaged copy.
     monkeypatch.setattr(descriptor, "best_describer", lambda _dat, cache: real(path, cache))
     with pytest.warns(RuntimeWarning, match=re.escape(str(path))):
-        engine = facelib.Models()
+        engine = facelib.Models(ModelSettings(tmp_path / "models"))
     assert engine.fast is None
     vectors = facelib.describe_chips(all_chips[:3], engine)
     # Bit-identical to dlib: the descriptors came from dlib's own network.
     assert np.array_equal(np.stack(vectors), dlib_reference[:3])
 
 
-def test_dlib_forced_by_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, recwarn) -> None:
-    monkeypatch.setenv(descriptor.ENV_SWITCH, "dlib")
-    assert best_describer(dat_path(), tmp_path) is None
-    assert not recwarn.list and not list(tmp_path.iterdir())
+def test_dlib_chosen_by_the_settings(tmp_path: Path, recwarn) -> None:
+    settings = load(env_file=None, environ={"FACEREC_DESCRIPTOR": "dlib", "FACEREC_MODEL_DIR": str(tmp_path)})
+    engine = facelib.Models(settings.models)
+    assert engine.fast is None and not recwarn.list
+    assert not list(tmp_path.glob("dlib_face_resnet*"))  # nothing converted that is not used
 
 
 # ---- the converted model's cache

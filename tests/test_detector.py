@@ -20,6 +20,7 @@ from facerec import detector
 from facerec import faces as facelib
 from facerec.descriptor import ModelFileError
 from facerec.detector import Detection, FastDetector, best_detector, dlib_detect
+from facerec.settings import load
 
 FACES_DIR = Path(os.environ.get("FACEREC_FACES_DIR", Path(__file__).resolve().parents[2] / "shared" / "faces"))
 BOX_LIMIT_PX = 2
@@ -66,10 +67,8 @@ def dlib_cnn():
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> facelib.Models:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("FACEREC_DATA_DIR", str(tmp_path_factory.mktemp("data")))
-        return facelib.models()
+def engine(face_models) -> facelib.Models:
+    return facelib.models(face_models)
 
 
 # Small images: dlib's slow path takes a few seconds each at this size.
@@ -218,19 +217,13 @@ def test_a_damaged_model_file_is_refused_naming_it(tmp_path: Path) -> None:
     assert not list((tmp_path / "models").glob("*.onnx"))
 
 
-def test_the_engine_falls_back_to_dlibs_detector(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fast: FastDetector
-) -> None:
-    monkeypatch.setenv("FACEREC_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv(detector.ENV_SWITCH, "dlib")
-    facelib.models.cache_clear()
-    try:
-        m = facelib.models()
-        assert m.cnn is None and m.dlib_cnn is not None
-        pixels = SMALL_CASES["two small faces"]()
-        assert_same(facelib.cnn_detect(m, pixels), fast.detect(pixels, facelib.CNN_UPSAMPLE))
-    finally:
-        facelib.models.cache_clear()
+def test_the_engine_runs_dlibs_detector_when_the_settings_say_so(tmp_path: Path, fast: FastDetector) -> None:
+    settings = load(env_file=None, environ={"FACEREC_DETECTOR": "dlib", "FACEREC_MODEL_DIR": str(tmp_path)})
+    m = facelib.Models(settings.models)
+    assert m.cnn is None and m.dlib_cnn is not None
+    assert not list(tmp_path.glob("dlib_mmod*"))  # nothing converted that is not used
+    pixels = SMALL_CASES["two small faces"]()
+    assert_same(facelib.cnn_detect(m, pixels), fast.detect(pixels, facelib.CNN_UPSAMPLE))
 
 
 # The engine
@@ -270,10 +263,10 @@ def jpeg(pixels: np.ndarray) -> bytes:
     return out.getvalue()
 
 
-def test_a_photo_with_three_small_turned_faces_indexes_three(tmp_path: Path) -> None:
+def test_a_photo_with_three_small_turned_faces_indexes_three(tmp_path: Path, face_models) -> None:
     from facerec.local.rekognition import LocalRekognition
 
-    rekognition = LocalRekognition(tmp_path)
+    rekognition = LocalRekognition(tmp_path, models=face_models)
     rekognition.create_collection(CollectionId="family")
     photo = small_faces_photo(turned=True)
     result = rekognition.index_faces(CollectionId="family", Image={"Bytes": jpeg(photo)})

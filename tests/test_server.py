@@ -73,10 +73,15 @@ def server_process(env: dict[str, str], log: Path, *flags: str) -> Iterator[tupl
         process.stdout.close()
 
 
+# The face models the run chose (tests/conftest.py keeps them in one folder for the session).
+MODEL_SETTINGS = ("FACEREC_MODEL_DIR", "FACEREC_DESCRIPTOR", "FACEREC_DETECTOR")
+
+
 def server_env(data_dir: Path, **extra: str) -> dict[str, str]:
     """The server's environment: AWS credentials (the key pair it accepts) are FAKE_CREDENTIALS."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "FACEREC_"))}
     env.update({"FACEREC_DATA_DIR": str(data_dir), "FACEREC_BACKEND": "local", "AWS_REGION": "us-east-1"})
+    env.update({k: v for k, v in os.environ.items() if k in MODEL_SETTINGS})  # the run's models, converted once
     env.update(
         {
             "AWS_ACCESS_KEY_ID": FAKE_CREDENTIALS["aws_access_key_id"],
@@ -917,9 +922,11 @@ def in_process_server(tmp_path: Path, limits) -> Iterator[str]:
     from facerec import sigv4
     from facerec.local.rekognition import LocalRekognition
     from facerec.server import make_server
+    from facerec.settings import load
 
     pair = sigv4.KeyPair(FAKE_CREDENTIALS["aws_access_key_id"], FAKE_CREDENTIALS["aws_secret_access_key"])
-    server = make_server(LocalRekognition(tmp_path / "data"), "127.0.0.1", 0, [pair], limits)
+    engine = LocalRekognition(tmp_path / "data", models=load(env_file=None).models)
+    server = make_server(engine, "127.0.0.1", 0, [pair], limits)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

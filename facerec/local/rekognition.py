@@ -35,6 +35,7 @@ from facerec.landmarks import default_landmarks
 from facerec.local.base import LocalClient, ServiceError, operation
 from facerec.local.store import FaceStore, NewFace, StoredFace, TooManyTags
 from facerec.paths import private_dir
+from facerec.settings import ModelSettings
 
 # A version number, as Rekognition gives ("7.0" for collections made today), so that clients that
 # parse or compare it work; the engine answers as face model 7.0 does (no OrientationCorrection).
@@ -107,8 +108,13 @@ class LocalRekognition(LocalClient):
     service_name = "rekognition"
     checks_all_constraints = True
 
-    def __init__(self, data_dir: Path, s3: Any = None, region: str = "us-east-1") -> None:
+    def __init__(
+        self, data_dir: Path, s3: Any = None, region: str = "us-east-1", models: ModelSettings | None = None
+    ) -> None:
+        """`models`: which face models to run and where their converted copies are kept (default: the
+        data folder's "models", as Settings has it)."""
         self.store = FaceStore(private_dir(Path(data_dir)) / "rekognition.sqlite3")
+        self.face_models = models or ModelSettings(Path(data_dir) / "models")
         self.s3 = s3
         self.region = region
         self._lock = threading.Lock()
@@ -166,7 +172,7 @@ class LocalRekognition(LocalClient):
     ) -> dict:
         self._collection(CollectionId)
         picture = self._picture(Image)
-        found = facelib.find_faces(picture)
+        found = self._find_faces(picture)
         bar = QUALITY_BARS[QualityFilter]
         image_id = str(uuid.uuid4())
         records, unindexed, new = [], [], []
@@ -377,7 +383,7 @@ class LocalRekognition(LocalClient):
     ) -> dict:
         self._collection(CollectionId)
         picture = self._picture(Image)
-        found = facelib.find_faces(picture)
+        found = self._find_faces(picture)
         result: dict = {"UserMatches": [], "FaceModelVersion": FACE_MODEL_VERSION, "UnsearchedFaces": []}
         for face in found[1:]:
             unsearched = {"FaceDetails": _face_detail(face, picture), "Reasons": ["FACE_NOT_LARGEST"]}
@@ -492,7 +498,7 @@ class LocalRekognition(LocalClient):
     ) -> dict:
         self._collection(CollectionId)
         picture = self._picture(Image)
-        found = facelib.find_faces(picture)
+        found = self._find_faces(picture)
         if not found:
             raise ServiceError("InvalidParameterException", "There are no faces in the image. Should be at least 1.")
         largest = found[0]  # find_faces sorts largest first, as Rekognition picks the largest
@@ -511,7 +517,7 @@ class LocalRekognition(LocalClient):
     @operation("DetectFaces")
     def detect_faces(self, Image: dict, Attributes: list[str] | None = None) -> dict:
         picture = self._picture(Image)
-        return {"FaceDetails": [_face_detail(f, picture) for f in facelib.find_faces(picture)]}
+        return {"FaceDetails": [_face_detail(f, picture) for f in self._find_faces(picture)]}
 
     @operation("CompareFaces")
     def compare_faces(
@@ -523,13 +529,13 @@ class LocalRekognition(LocalClient):
     ) -> dict:
         source_picture = self._picture(SourceImage)
         target_picture = self._picture(TargetImage)
-        sources = facelib.find_faces(source_picture)
+        sources = self._find_faces(source_picture)
         if not sources:
             raise ServiceError("InvalidParameterException", "There are no faces in the source image.")
         source = sources[0]
         bar = QUALITY_BARS[QualityFilter]
         matches, unmatched = [], []
-        for face in facelib.find_faces(target_picture):
+        for face in self._find_faces(target_picture):
             if bar.reasons(face, target_picture):
                 continue
             score = similarity(facelib.distance(source.descriptor, face.descriptor))
@@ -565,6 +571,9 @@ class LocalRekognition(LocalClient):
             if seq in faces and faces[seq].face_id != exclude
         ]
         return matches[:limit]
+
+    def _find_faces(self, picture: facelib.Picture) -> list[facelib.Face]:
+        return facelib.find_faces(picture, m=facelib.models(self.face_models))
 
     def _picture(self, image: dict) -> facelib.Picture:
         data = self._image_bytes(image)

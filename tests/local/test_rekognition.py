@@ -56,8 +56,8 @@ def s3(data_dir: Path) -> LocalS3:
 
 
 @pytest.fixture
-def rekognition(data_dir: Path, s3: LocalS3) -> CheckedClient:
-    client = CheckedClient(LocalRekognition(data_dir, s3=s3))
+def rekognition(data_dir: Path, s3: LocalS3, face_models) -> CheckedClient:
+    client = CheckedClient(LocalRekognition(data_dir, s3=s3, models=face_models))
     client.create_collection(CollectionId=COLLECTION)
     return client
 
@@ -416,15 +416,15 @@ def test_an_s3_object_version_the_bucket_does_not_keep_is_refused(rekognition: C
     assert face_ids(rekognition) == []
 
 
-def test_users_persist_and_go_with_their_faces_and_collection(data_dir: Path, s3: LocalS3) -> None:
-    engine = CheckedClient(LocalRekognition(data_dir, s3=s3))
+def test_users_persist_and_go_with_their_faces_and_collection(data_dir: Path, s3: LocalS3, face_models) -> None:
+    engine = CheckedClient(LocalRekognition(data_dir, s3=s3, models=face_models))
     engine.create_collection(CollectionId="kept", Tags={"purpose": "test"})
     everyone = people()
     face = engine.index_faces(CollectionId="kept", Image={"Bytes": everyone["joe_biden"][0].read_bytes()})
     face_id = face["FaceRecords"][0]["Face"]["FaceId"]
     engine.create_user(CollectionId="kept", UserId="joe")
     engine.associate_faces(CollectionId="kept", UserId="joe", FaceIds=[face_id])
-    again = CheckedClient(LocalRekognition(data_dir, s3=s3))  # another process would see the same
+    again = CheckedClient(LocalRekognition(data_dir, s3=s3, models=face_models))  # another process would see the same
     assert again.list_users(CollectionId="kept")["Users"] == [{"UserId": "joe", "UserStatus": "ACTIVE"}]
     assert again.list_faces(CollectionId="kept", UserId="joe")["Faces"][0]["UserId"] == "joe"
     arn = again.describe_collection(CollectionId="kept")["CollectionARN"]
@@ -585,8 +585,10 @@ def test_every_operation_answers_in_botocores_shapes(enrolled: CheckedClient) ->
     assert enrolled.seen_operations == ALL_OPERATIONS
 
 
-def test_a_collection_made_again_elsewhere_is_not_confused_with_the_old_one(data_dir: Path, s3: LocalS3) -> None:
-    first, second = LocalRekognition(data_dir, s3=s3), LocalRekognition(data_dir, s3=s3)
+def test_a_collection_made_again_elsewhere_is_not_confused_with_the_old_one(
+    data_dir: Path, s3: LocalS3, face_models
+) -> None:
+    first, second = (LocalRekognition(data_dir, s3=s3, models=face_models) for _ in range(2))
     first.create_collection(CollectionId="c")
     first.index_faces(CollectionId="c", Image={"Bytes": photo("people/joe_biden/biden1.jpg")}, ExternalImageId="joe")
     assert first.search_faces_by_image(CollectionId="c", Image={"Bytes": photo("people/joe_biden/biden2.jpg")})[
