@@ -41,12 +41,12 @@ if str(REPO) not in sys.path:
 
 from facerec import descriptor  # noqa: E402
 from facerec import faces as facelib  # noqa: E402
+from facerec.similarity import MATCH_DISTANCE  # noqa: E402  (face_recognition's default tolerance too)
 
 FRAME_SIZE = (640, 480)
 JPEG_QUALITY = 90
 BATCH_SIZES = (1, 8, 32)
 COLLECTION = "bench"
-MATCH_DISTANCE = 0.6  # face_recognition's default tolerance, and what our default threshold stands for
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 
 # Targets of issue 6.

@@ -48,12 +48,12 @@ if str(REPO) not in sys.path:
 
 from facerec import faces as facelib  # noqa: E402
 from facerec.local.store import FaceStore, NewFace, StoredFace  # noqa: E402
+from facerec.similarity import MATCH_DISTANCE  # noqa: E402  (what FaceMatchThreshold=80 stands for)
 
 FRAME_SIZE = (640, 480)
 JPEG_QUALITY = 90
 DEFAULT_SIZES = "1000,10000,100000,1000000"
 COLLECTION = "bench"
-MATCH_DISTANCE = 0.6  # what FaceMatchThreshold=80 (Rekognition's default) stands for in our engine
 SEARCH_LIMIT = 80  # Rekognition's default MaxFaces
 IOU_AGREE = 0.5
 MIB = 1024 * 1024

@@ -20,6 +20,7 @@ from facerec import detector
 from facerec import faces as facelib
 from facerec.descriptor import ModelFileError
 from facerec.detector import Detection, FastDetector, best_detector, dlib_detect
+from facerec.quality import QUALITY_BARS
 
 FACES_DIR = Path(os.environ.get("FACEREC_FACES_DIR", Path(__file__).resolve().parents[2] / "shared" / "faces"))
 BOX_LIMIT_PX = 2
@@ -222,7 +223,7 @@ def test_a_photo_with_three_small_turned_faces_indexes_three(tmp_path: Path) -> 
 
 
 def test_small_sharp_faces_are_small_not_blurry(engine: facelib.Models) -> None:
-    bar = facelib.QUALITY_BARS["AUTO"]
+    bar = QUALITY_BARS["AUTO"]
     sharp = facelib.find_faces(facelib.Picture(small_faces_photo()))
     assert len(sharp) == 3
     assert all(f.sharpness >= bar.min_sharpness for f in sharp), [f.sharpness for f in sharp]

@@ -8,7 +8,7 @@ import numpy as np
 
 from facerec import faces as facelib
 from facerec.gui.drawing import GREEN, RED, Overlay
-from facerec.local.rekognition import QUALITY_BARS
+from facerec.quality import QUALITY_BARS
 
 # The enrolment bar: the same one the indexer applies (IndexFaces' AUTO filter).
 ENROL_BAR = QUALITY_BARS["AUTO"]

@@ -4,17 +4,7 @@ Faces are found, aligned and described by dlib (facerec.faces); collections
 and descriptors persist in SQLite (facerec.local.store); responses, errors and
 parameter checks follow botocore's model of Rekognition.
 
-Similarity. dlib's descriptor puts two photos of one person at a Euclidean
-distance under 0.6 (its authors' threshold, 99.38% on LFW), and the photos in
-../shared/faces at most 0.525 apart within a person and at least 0.704 across
-people. Rekognition's default threshold is 80. We map distance d to
-
-    similarity = 100 / (1 + exp(SLOPE * (d - MIDPOINT)))
-
-with SLOPE = 20 and MIDPOINT chosen so that d = 0.6 gives exactly 80. Then
-same-person pairs score 95 and up (d <= 0.525), different people 33 and down
-(d >= 0.704), d = 0.4 gives 99.5: at the default threshold of 80 the engine
-decides exactly as dlib's own 0.6 rule does, and scores read as Rekognition's.
+Similarity is calibrated in facerec.similarity, the quality bars are facerec.quality's.
 """
 
 from __future__ import annotations
@@ -35,6 +25,8 @@ from facerec.landmarks import default_landmarks
 from facerec.local.base import LocalClient, ServiceError, operation
 from facerec.local.store import FaceStore, NewFace, StoredFace, TooManyTags
 from facerec.paths import private_dir
+from facerec.quality import QUALITY_BARS
+from facerec.similarity import DEFAULT_THRESHOLD, distance_for, similarity
 
 # A version number, as Rekognition gives ("7.0" for collections made today), so that clients that
 # parse or compare it work; the engine answers as face model 7.0 does (no OrientationCorrection).
@@ -44,7 +36,6 @@ MAX_S3_IMAGE_BYTES = 15 * 1024 * 1024
 MIN_IMAGE_SIDE = 80
 ACCOUNT = "000000000000"
 
-DEFAULT_THRESHOLD = 80.0
 DEFAULT_USER_SEARCH_THRESHOLD = 80.0  # SearchUsers, SearchUsersByImage
 DEFAULT_ASSOCIATION_THRESHOLD = 75.0  # AssociateFaces
 MAX_FACES_PER_USER = 100
@@ -52,9 +43,6 @@ MAX_TAGS = 50  # AWS's limit of user tags per resource
 # How a user (several faces) is matched: by the mean of its descriptors, which separated people
 # better than the nearest face on ../shared/faces (bench/user_matching.py: margin 0.211 against 0.184).
 USER_MATCH_RULE = "mean"
-MATCH_DISTANCE = 0.6  # dlib's decision distance, which DEFAULT_THRESHOLD stands for
-SIMILARITY_SLOPE = 20.0
-SIMILARITY_MIDPOINT = MATCH_DISTANCE + math.log(100.0 / DEFAULT_THRESHOLD - 1.0) / -SIMILARITY_SLOPE
 
 
 def user_distances(owners: list[str], vectors: np.ndarray, query: np.ndarray, rule: str) -> dict[str, float]:
@@ -81,24 +69,6 @@ def user_distances(owners: list[str], vectors: np.ndarray, query: np.ndarray, ru
 def _index_of(owners: list[str], users: list[str]) -> np.ndarray:
     position = {u: i for i, u in enumerate(users)}
     return np.fromiter((position[o] for o in owners), dtype=np.int64, count=len(owners))
-
-
-def similarity(distance: float) -> float:
-    """Rekognition-style similarity (0-100) of two descriptors `distance` apart."""
-    return 100.0 / (1.0 + math.exp(SIMILARITY_SLOPE * (distance - SIMILARITY_MIDPOINT)))
-
-
-def distance_for(threshold: float) -> float:
-    """The largest descriptor distance whose similarity is at least `threshold`."""
-    if threshold <= 0:
-        return math.inf
-    if threshold >= 100:
-        return 0.0
-    return SIMILARITY_MIDPOINT + math.log(100.0 / threshold - 1.0) / SIMILARITY_SLOPE
-
-
-# The quality policy (bars per QualityFilter level) lives with the faces it judges.
-QUALITY_BARS = facelib.QUALITY_BARS
 
 
 class LocalRekognition(LocalClient):

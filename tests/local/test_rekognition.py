@@ -17,8 +17,9 @@ from botocore import xform_name
 from botocore.exceptions import ClientError, ParamValidationError
 from PIL import Image, ImageEnhance, ImageFilter
 
-from facerec.local.rekognition import DEFAULT_THRESHOLD, LocalRekognition, distance_for, similarity
+from facerec.local.rekognition import LocalRekognition
 from facerec.local.s3 import LocalS3
+from facerec.similarity import DEFAULT_THRESHOLD
 from tests.conftest import FACES_DIR, ROOT, jpeg, letterbox, people, photo
 from tests.local.checked import CheckedClient
 
@@ -544,15 +545,7 @@ def test_data_is_private_to_its_owner(data_dir: Path, enrolled: CheckedClient) -
         assert stat.S_IMODE((data_dir / name).stat().st_mode) == 0o600
 
 
-# Similarity and shapes
-
-
-def test_similarity_is_calibrated_to_dlibs_threshold() -> None:
-    assert similarity(0.6) == pytest.approx(80.0)
-    assert similarity(0.525) > 94 and similarity(0.704) < 40
-    assert similarity(0.0) > 99.9 and similarity(2.0) < 0.001
-    for threshold in (50, 80, 95, 99):
-        assert similarity(distance_for(threshold)) == pytest.approx(threshold)
+# Shapes
 
 
 def test_every_operation_answers_in_botocores_shapes(enrolled: CheckedClient) -> None:
