@@ -17,10 +17,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import re
 import sqlite3
-import tempfile
 import threading
 import time
 from datetime import datetime, timezone
@@ -34,7 +32,7 @@ from facerec.local.base import LocalClient, ServiceError, operation
 from facerec.local.delivery import SCHEMA as DELIVERY_SCHEMA
 from facerec.local.delivery import Courier, Functions
 from facerec.local.sqlite import forget_deleted, open_database, transaction
-from facerec.paths import private_dir
+from facerec.paths import private_dir, write_private
 from facerec.s3_events import invocations
 
 VALID_BUCKET = re.compile(r"[a-zA-Z0-9.\-_]{1,255}")
@@ -136,7 +134,7 @@ class LocalS3(LocalClient):
         data = Body.read() if hasattr(Body, "read") else (Body.encode() if isinstance(Body, str) else bytes(Body))
         etag = f'"{hashlib.md5(data).hexdigest()}"'
         path = self._object_path(Bucket, Key)
-        _write_atomically(path, data)
+        write_private(path, data)
         with transaction(self._db, self._lock) as db:
             db.execute(
                 "INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -304,20 +302,6 @@ class LocalS3(LocalClient):
 
     def _object_path(self, bucket: str, key: str) -> Path:
         return self._bucket_dir(bucket) / hashlib.sha256(key.encode("utf-8")).hexdigest()
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    private_dir(path.parent)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def _now() -> datetime:
