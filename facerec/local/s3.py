@@ -34,8 +34,11 @@ from facerec.local.delivery import Courier, Functions
 from facerec.local.sqlite import forget_deleted, open_database, transaction
 from facerec.paths import private_dir, write_private
 from facerec.s3_events import invocations
+from facerec.settings import NAME_RULES
 
-VALID_BUCKET = re.compile(r"[a-zA-Z0-9.\-_]{1,255}")
+VALID_BUCKET = re.compile(r"[a-zA-Z0-9.\-_]{1,255}")  # botocore's check before sending
+# S3's own rule for new buckets (3-63 lowercase letters, digits, dots and hyphens), the one settings check.
+BUCKET_NAME = re.compile(NAME_RULES["S3_BUCKET_NAME"][0])
 SCHEMA = (
     """
 CREATE TABLE IF NOT EXISTS buckets (name TEXT PRIMARY KEY, created TEXT NOT NULL);
@@ -80,6 +83,9 @@ class LocalS3(LocalClient):
 
     @operation("CreateBucket")
     def create_bucket(self, Bucket: str, **_: Any) -> dict:
+        folder = self._bucket_dir(Bucket)  # before any row: a refused name leaves nothing behind
+        if not BUCKET_NAME.fullmatch(Bucket):
+            raise ServiceError("InvalidBucketName", "The specified bucket is not valid.")
         with self._lock:
             cursor = self._db.execute("INSERT OR IGNORE INTO buckets VALUES (?, ?)", (Bucket, _now().isoformat()))
             if cursor.rowcount == 0:
@@ -87,7 +93,7 @@ class LocalS3(LocalClient):
                     "BucketAlreadyOwnedByYou",
                     "Your previous request to create the named bucket succeeded and you already own it.",
                 )
-        private_dir(self._bucket_dir(Bucket))
+        private_dir(folder)
         return {"Location": f"/{Bucket}"}
 
     @operation("HeadBucket")
@@ -293,11 +299,13 @@ class LocalS3(LocalClient):
             raise ServiceError(code, "The specified bucket does not exist" if code != "404" else "Not Found")
 
     def _bucket_dir(self, bucket: str) -> Path:
-        # The rule botocore applies before sending; it also keeps the name a plain folder name.
-        if not VALID_BUCKET.fullmatch(bucket) or bucket in {".", ".."}:
+        # botocore's rule before sending, then S3's answer to the two names that are not folders of their own.
+        if not VALID_BUCKET.fullmatch(bucket):
             raise ParamValidationError(
                 report=f'Invalid bucket name "{bucket}": Bucket name must match the regex "{VALID_BUCKET.pattern}"'
             )
+        if bucket in {".", ".."}:
+            raise ServiceError("InvalidBucketName", "The specified bucket is not valid.")
         return self.root / bucket
 
     def _object_path(self, bucket: str, key: str) -> Path:
