@@ -8,9 +8,9 @@ without Docker but cannot run them, so nothing here invokes the function: the
 app's `reindex` runs lambda.py's handler in process instead, over the same
 clients.
 
-The us-east-1 deployment is one story told in file order (first run, second
-run, the app on it, drift repaired, teardown): each test builds on the one
-before, as a person would run the commands.
+Each test makes its own deployment, under names no other test uses (fixtures
+`fresh`: nothing made yet, and `provisioned`: provision.sh has run once), so
+that any one of them runs alone (-k) and in any order.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import subprocess
 import sys
 import urllib.parse
 import urllib.request
+import uuid
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -202,14 +203,18 @@ def names(tag: str) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="module")
-def deployment(moto_url: str, rekognition_url: str) -> Deployment:
-    return Deployment("us-east-1", names("use1"), moto_url, rekognition_url)
+@pytest.fixture
+def fresh(moto_url: str, rekognition_url: str) -> Deployment:
+    """A us-east-1 deployment under names of its own, nothing made yet."""
+    return Deployment("us-east-1", names(uuid.uuid4().hex[:8]), moto_url, rekognition_url)
 
 
-@pytest.fixture(scope="module")
-def first_run(deployment: Deployment) -> Run:
-    return deployment.run("provision")
+@pytest.fixture
+def provisioned(fresh: Deployment) -> Deployment:
+    """A deployment as a person's first run of provision.sh leaves it."""
+    run = fresh.run("provision")
+    assert run.returncode == 0, run.stderr
+    return fresh
 
 
 def resources(d: Deployment, location: str | None = None) -> dict:
@@ -296,10 +301,12 @@ def _zip_bytes() -> bytes:
     return out.getvalue()
 
 
-# The story, in order
+# A us-east-1 deployment: first run, second run, the app on it, drift repaired, status, teardown
 
 
-def test_first_run_creates_everything(deployment: Deployment, first_run: Run) -> None:
+def test_first_run_creates_everything(fresh: Deployment) -> None:
+    deployment = fresh
+    first_run = deployment.run("provision")
     assert first_run.returncode == 0, first_run.stderr
     n = deployment.names
     assert first_run.lines == {
@@ -320,7 +327,10 @@ def test_first_run_creates_everything(deployment: Deployment, first_run: Run) ->
         assert archive.namelist() == ["lambda.py"]
 
 
-def test_second_run_changes_nothing(deployment: Deployment, first_run: Run) -> None:
+def test_second_run_changes_nothing(fresh: Deployment) -> None:
+    deployment = fresh
+    first_run = deployment.run("provision")
+    assert first_run.returncode == 0, first_run.stderr
     before = resources(deployment)
     second = deployment.run("provision")
     assert second.returncode == 0, second.stderr
@@ -329,10 +339,9 @@ def test_second_run_changes_nothing(deployment: Deployment, first_run: Run) -> N
     assert resources(deployment) == before
 
 
-def test_app_on_the_aws_back_end(
-    deployment: Deployment, first_run: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_app_on_the_aws_back_end(provisioned: Deployment, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """The CLI with FACEREC_BACKEND=aws: boto3 honours the same AWS_ENDPOINT_URL* variables, no code change."""
+    deployment = provisioned
     from facerec.cli import main
 
     for name, value in deployment.env.items():
@@ -365,7 +374,8 @@ def test_app_on_the_aws_back_end(
     assert face["similarity"] > 90
 
 
-def test_drift_is_repaired(deployment: Deployment, first_run: Run) -> None:
+def test_drift_is_repaired(provisioned: Deployment) -> None:
+    deployment = provisioned
     n = deployment.names
     s3, dynamodb, iam, lam = (deployment.client(s) for s in ("s3", "dynamodb", "iam", "lambda"))
     bucket, function = n["S3_BUCKET_NAME"], n["LAMBDA_NAME"]
@@ -425,14 +435,15 @@ def _other_zip() -> bytes:
     return out.getvalue()
 
 
-def test_status_says_present(deployment: Deployment, first_run: Run) -> None:
-    status = deployment.run("status")
+def test_status_says_present(provisioned: Deployment) -> None:
+    status = provisioned.run("status")
     assert status.returncode == 0, status.stdout + status.stderr
     assert len(status.lines) == 8
     assert set(status.lines.values()) == {"present"}, status.stdout
 
 
-def test_teardown_keeping_data_then_everything(deployment: Deployment, first_run: Run) -> None:
+def test_teardown_keeping_data_then_everything(provisioned: Deployment) -> None:
+    deployment = provisioned
     n = deployment.names
     bucket, table, collection = n["S3_BUCKET_NAME"], n["DYNAMODB_TABLE_NAME"], n["REKOGNITION_COLLECTION_NAME"]
     s3, dynamodb, rekognition = deployment.client("s3"), deployment.client("dynamodb"), deployment.client("rekognition")
