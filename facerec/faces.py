@@ -18,6 +18,8 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageOps
 
+from facerec.boxes import PixelBox
+
 # Largest image we agree to decode. Rekognition caps bytes, not pixels, but a
 # small PNG can claim billions of pixels; we refuse those before decoding.
 MAX_PIXELS = 40_000_000
@@ -55,28 +57,6 @@ class ImageTooLarge(ValueError):
 
 
 @dataclass(frozen=True)
-class Box:
-    """A face box in pixels of the (EXIF-oriented) image."""
-
-    left: float
-    top: float
-    right: float
-    bottom: float
-
-    @property
-    def width(self) -> float:
-        return self.right - self.left
-
-    @property
-    def height(self) -> float:
-        return self.bottom - self.top
-
-    @property
-    def area(self) -> float:
-        return self.width * self.height
-
-
-@dataclass(frozen=True)
 class Pose:
     roll: float
     yaw: float
@@ -85,7 +65,7 @@ class Pose:
 
 @dataclass(frozen=True)
 class Face:
-    box: Box
+    box: PixelBox
     confidence: float  # 0-100, from the detector's score
     landmarks: dict[str, tuple[float, float]]  # name -> (x, y) in pixels
     pose: Pose
@@ -268,7 +248,7 @@ def _resize(pixels: np.ndarray, scale: float, mode: str = "RGB") -> np.ndarray:
 def _face(rect, score: float, shape, chip: np.ndarray, descriptor: np.ndarray) -> Face:
     points = [(float(shape.part(i).x), float(shape.part(i).y)) for i in range(shape.num_parts)]
     landmarks = _landmarks(points)
-    box = Box(float(rect.left()), float(rect.top()), float(rect.right() + 1), float(rect.bottom() + 1))
+    box = PixelBox(float(rect.left()), float(rect.top()), float(rect.right() + 1), float(rect.bottom() + 1))
     gray = _gray(chip)
     return Face(
         box=box,

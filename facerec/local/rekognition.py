@@ -153,7 +153,7 @@ class LocalRekognition(LocalClient):
                 image_id=image_id,
                 external_image_id=ExternalImageId,
                 confidence=face.confidence,
-                **_ratio_box(face.box, picture),
+                box=face.box.ratios(picture.width, picture.height),
             )
             new.append(NewFace(stored, face.descriptor))
             records.append({"Face": _face_json(stored), "FaceDetail": detail})
@@ -472,7 +472,7 @@ class LocalRekognition(LocalClient):
             )
         matches = self._matches(CollectionId, largest.descriptor, FaceMatchThreshold, MaxFaces)
         return {
-            "SearchedFaceBoundingBox": _box_json(_ratio_box(largest.box, picture)),
+            "SearchedFaceBoundingBox": largest.box.ratios(picture.width, picture.height).to_aws(),
             "SearchedFaceConfidence": largest.confidence,
             "FaceMatches": matches,
             "FaceModelVersion": FACE_MODEL_VERSION,
@@ -511,7 +511,7 @@ class LocalRekognition(LocalClient):
         matches.sort(key=lambda m: m["Similarity"], reverse=True)
         return {
             "SourceImageFace": {
-                "BoundingBox": _box_json(_ratio_box(source.box, source_picture)),
+                "BoundingBox": source.box.ratios(source_picture.width, source_picture.height).to_aws(),
                 "Confidence": source.confidence,
             },
             "FaceMatches": matches,
@@ -624,23 +624,10 @@ def _token_to_seq(token: str) -> int:
     return int(token)
 
 
-def _ratio_box(box: facelib.Box, picture: facelib.Picture) -> dict:
-    return {
-        "left": box.left / picture.width,
-        "top": box.top / picture.height,
-        "width": box.width / picture.width,
-        "height": box.height / picture.height,
-    }
-
-
-def _box_json(box: dict) -> dict:
-    return {"Width": box["width"], "Height": box["height"], "Left": box["left"], "Top": box["top"]}
-
-
 def _face_json(face: StoredFace) -> dict:
     result = {
         "FaceId": face.face_id,
-        "BoundingBox": {"Width": face.width, "Height": face.height, "Left": face.left, "Top": face.top},
+        "BoundingBox": face.box.to_aws(),
         "ImageId": face.image_id,
         "Confidence": face.confidence,
         "IndexFacesModelVersion": FACE_MODEL_VERSION,
@@ -654,7 +641,7 @@ def _face_json(face: StoredFace) -> dict:
 
 def _compared_face(face: facelib.Face, picture: facelib.Picture) -> dict:
     return {
-        "BoundingBox": _box_json(_ratio_box(face.box, picture)),
+        "BoundingBox": face.box.ratios(picture.width, picture.height).to_aws(),
         "Confidence": face.confidence,
         "Landmarks": _landmarks_json(face, picture),
         "Pose": {"Roll": face.pose.roll, "Yaw": face.pose.yaw, "Pitch": face.pose.pitch},

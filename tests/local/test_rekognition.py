@@ -20,7 +20,8 @@ from PIL import Image, ImageEnhance, ImageFilter
 from facerec.local.rekognition import LocalRekognition
 from facerec.local.s3 import LocalS3
 from facerec.similarity import DEFAULT_THRESHOLD
-from tests.conftest import FACES_DIR, ROOT, jpeg, letterbox, people, photo
+from tests.conftest import FACES_DIR, ROOT, jpeg, people, photo
+from tests.frames import letterbox
 from tests.local.checked import CheckedClient
 
 COLLECTION = "faces"
@@ -444,6 +445,7 @@ def test_users_persist_and_go_with_their_faces_and_collection(data_dir: Path, s3
 def test_a_user_has_at_most_100_faces(rekognition: CheckedClient) -> None:
     import numpy as np
 
+    from facerec.boxes import RatioBox
     from facerec.local.store import NewFace, StoredFace
 
     engine = rekognition._client
@@ -452,7 +454,10 @@ def test_a_user_has_at_most_100_faces(rekognition: CheckedClient) -> None:
     ids = [str(uuid.uuid4()) for _ in range(101)]
     engine.store.add_faces(
         COLLECTION,
-        [NewFace(StoredFace(i, "img", None, 0.1, 0.1, 0.2, 0.2, 99.0), base + 0.001 * n) for n, i in enumerate(ids)],
+        [
+            NewFace(StoredFace(i, "img", None, RatioBox(0.1, 0.1, 0.2, 0.2), 99.0), base + 0.001 * n)
+            for n, i in enumerate(ids)
+        ],
     )
     rekognition.create_user(CollectionId=COLLECTION, UserId="many")
     assert (
