@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
@@ -41,12 +40,12 @@ if str(REPO) not in sys.path:
 
 from facerec import descriptor  # noqa: E402
 from facerec import faces as facelib  # noqa: E402
+from facerec.similarity import MATCH_DISTANCE  # noqa: E402  (face_recognition's default tolerance too)
+from tests.frames import letterbox  # noqa: E402
 
-FRAME_SIZE = (640, 480)
 JPEG_QUALITY = 90
 BATCH_SIZES = (1, 8, 32)
 COLLECTION = "bench"
-MATCH_DISTANCE = 0.6  # face_recognition's default tolerance, and what our default threshold stands for
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 
 # Targets of issue 6.
@@ -96,11 +95,7 @@ def people_photos(faces_dir: Path) -> dict[str, list[Path]]:
 
 def frame_jpeg(path: Path) -> bytes:
     """The upright photo scaled into a 640x480 frame on black bars, as a webcam would deliver it."""
-    image = Image.fromarray(facelib.decode(path.read_bytes()).pixels)
-    scale = min(FRAME_SIZE[0] / image.width, FRAME_SIZE[1] / image.height)
-    fitted = image.resize((round(image.width * scale), round(image.height * scale)), Image.BILINEAR)
-    frame = Image.new("RGB", FRAME_SIZE)
-    frame.paste(fitted, ((FRAME_SIZE[0] - fitted.width) // 2, (FRAME_SIZE[1] - fitted.height) // 2))
+    frame = letterbox(path.read_bytes())
     out = io.BytesIO()
     frame.save(out, "JPEG", quality=JPEG_QUALITY)
     return out.getvalue()

@@ -47,13 +47,14 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from facerec import faces as facelib  # noqa: E402
+from facerec.boxes import PixelBox, RatioBox  # noqa: E402
 from facerec.local.store import FaceStore, NewFace, StoredFace  # noqa: E402
+from facerec.similarity import MATCH_DISTANCE  # noqa: E402  (what FaceMatchThreshold=80 stands for)
+from tests.frames import FRAME_SIZE, css_box, iou, letterbox  # noqa: E402
 
-FRAME_SIZE = (640, 480)
 JPEG_QUALITY = 90
 DEFAULT_SIZES = "1000,10000,100000,1000000"
 COLLECTION = "bench"
-MATCH_DISTANCE = 0.6  # what FaceMatchThreshold=80 (Rekognition's default) stands for in our engine
 SEARCH_LIMIT = 80  # Rekognition's default MaxFaces
 IOU_AGREE = 0.5
 MIB = 1024 * 1024
@@ -105,16 +106,6 @@ def people_photos(faces_dir: Path) -> dict[str, list[Path]]:
     if not folder.is_dir():
         raise SystemExit(f"no photos at {folder}: pass --faces-dir or set FACEREC_FACES_DIR")
     return {p.name: sorted(x for x in p.iterdir() if x.is_file()) for p in sorted(folder.iterdir()) if p.is_dir()}
-
-
-def letterbox(pixels: np.ndarray, size: tuple[int, int] = FRAME_SIZE) -> Image.Image:
-    """Scale the picture to fit the frame (up or down), centred on black bars."""
-    image = Image.fromarray(pixels)
-    scale = min(size[0] / image.width, size[1] / image.height)
-    fitted = image.resize((round(image.width * scale), round(image.height * scale)), Image.BILINEAR)
-    frame = Image.new("RGB", size)
-    frame.paste(fitted, ((size[0] - fitted.width) // 2, (size[1] - fitted.height) // 2))
-    return frame
 
 
 def make_frame(person: str, path: Path) -> Frame:
@@ -210,27 +201,8 @@ class TheirRun:
     locate: float
     encode: float
     compare: float
-    boxes: list[tuple[float, float, float, float]]  # (left, top, right, bottom), right and bottom exclusive
+    boxes: list[PixelBox]
     distances: list[np.ndarray]  # per face, to each enrolled person
-
-
-def css_box(css: tuple[int, int, int, int]) -> tuple[float, float, float, float]:
-    """face_recognition's (top, right, bottom, left), inclusive, as our exclusive (left, top, right, bottom)."""
-    top, right, bottom, left = css
-    return float(left), float(top), float(right + 1), float(bottom + 1)
-
-
-def box_area(box: tuple[float, ...]) -> float:
-    return (box[2] - box[0]) * (box[3] - box[1])
-
-
-def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    width = min(a[2], b[2]) - max(a[0], b[0])
-    height = min(a[3], b[3]) - max(a[1], b[1])
-    if width <= 0 or height <= 0:
-        return 0.0
-    inter = width * height
-    return inter / (box_area(a) + box_area(b) - inter)
 
 
 def our_engine(data_dir: Path, enrol: dict[str, Path]) -> Any:
@@ -297,7 +269,7 @@ def their_person(run: TheirRun, names: list[str]) -> str | None:
     """The nearest enrolled person to their largest face, within the distance our threshold stands for."""
     if not run.boxes:
         return None
-    largest = max(range(len(run.boxes)), key=lambda i: box_area(run.boxes[i]))
+    largest = max(range(len(run.boxes)), key=lambda i: run.boxes[i].area)
     distances = run.distances[largest]
     best = int(np.argmin(distances))
     return names[best] if distances[best] <= MATCH_DISTANCE else None
@@ -305,7 +277,7 @@ def their_person(run: TheirRun, names: list[str]) -> str | None:
 
 def agreement(frame: Frame, response: dict | None, run: TheirRun, names: list[str]) -> dict[str, Any]:
     # Our face count and boxes come from find_faces on the same bytes (untimed): the search reports one face only.
-    ours = [(f.box.left, f.box.top, f.box.right, f.box.bottom) for f in facelib.find_faces(facelib.decode(frame.jpeg))]
+    ours = [f.box for f in facelib.find_faces(facelib.decode(frame.jpeg))]
     ious = [max((iou(a, b) for b in run.boxes), default=0.0) for a in ours]
     same_faces = len(ours) == len(run.boxes) and all(x >= IOU_AGREE for x in ious)
     mine, theirs = our_person(response), their_person(run, names)
@@ -433,7 +405,8 @@ def synthetic(rng: np.random.Generator, n: int) -> np.ndarray:
 
 def new_faces(vectors: np.ndarray) -> list[NewFace]:
     return [
-        NewFace(StoredFace(str(uuid.uuid4()), str(uuid.uuid4()), None, 0.25, 0.2, 0.5, 0.6, 99.9), v) for v in vectors
+        NewFace(StoredFace(str(uuid.uuid4()), str(uuid.uuid4()), None, RatioBox(0.25, 0.2, 0.5, 0.6), 99.9), v)
+        for v in vectors
     ]
 
 

@@ -607,19 +607,11 @@ class FastDescriptor:
     @classmethod
     def load(cls, dat_path: str | os.PathLike, cache_dir: str | os.PathLike) -> FastDescriptor:
         """Read the .dat file, convert it once (cached in cache_dir, owner-only), open a session."""
-        dat_path = Path(dat_path)
-        try:
-            data = dat_path.read_bytes()
-        except OSError as exc:
-            raise ModelFileError(dat_path, f"cannot read the model file: {exc}") from exc
-        model_path = paths.private_dir(Path(cache_dir)) / cache_name(data)
-        if model_path.is_file():
-            try:
-                return cls(_session(model_path), model_path)
-            except Exception:  # a damaged cache file: convert again below
-                pass
-        _write_private(model_path, build_onnx(parse_network(data, dat_path)).SerializeToString())
-        return cls(_session(model_path), model_path)
+        data = read_model_file(dat_path)
+        session, model_path = converted_session(
+            Path(cache_dir) / cache_name(data), lambda: build_onnx(parse_network(data, dat_path)).SerializeToString()
+        )
+        return cls(session, model_path)
 
     def describe(self, chips: Sequence[np.ndarray]) -> np.ndarray:
         """Descriptors of aligned 150x150 RGB uint8 face chips, one row each."""
@@ -633,6 +625,29 @@ class FastDescriptor:
         return np.concatenate(parts).astype(np.float32, copy=False)
 
 
+def read_model_file(dat_path: str | os.PathLike) -> bytes:
+    """A dlib .dat file's bytes, or ModelFileError saying why they cannot be read."""
+    try:
+        return Path(dat_path).read_bytes()
+    except OSError as exc:
+        raise ModelFileError(dat_path, f"cannot read the model file: {exc}") from exc
+
+
+def converted_session(model_path: Path, convert: Callable[[], bytes]) -> tuple[Any, Path]:
+    """A session on the converted model cached at model_path, converting (and caching owner-only) when needed.
+
+    A damaged cache file (a crash mid-write before writes were atomic, a full disk) is converted again.
+    """
+    paths.private_dir(model_path.parent)
+    if model_path.is_file():
+        try:
+            return _session(model_path), model_path
+        except Exception:  # a damaged cache file: convert again below
+            pass
+    paths.write_private(model_path, convert())
+    return _session(model_path), model_path
+
+
 def cache_name(dat_bytes: bytes) -> str:
     """The cached model's file name: the converter version and a hash of the .dat file."""
     digest = hashlib.sha256(dat_bytes).hexdigest()[:20]
@@ -644,18 +659,6 @@ def _checked_chip(chip: np.ndarray) -> np.ndarray:
     if chip.shape != (CHIP_SIZE, CHIP_SIZE, 3) or chip.dtype != np.uint8:
         raise ValueError(f"a face chip must be {CHIP_SIZE}x{CHIP_SIZE}x3 uint8, not {chip.shape} {chip.dtype}")
     return chip
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Write owner-only and atomically, so a crash or a second process never leaves half a model."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    paths.private_file(temporary)
-    try:
-        with open(temporary, "wb") as out:
-            out.write(data)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def _session(model: Path | bytes):

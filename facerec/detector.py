@@ -42,7 +42,6 @@ from pathlib import Path
 
 import numpy as np
 
-from facerec import paths
 from facerec.descriptor import (
     Affine,
     Conv,
@@ -54,8 +53,9 @@ from facerec.descriptor import (
     _session,
     _skip_layer_state,
     _split,
-    _write_private,
     converted_or_none,
+    converted_session,
+    read_model_file,
 )
 
 # Part of the cache key: bump it when the graph we build changes.
@@ -633,20 +633,13 @@ class FastDetector:
 
     @classmethod
     def load(cls, dat_path: str | os.PathLike, cache_dir: str | os.PathLike) -> FastDetector:
-        dat_path = Path(dat_path)
-        try:
-            data = dat_path.read_bytes()
-        except OSError as exc:
-            raise ModelFileError(dat_path, f"cannot read the model file: {exc}") from exc
-        detector = parse_detector(data, dat_path)
-        model_path = paths.private_dir(Path(cache_dir)) / cache_name(data)
-        if model_path.is_file():
-            try:
-                return cls(detector, _session(model_path), model_path)
-            except Exception:  # a damaged cache file: convert again below
-                pass
-        _write_private(model_path, build_onnx(detector).SerializeToString())
-        return cls(detector, _session(model_path), model_path)
+        """Read the .dat file, convert it once (cached in cache_dir, owner-only), open a session."""
+        data = read_model_file(dat_path)
+        detector = parse_detector(data, Path(dat_path))
+        session, model_path = converted_session(
+            Path(cache_dir) / cache_name(data), lambda: build_onnx(detector).SerializeToString()
+        )
+        return cls(detector, session, model_path)
 
     def scores(self, pyramid: np.ndarray) -> np.ndarray:
         """The score map of a tiled pyramid, (rows, cols)."""

@@ -18,6 +18,7 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageOps
 
+from facerec.boxes import PixelBox
 from facerec.settings import ModelSettings
 
 # Largest image we agree to decode. Rekognition caps bytes, not pixels, but a
@@ -57,28 +58,6 @@ class ImageTooLarge(ValueError):
 
 
 @dataclass(frozen=True)
-class Box:
-    """A face box in pixels of the (EXIF-oriented) image."""
-
-    left: float
-    top: float
-    right: float
-    bottom: float
-
-    @property
-    def width(self) -> float:
-        return self.right - self.left
-
-    @property
-    def height(self) -> float:
-        return self.bottom - self.top
-
-    @property
-    def area(self) -> float:
-        return self.width * self.height
-
-
-@dataclass(frozen=True)
 class Pose:
     roll: float
     yaw: float
@@ -87,7 +66,7 @@ class Pose:
 
 @dataclass(frozen=True)
 class Face:
-    box: Box
+    box: PixelBox
     confidence: float  # 0-100, from the detector's score
     landmarks: dict[str, tuple[float, float]]  # name -> (x, y) in pixels
     pose: Pose
@@ -282,7 +261,7 @@ def _resize(pixels: np.ndarray, scale: float, mode: str = "RGB") -> np.ndarray:
 def _face(rect, score: float, shape, chip: np.ndarray, descriptor: np.ndarray) -> Face:
     points = [(float(shape.part(i).x), float(shape.part(i).y)) for i in range(shape.num_parts)]
     landmarks = _landmarks(points)
-    box = Box(float(rect.left()), float(rect.top()), float(rect.right() + 1), float(rect.bottom() + 1))
+    box = PixelBox(float(rect.left()), float(rect.top()), float(rect.right() + 1), float(rect.bottom() + 1))
     gray = _gray(chip)
     return Face(
         box=box,
@@ -382,53 +361,6 @@ def sharpness(gray_chip: np.ndarray) -> float:
     g = gray_chip
     laplacian = g[1:-1, :-2] + g[1:-1, 2:] + g[:-2, 1:-1] + g[2:, 1:-1] - 4.0 * g[1:-1, 1:-1]
     return float(100.0 * (1.0 - math.exp(-float(laplacian.var()) / 100.0)))
-
-
-# Quality bars (IndexFaces' QualityFilter)
-
-
-@dataclass(frozen=True)
-class QualityBar:
-    """What a face needs to pass a QualityFilter level."""
-
-    min_side_px: float  # in images up to 1920x1080's pixel count; proportionally more in larger ones
-    min_confidence: float
-    min_brightness: float
-    min_sharpness: float
-    max_yaw: float  # degrees either way
-    max_pitch: float
-
-    def reasons(self, face: Face, picture: Picture | None = None) -> list[str]:
-        """Why the face fails this bar (none: it passes). Without the picture, sizes are as in 1920x1080."""
-        found = []
-        scale = 1.0 if picture is None else detection_scale(picture.width, picture.height)
-        if min(face.box.width, face.box.height) < self.min_side_px / scale:
-            found.append("SMALL_BOUNDING_BOX")
-        if face.confidence < self.min_confidence:
-            found.append("LOW_CONFIDENCE")
-        if face.brightness < self.min_brightness:
-            found.append("LOW_BRIGHTNESS")
-        if face.sharpness < self.min_sharpness:
-            found.append("LOW_SHARPNESS")
-        if abs(face.pose.yaw) > self.max_yaw or abs(face.pose.pitch) > self.max_pitch:
-            found.append("EXTREME_POSE")
-        return found
-
-
-# Rekognition finds and indexes faces down to 40x40 px in 1920x1080 (proportionally
-# larger in larger images) under its default filter, and advises yaw within 45
-# degrees either way and pitch within 30 down and 45 up (our pitch estimate has no
-# reliable sign, so 45 both ways). AUTO is MEDIUM: neither the loosest nor the
-# strictest bar. Sharpness and brightness were chosen on ../shared/faces: every face
-# of people/ and edge/ passes AUTO (sharpness 39 and up, brightness 34 and up), a
-# Gaussian blur of sigma 4 fails LOW.
-QUALITY_BARS = {
-    "NONE": QualityBar(0, 0, 0, 0, 180, 180),
-    "LOW": QualityBar(32, 90, 10, 15, 60, 60),
-    "MEDIUM": QualityBar(40, 95, 20, 25, 45, 45),
-    "HIGH": QualityBar(100, 99, 25, 50, 30, 30),
-}
-QUALITY_BARS["AUTO"] = QUALITY_BARS["MEDIUM"]
 
 
 def distance(a: np.ndarray, b: np.ndarray) -> float:

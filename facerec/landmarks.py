@@ -15,6 +15,7 @@ import threading
 from functools import lru_cache
 
 from facerec import faces as facelib
+from facerec.boxes import PixelBox
 
 # The 68-point model's numbering (iBUG 300-W): outer mouth corners.
 MOUTH_CORNERS = (48, 54)
@@ -48,7 +49,7 @@ def default_landmarks(face: facelib.Face, picture: facelib.Picture) -> dict[str,
     }
 
 
-def mouth_corners(box: facelib.Box, picture: facelib.Picture) -> tuple[tuple[float, float], tuple[float, float]]:
+def mouth_corners(box: PixelBox, picture: facelib.Picture) -> tuple[tuple[float, float], tuple[float, float]]:
     """The two outer corners of the mouth in pixels, from dlib's 68-point model on the face's box."""
     p = _predictor()
     rect = p.dlib.rectangle(round(box.left), round(box.top), round(box.right) - 1, round(box.bottom) - 1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 
@@ -19,3 +20,23 @@ def private_file(path: Path) -> Path:
     os.close(fd)
     os.chmod(path, 0o600)
     return path
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write `data` to `path` owner-only (0600) and atomically, in an owner-only folder.
+
+    The bytes go to a temporary file beside `path` (mkstemp makes it 0600) and are flushed to disk
+    before it replaces `path`: a crash or a second process sees the old file or the whole new one,
+    never half of it, and never one readable by others.
+    """
+    private_dir(path.parent)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -25,6 +25,7 @@ from filelock import FileLock
 from PIL import Image
 
 from facerec import faces as facelib
+from facerec.boxes import RatioBox
 from facerec.clients import lambda_module
 from facerec.errors import InvalidImage, InvalidName, NotEnrolled
 from facerec.paths import private_dir
@@ -49,32 +50,6 @@ STILL_INDEXING = (
 
 
 @dataclass(frozen=True)
-class Box:
-    """A face box in ratios of the image's width and height, as Rekognition gives it."""
-
-    left: float
-    top: float
-    width: float
-    height: float
-
-    @classmethod
-    def from_aws(cls, box: dict) -> Box:
-        return cls(box["Left"], box["Top"], box["Width"], box["Height"])
-
-    def crop(self, image: Image.Image, margin: float) -> Image.Image:
-        """The box's part of the image, grown by `margin` box-widths and -heights on each side."""
-        w, h = image.size
-        return image.crop(
-            (
-                max(0, int((self.left - margin * self.width) * w)),
-                max(0, int((self.top - margin * self.height) * h)),
-                min(w, int((self.left + (1 + margin) * self.width) * w)),
-                min(h, int((self.top + (1 + margin) * self.height) * h)),
-            )
-        )
-
-
-@dataclass(frozen=True)
 class AddResult:
     name: str
     status: str  # indexed | no_face | several_faces | invalid_image | failed | pending
@@ -96,7 +71,7 @@ class AddResult:
 class CheckedFace:
     name: str | None  # None: nobody enrolled matches
     similarity: float | None
-    box: Box
+    box: RatioBox
     best: float | None = None  # the nearest enrolled face's similarity, even below the threshold
 
 
@@ -281,13 +256,13 @@ class FaceService:
         upload = prepare_image(data, source)
         image_bytes = fit_bytes_limit(upload)
         details = self.rekognition.detect_faces(Image={"Bytes": image_bytes})["FaceDetails"]
-        boxes = sorted((Box.from_aws(d["BoundingBox"]) for d in details), key=lambda b: -b.width * b.height)
+        boxes = sorted((RatioBox.from_aws(d["BoundingBox"]) for d in details), key=lambda b: -b.width * b.height)
         if len(boxes) == 1:
             return [self._identify(image_bytes, boxes[0], threshold)]
         picture = facelib.upright(upload.image)
         return [self._identify(_crop(picture, box), box, threshold) for box in boxes]
 
-    def _identify(self, image: bytes, box: Box, threshold: float) -> CheckedFace:
+    def _identify(self, image: bytes, box: RatioBox, threshold: float) -> CheckedFace:
         # Searched with no threshold, so that an Unknown face still tells how near the nearest one is;
         # the threshold is applied here.
         try:
@@ -373,10 +348,10 @@ class FaceService:
                 faces[item["FullName"]].append((item["RekognitionId"], item["ImageKey"]))
         return [Person(name, tuple(faces[name])) for name in sorted(faces, key=str.casefold)]
 
-    def face_box(self, face_id: str) -> Box | None:
+    def face_box(self, face_id: str) -> RatioBox | None:
         """Where the face is in its image, as the collection recorded it."""
         listed = self.rekognition.list_faces(CollectionId=self.settings.rekognition_collection_name, FaceIds=[face_id])
-        return Box.from_aws(listed["Faces"][0]["BoundingBox"]) if listed["Faces"] else None
+        return RatioBox.from_aws(listed["Faces"][0]["BoundingBox"]) if listed["Faces"] else None
 
     def delete(self, name: str) -> DeleteResult:
         """Delete everything of a person: images, faces in the collection, items in the table.
@@ -520,7 +495,7 @@ def _name_key(name: str) -> str:
     return " ".join(name.casefold().split())
 
 
-def _crop(image: Image.Image, box: Box) -> bytes:
+def _crop(image: Image.Image, box: RatioBox) -> bytes:
     """The face with a margin around it, scaled up if small, as JPEG bytes."""
     crop = box.crop(image, CROP_MARGIN)
     scale = MIN_SEARCH_SIDE / min(crop.size)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import configparser
 import hashlib
 import hmac
-import os
 import re
 import secrets
 import string
@@ -31,7 +30,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from facerec.paths import private_dir, private_file
+from facerec.paths import write_private
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 SERVICE = "rekognition"
@@ -212,9 +211,6 @@ def make_pair_file(path: Path) -> KeyPair:
         "AKIA" + "".join(secrets.choice(string.ascii_uppercase + "234567") for _ in range(16)),
         secrets.token_urlsafe(30)[:40],
     )
-    private_dir(path.parent)
-    target = private_file(path)
-    with open(target, "w", encoding="utf-8") as out:
-        out.write(f"[{PROFILE}]\naws_access_key_id = {pair.access_key}\naws_secret_access_key = {pair.secret_key}\n")
-    os.chmod(target, 0o600)
+    text = f"[{PROFILE}]\naws_access_key_id = {pair.access_key}\naws_secret_access_key = {pair.secret_key}\n"
+    write_private(path, text.encode("utf-8"))
     return pair

@@ -58,7 +58,7 @@ def staged_app(work: Path, faces: Path, enrol: list[tuple[str, str]], seconds_ea
     from facerec.gui.app import App
     from facerec.service import open_service
     from facerec.settings import load
-    from tests.conftest import letterbox
+    from tests.frames import letterbox
 
     frames = [
         np.asarray(letterbox((faces / f"people/barack_obama/{n}").read_bytes())) for n in ("obama1.jpg", "obama4.jpg")

@@ -31,6 +31,17 @@ $REKOGNITION_COLLECTION_NAME in $AWS_REGION? [y/N] " answer
 fi
 echo "tearing down facerec in region $AWS_REGION$([ -n "$keep_data" ] && echo ', keeping the data')"
 
+# delete_resource WHAT CODES ARGS...: delete WHAT with `aws ARGS`, and say whether it was there (see aws_try).
+delete_resource() {
+  local what=$1 codes=$2
+  shift 2
+  if aws_try "$codes" "$@"; then
+    say "$what" deleted
+  else
+    say "$what" absent
+  fi
+}
+
 # The pipeline, in this order: the notification first (kept buckets only: a deleted bucket takes
 # its notification along), so that no upload triggers a function that is going away; then the
 # function, whose deletion deletes its resource policy, S3's permission with it; then the role.
@@ -43,30 +54,17 @@ pipeline() {
       say "notification $S3_BUCKET_NAME -> $LAMBDA_NAME" absent
     fi
   fi
-  if aws_try ResourceNotFoundException lambda delete-function --function-name "$LAMBDA_NAME"; then
-    say "function $LAMBDA_NAME (and permission $STATEMENT_ID)" deleted
-  else
-    say "function $LAMBDA_NAME (and permission $STATEMENT_ID)" absent
-  fi
-  if aws_try NoSuchEntity iam delete-role-policy --role-name "$IAM_ROLE_NAME" --policy-name "$POLICY_NAME"; then
-    say "role policy $IAM_ROLE_NAME/$POLICY_NAME" deleted
-  else
-    say "role policy $IAM_ROLE_NAME/$POLICY_NAME" absent
-  fi
-  if aws_try NoSuchEntity iam delete-role --role-name "$IAM_ROLE_NAME"; then
-    say "role $IAM_ROLE_NAME" deleted
-  else
-    say "role $IAM_ROLE_NAME" absent
-  fi
+  delete_resource "function $LAMBDA_NAME (and permission $STATEMENT_ID)" ResourceNotFoundException \
+    lambda delete-function --function-name "$LAMBDA_NAME"
+  delete_resource "role policy $IAM_ROLE_NAME/$POLICY_NAME" NoSuchEntity \
+    iam delete-role-policy --role-name "$IAM_ROLE_NAME" --policy-name "$POLICY_NAME"
+  delete_resource "role $IAM_ROLE_NAME" NoSuchEntity iam delete-role --role-name "$IAM_ROLE_NAME"
 }
 
 # Made by the function itself on its first run, not by provision.sh; it is the function's.
 log_group() {
-  if aws_try ResourceNotFoundException logs delete-log-group --log-group-name "$LOG_GROUP"; then
-    say "log group $LOG_GROUP" deleted
-  else
-    say "log group $LOG_GROUP" absent
-  fi
+  delete_resource "log group $LOG_GROUP" ResourceNotFoundException \
+    logs delete-log-group --log-group-name "$LOG_GROUP"
 }
 
 bucket() {
@@ -92,11 +90,8 @@ table() {
 }
 
 collection() {
-  if aws_try ResourceNotFoundException rekognition delete-collection --collection-id "$REKOGNITION_COLLECTION_NAME"; then
-    say "collection $REKOGNITION_COLLECTION_NAME" deleted
-  else
-    say "collection $REKOGNITION_COLLECTION_NAME" absent
-  fi
+  delete_resource "collection $REKOGNITION_COLLECTION_NAME" ResourceNotFoundException \
+    rekognition delete-collection --collection-id "$REKOGNITION_COLLECTION_NAME"
 }
 
 if [ -n "$keep_data" ]; then

@@ -36,15 +36,6 @@ def jpeg(image: Image.Image, quality: int = 90) -> bytes:
     return out.getvalue()
 
 
-def letterbox(data: bytes, size: tuple[int, int] = (640, 480)) -> Image.Image:
-    """The photo scaled into a size-sized frame, as a webcam would deliver it."""
-    image = Image.open(io.BytesIO(data)).convert("RGB")
-    image.thumbnail(size)
-    frame = Image.new("RGB", size)
-    frame.paste(image, ((size[0] - image.width) // 2, (size[1] - image.height) // 2))
-    return frame
-
-
 @pytest.fixture(scope="session", autouse=True)
 def faces_available() -> None:
     if not (FACES_DIR / "people").is_dir():

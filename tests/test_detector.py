@@ -20,7 +20,9 @@ from facerec import detector
 from facerec import faces as facelib
 from facerec.descriptor import ModelFileError
 from facerec.detector import Detection, FastDetector, best_detector, dlib_detect
+from facerec.quality import QUALITY_BARS
 from facerec.settings import load
+from tests.frames import letterbox
 
 FACES_DIR = Path(os.environ.get("FACEREC_FACES_DIR", Path(__file__).resolve().parents[2] / "shared" / "faces"))
 BOX_LIMIT_PX = 2
@@ -44,14 +46,6 @@ def shrunk(pixels: np.ndarray, width: int) -> np.ndarray:
 
 def rotated(pixels: np.ndarray, degrees: float) -> np.ndarray:
     return np.asarray(Image.fromarray(pixels).rotate(degrees, Image.BILINEAR, expand=True))
-
-
-def letterboxed(pixels: np.ndarray, size: tuple[int, int] = (640, 480)) -> np.ndarray:
-    image = Image.fromarray(pixels)
-    image.thumbnail(size)
-    frame = Image.new("RGB", size)
-    frame.paste(image, ((size[0] - image.width) // 2, (size[1] - image.height) // 2))
-    return np.asarray(frame)
 
 
 @pytest.fixture(scope="module")
@@ -233,7 +227,7 @@ def test_the_engine_runs_dlibs_detector_when_the_settings_say_so(tmp_path: Path,
     "name, count", [("kit_and_rose.jpg", 2), ("obama_and_biden_1.jpg", 2), ("obama_and_biden_2.jpg", 3)]
 )
 def test_group_photos_at_webcam_size_find_every_face(engine: facelib.Models, name: str, count: int) -> None:
-    frame = letterboxed(pixels_of(f"groups/{name}"))
+    frame = np.asarray(letterbox(pixels_of(f"groups/{name}")))
     assert facelib.is_live_frame(frame.shape[1], frame.shape[0])
     found = facelib.find_faces(facelib.Picture(frame), describe=False)
     assert len(found) == count, [f.box for f in found]
@@ -276,7 +270,7 @@ def test_a_photo_with_three_small_turned_faces_indexes_three(tmp_path: Path, fac
 
 
 def test_small_sharp_faces_are_small_not_blurry(engine: facelib.Models) -> None:
-    bar = facelib.QUALITY_BARS["AUTO"]
+    bar = QUALITY_BARS["AUTO"]
     sharp = facelib.find_faces(facelib.Picture(small_faces_photo()))
     assert len(sharp) == 3
     assert all(f.sharpness >= bar.min_sharpness for f in sharp), [f.sharpness for f in sharp]

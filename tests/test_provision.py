@@ -8,13 +8,15 @@ without Docker but cannot run them, so nothing here invokes the function: the
 app's `reindex` runs lambda.py's handler in process instead, over the same
 clients.
 
-The us-east-1 deployment is one story told in file order (first run, second
-run, the app on it, drift repaired, teardown): each test builds on the one
-before, as a person would run the commands.
+Each test makes its own deployment, under names no other test uses (fixtures
+`fresh`: nothing made yet, and `provisioned`: provision.sh has run once), so
+that any one of them runs alone (-k) and in any order.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import importlib.util
 import io
 import json
@@ -23,8 +25,10 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import urllib.parse
 import urllib.request
+import uuid
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -202,14 +206,18 @@ def names(tag: str) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="module")
-def deployment(moto_url: str, rekognition_url: str) -> Deployment:
-    return Deployment("us-east-1", names("use1"), moto_url, rekognition_url)
+@pytest.fixture
+def fresh(moto_url: str, rekognition_url: str) -> Deployment:
+    """A us-east-1 deployment under names of its own, nothing made yet."""
+    return Deployment("us-east-1", names(uuid.uuid4().hex[:8]), moto_url, rekognition_url)
 
 
-@pytest.fixture(scope="module")
-def first_run(deployment: Deployment) -> Run:
-    return deployment.run("provision")
+@pytest.fixture
+def provisioned(fresh: Deployment) -> Deployment:
+    """A deployment as a person's first run of provision.sh leaves it."""
+    run = fresh.run("provision")
+    assert run.returncode == 0, run.stderr
+    return fresh
 
 
 def resources(d: Deployment, location: str | None = None) -> dict:
@@ -282,24 +290,17 @@ def resources(d: Deployment, location: str | None = None) -> dict:
 
 
 def expected_code_sha() -> str:
-    """CodeSha256 of the package built from this checkout's lambda.py."""
-    return helper().code_sha256(_zip_bytes())
+    """CodeSha256 of the package the scripts build from this checkout's lambda.py."""
+    with tempfile.TemporaryDirectory() as folder:
+        return helper().build_lambda(Path(folder) / "lambda.zip")
 
 
-def _zip_bytes() -> bytes:
-    out = io.BytesIO()
-    info = zipfile.ZipInfo("lambda.py", date_time=(1980, 1, 1, 0, 0, 0))
-    info.external_attr = 0o100644 << 16
-    info.create_system = 3
-    with zipfile.ZipFile(out, "w") as archive:
-        archive.writestr(info, (ROOT / "lambda.py").read_bytes())
-    return out.getvalue()
+# A us-east-1 deployment: first run, second run, the app on it, drift repaired, status, teardown
 
 
-# The story, in order
-
-
-def test_first_run_creates_everything(deployment: Deployment, first_run: Run) -> None:
+def test_first_run_creates_everything(fresh: Deployment) -> None:
+    deployment = fresh
+    first_run = deployment.run("provision")
     assert first_run.returncode == 0, first_run.stderr
     n = deployment.names
     assert first_run.lines == {
@@ -320,7 +321,10 @@ def test_first_run_creates_everything(deployment: Deployment, first_run: Run) ->
         assert archive.namelist() == ["lambda.py"]
 
 
-def test_second_run_changes_nothing(deployment: Deployment, first_run: Run) -> None:
+def test_second_run_changes_nothing(fresh: Deployment) -> None:
+    deployment = fresh
+    first_run = deployment.run("provision")
+    assert first_run.returncode == 0, first_run.stderr
     before = resources(deployment)
     second = deployment.run("provision")
     assert second.returncode == 0, second.stderr
@@ -329,10 +333,9 @@ def test_second_run_changes_nothing(deployment: Deployment, first_run: Run) -> N
     assert resources(deployment) == before
 
 
-def test_app_on_the_aws_back_end(
-    deployment: Deployment, first_run: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_app_on_the_aws_back_end(provisioned: Deployment, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """The CLI with FACEREC_BACKEND=aws: boto3 honours the same AWS_ENDPOINT_URL* variables, no code change."""
+    deployment = provisioned
     from facerec.cli import main
 
     for name, value in deployment.env.items():
@@ -365,7 +368,8 @@ def test_app_on_the_aws_back_end(
     assert face["similarity"] > 90
 
 
-def test_drift_is_repaired(deployment: Deployment, first_run: Run) -> None:
+def test_drift_is_repaired(provisioned: Deployment) -> None:
+    deployment = provisioned
     n = deployment.names
     s3, dynamodb, iam, lam = (deployment.client(s) for s in ("s3", "dynamodb", "iam", "lambda"))
     bucket, function = n["S3_BUCKET_NAME"], n["LAMBDA_NAME"]
@@ -425,14 +429,15 @@ def _other_zip() -> bytes:
     return out.getvalue()
 
 
-def test_status_says_present(deployment: Deployment, first_run: Run) -> None:
-    status = deployment.run("status")
+def test_status_says_present(provisioned: Deployment) -> None:
+    status = provisioned.run("status")
     assert status.returncode == 0, status.stdout + status.stderr
     assert len(status.lines) == 8
     assert set(status.lines.values()) == {"present"}, status.stdout
 
 
-def test_teardown_keeping_data_then_everything(deployment: Deployment, first_run: Run) -> None:
+def test_teardown_keeping_data_then_everything(provisioned: Deployment) -> None:
+    deployment = provisioned
     n = deployment.names
     bucket, table, collection = n["S3_BUCKET_NAME"], n["DYNAMODB_TABLE_NAME"], n["REKOGNITION_COLLECTION_NAME"]
     s3, dynamodb, rekognition = deployment.client("s3"), deployment.client("dynamodb"), deployment.client("rekognition")
@@ -501,8 +506,10 @@ def test_lambda_zip_imports_with_the_standard_library_and_boto3_alone(tmp_path: 
     aws_helper = helper()
     first, second = tmp_path / "one.zip", tmp_path / "two.zip"
     sha = aws_helper.build_lambda(first)
-    assert aws_helper.build_lambda(second) == sha == expected_code_sha()
-    assert first.read_bytes() == second.read_bytes()
+    # Lambda's CodeSha256 is the base64 of the package's SHA-256: what provision.sh compares with.
+    assert sha == base64.b64encode(hashlib.sha256(first.read_bytes()).digest()).decode("ascii")
+    assert aws_helper.build_lambda(second) == sha
+    assert first.read_bytes() == second.read_bytes()  # the same bytes every time: no spurious updates
     with zipfile.ZipFile(first) as archive:
         assert archive.namelist() == ["lambda.py"]
         assert archive.read("lambda.py") == (ROOT / "lambda.py").read_bytes()

@@ -10,7 +10,8 @@ from PIL import Image
 
 from facerec.errors import InvalidImage, InvalidName, NotEnrolled
 from facerec.service import FaceService
-from tests.conftest import jpeg, letterbox, people, photo
+from tests.conftest import jpeg, people, photo
+from tests.frames import letterbox
 from tests.local.test_rekognition import png_claiming
 
 

@@ -19,9 +19,7 @@ from facerec.service import CheckedFace
 
 def overlays_for(faces: list[CheckedFace]) -> list[Overlay]:
     """Names over faces: blue with the similarity, grey for Unknown."""
-    return [
-        Overlay(f.box.left, f.box.top, f.box.width, f.box.height, label(f), BLUE if f.name else GREY) for f in faces
-    ]
+    return [Overlay(f.box, label(f), BLUE if f.name else GREY) for f in faces]
 
 
 def label(face: CheckedFace) -> str:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from facerec.boxes import RatioBox
+
 GREEN = (46, 160, 67)
 RED = (207, 34, 46)
 BLUE = (9, 105, 218)
@@ -15,12 +17,9 @@ GREY = (110, 119, 129)
 
 @dataclass(frozen=True)
 class Overlay:
-    """A box in ratios of the picture's size, with a label and a colour."""
+    """A box over a face, with a label and a colour."""
 
-    left: float
-    top: float
-    width: float
-    height: float
+    box: RatioBox
     label: str
     color: tuple[int, int, int]
 
@@ -49,12 +48,8 @@ def draw(pixels: np.ndarray | Image.Image, overlays: list[Overlay], size: tuple[
     pen = ImageDraw.Draw(image)
     text_font = font(max(12, image.width // 40))
     for o in overlays:
-        box = (
-            o.left * image.width,
-            o.top * image.height,
-            (o.left + o.width) * image.width,
-            (o.top + o.height) * image.height,
-        )
+        on_image = o.box.pixels(image.width, image.height)
+        box = (on_image.left, on_image.top, on_image.right, on_image.bottom)
         pen.rectangle(box, outline=o.color, width=3)
         if o.label:
             left, top, right, bottom = pen.textbbox((box[0], box[1]), o.label, font=text_font)

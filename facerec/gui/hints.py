@@ -8,7 +8,7 @@ import numpy as np
 
 from facerec import faces as facelib
 from facerec.gui.drawing import GREEN, RED, Overlay
-from facerec.local.rekognition import QUALITY_BARS
+from facerec.quality import QUALITY_BARS
 
 # The enrolment bar: the same one the indexer applies (IndexFaces' AUTO filter).
 ENROL_BAR = QUALITY_BARS["AUTO"]
@@ -47,7 +47,7 @@ def enrolment_hint(pixels: np.ndarray) -> Hint:
         reasons = [REASON_WORDS[r] for r in advice(ENROL_BAR.reasons(face))]
         color = GREEN if not reasons and len(found) == 1 else RED
         label = ", ".join(reasons) if reasons else ("" if len(found) == 1 else "one face at a time")
-        overlays.append(_overlay(face.box, picture, label, color))
+        overlays.append(Overlay(face.box.ratios(picture.width, picture.height), label, color))
     if len(found) > 1:
         return Hint(False, f"{len(found)} faces in view: one person at a time", tuple(overlays))
     if overlays[0].color == RED:
@@ -60,14 +60,3 @@ def advice(reasons: list[str]) -> list[str]:
     if "SMALL_BOUNDING_BOX" in reasons:
         return [r for r in reasons if r not in MASKED_BY_SMALL]
     return reasons
-
-
-def _overlay(box: facelib.Box, picture: facelib.Picture, label: str, color: tuple[int, int, int]) -> Overlay:
-    return Overlay(
-        box.left / picture.width,
-        box.top / picture.height,
-        box.width / picture.width,
-        box.height / picture.height,
-        label,
-        color,
-    )

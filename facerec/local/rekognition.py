@@ -4,17 +4,7 @@ Faces are found, aligned and described by dlib (facerec.faces); collections
 and descriptors persist in SQLite (facerec.local.store); responses, errors and
 parameter checks follow botocore's model of Rekognition.
 
-Similarity. dlib's descriptor puts two photos of one person at a Euclidean
-distance under 0.6 (its authors' threshold, 99.38% on LFW), and the photos in
-../shared/faces at most 0.525 apart within a person and at least 0.704 across
-people. Rekognition's default threshold is 80. We map distance d to
-
-    similarity = 100 / (1 + exp(SLOPE * (d - MIDPOINT)))
-
-with SLOPE = 20 and MIDPOINT chosen so that d = 0.6 gives exactly 80. Then
-same-person pairs score 95 and up (d <= 0.525), different people 33 and down
-(d >= 0.704), d = 0.4 gives 99.5: at the default threshold of 80 the engine
-decides exactly as dlib's own 0.6 rule does, and scores read as Rekognition's.
+Similarity is calibrated in facerec.similarity, the quality bars are facerec.quality's.
 """
 
 from __future__ import annotations
@@ -35,7 +25,9 @@ from facerec.landmarks import default_landmarks
 from facerec.local.base import LocalClient, ServiceError, operation
 from facerec.local.store import FaceStore, NewFace, StoredFace, TooManyTags
 from facerec.paths import private_dir
+from facerec.quality import QUALITY_BARS
 from facerec.settings import ModelSettings
+from facerec.similarity import DEFAULT_THRESHOLD, distance_for, similarity
 
 # A version number, as Rekognition gives ("7.0" for collections made today), so that clients that
 # parse or compare it work; the engine answers as face model 7.0 does (no OrientationCorrection).
@@ -45,7 +37,6 @@ MAX_S3_IMAGE_BYTES = 15 * 1024 * 1024
 MIN_IMAGE_SIDE = 80
 ACCOUNT = "000000000000"
 
-DEFAULT_THRESHOLD = 80.0
 DEFAULT_USER_SEARCH_THRESHOLD = 80.0  # SearchUsers, SearchUsersByImage
 DEFAULT_ASSOCIATION_THRESHOLD = 75.0  # AssociateFaces
 MAX_FACES_PER_USER = 100
@@ -53,9 +44,6 @@ MAX_TAGS = 50  # AWS's limit of user tags per resource
 # How a user (several faces) is matched: by the mean of its descriptors, which separated people
 # better than the nearest face on ../shared/faces (bench/user_matching.py: margin 0.211 against 0.184).
 USER_MATCH_RULE = "mean"
-MATCH_DISTANCE = 0.6  # dlib's decision distance, which DEFAULT_THRESHOLD stands for
-SIMILARITY_SLOPE = 20.0
-SIMILARITY_MIDPOINT = MATCH_DISTANCE + math.log(100.0 / DEFAULT_THRESHOLD - 1.0) / -SIMILARITY_SLOPE
 
 
 def user_distances(owners: list[str], vectors: np.ndarray, query: np.ndarray, rule: str) -> dict[str, float]:
@@ -82,24 +70,6 @@ def user_distances(owners: list[str], vectors: np.ndarray, query: np.ndarray, ru
 def _index_of(owners: list[str], users: list[str]) -> np.ndarray:
     position = {u: i for i, u in enumerate(users)}
     return np.fromiter((position[o] for o in owners), dtype=np.int64, count=len(owners))
-
-
-def similarity(distance: float) -> float:
-    """Rekognition-style similarity (0-100) of two descriptors `distance` apart."""
-    return 100.0 / (1.0 + math.exp(SIMILARITY_SLOPE * (distance - SIMILARITY_MIDPOINT)))
-
-
-def distance_for(threshold: float) -> float:
-    """The largest descriptor distance whose similarity is at least `threshold`."""
-    if threshold <= 0:
-        return math.inf
-    if threshold >= 100:
-        return 0.0
-    return SIMILARITY_MIDPOINT + math.log(100.0 / threshold - 1.0) / SIMILARITY_SLOPE
-
-
-# The quality policy (bars per QualityFilter level) lives with the faces it judges.
-QUALITY_BARS = facelib.QUALITY_BARS
 
 
 class LocalRekognition(LocalClient):
@@ -189,7 +159,7 @@ class LocalRekognition(LocalClient):
                 image_id=image_id,
                 external_image_id=ExternalImageId,
                 confidence=face.confidence,
-                **_ratio_box(face.box, picture),
+                box=face.box.ratios(picture.width, picture.height),
             )
             new.append(NewFace(stored, face.descriptor))
             records.append({"Face": _face_json(stored), "FaceDetail": detail})
@@ -508,7 +478,7 @@ class LocalRekognition(LocalClient):
             )
         matches = self._matches(CollectionId, largest.descriptor, FaceMatchThreshold, MaxFaces)
         return {
-            "SearchedFaceBoundingBox": _box_json(_ratio_box(largest.box, picture)),
+            "SearchedFaceBoundingBox": largest.box.ratios(picture.width, picture.height).to_aws(),
             "SearchedFaceConfidence": largest.confidence,
             "FaceMatches": matches,
             "FaceModelVersion": FACE_MODEL_VERSION,
@@ -547,7 +517,7 @@ class LocalRekognition(LocalClient):
         matches.sort(key=lambda m: m["Similarity"], reverse=True)
         return {
             "SourceImageFace": {
-                "BoundingBox": _box_json(_ratio_box(source.box, source_picture)),
+                "BoundingBox": source.box.ratios(source_picture.width, source_picture.height).to_aws(),
                 "Confidence": source.confidence,
             },
             "FaceMatches": matches,
@@ -663,23 +633,10 @@ def _token_to_seq(token: str) -> int:
     return int(token)
 
 
-def _ratio_box(box: facelib.Box, picture: facelib.Picture) -> dict:
-    return {
-        "left": box.left / picture.width,
-        "top": box.top / picture.height,
-        "width": box.width / picture.width,
-        "height": box.height / picture.height,
-    }
-
-
-def _box_json(box: dict) -> dict:
-    return {"Width": box["width"], "Height": box["height"], "Left": box["left"], "Top": box["top"]}
-
-
 def _face_json(face: StoredFace) -> dict:
     result = {
         "FaceId": face.face_id,
-        "BoundingBox": {"Width": face.width, "Height": face.height, "Left": face.left, "Top": face.top},
+        "BoundingBox": face.box.to_aws(),
         "ImageId": face.image_id,
         "Confidence": face.confidence,
         "IndexFacesModelVersion": FACE_MODEL_VERSION,
@@ -693,7 +650,7 @@ def _face_json(face: StoredFace) -> dict:
 
 def _compared_face(face: facelib.Face, picture: facelib.Picture) -> dict:
     return {
-        "BoundingBox": _box_json(_ratio_box(face.box, picture)),
+        "BoundingBox": face.box.ratios(picture.width, picture.height).to_aws(),
         "Confidence": face.confidence,
         "Landmarks": _landmarks_json(face, picture),
         "Pose": {"Roll": face.pose.roll, "Yaw": face.pose.yaw, "Pitch": face.pose.pitch},

@@ -17,10 +17,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import re
 import sqlite3
-import tempfile
 import threading
 import time
 from datetime import datetime, timezone
@@ -34,10 +32,13 @@ from facerec.local.base import LocalClient, ServiceError, operation
 from facerec.local.delivery import SCHEMA as DELIVERY_SCHEMA
 from facerec.local.delivery import Courier, Functions
 from facerec.local.sqlite import forget_deleted, open_database, transaction
-from facerec.paths import private_dir
+from facerec.paths import private_dir, write_private
 from facerec.s3_events import invocations
+from facerec.settings import NAME_RULES
 
-VALID_BUCKET = re.compile(r"[a-zA-Z0-9.\-_]{1,255}")
+VALID_BUCKET = re.compile(r"[a-zA-Z0-9.\-_]{1,255}")  # botocore's check before sending
+# S3's own rule for new buckets (3-63 lowercase letters, digits, dots and hyphens), the one settings check.
+BUCKET_NAME = re.compile(NAME_RULES["S3_BUCKET_NAME"][0])
 SCHEMA = (
     """
 CREATE TABLE IF NOT EXISTS buckets (name TEXT PRIMARY KEY, created TEXT NOT NULL);
@@ -82,6 +83,9 @@ class LocalS3(LocalClient):
 
     @operation("CreateBucket")
     def create_bucket(self, Bucket: str, **_: Any) -> dict:
+        folder = self._bucket_dir(Bucket)  # before any row: a refused name leaves nothing behind
+        if not BUCKET_NAME.fullmatch(Bucket):
+            raise ServiceError("InvalidBucketName", "The specified bucket is not valid.")
         with self._lock:
             cursor = self._db.execute("INSERT OR IGNORE INTO buckets VALUES (?, ?)", (Bucket, _now().isoformat()))
             if cursor.rowcount == 0:
@@ -89,7 +93,7 @@ class LocalS3(LocalClient):
                     "BucketAlreadyOwnedByYou",
                     "Your previous request to create the named bucket succeeded and you already own it.",
                 )
-        private_dir(self._bucket_dir(Bucket))
+        private_dir(folder)
         return {"Location": f"/{Bucket}"}
 
     @operation("HeadBucket")
@@ -136,7 +140,7 @@ class LocalS3(LocalClient):
         data = Body.read() if hasattr(Body, "read") else (Body.encode() if isinstance(Body, str) else bytes(Body))
         etag = f'"{hashlib.md5(data).hexdigest()}"'
         path = self._object_path(Bucket, Key)
-        _write_atomically(path, data)
+        write_private(path, data)
         with transaction(self._db, self._lock) as db:
             db.execute(
                 "INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -295,29 +299,17 @@ class LocalS3(LocalClient):
             raise ServiceError(code, "The specified bucket does not exist" if code != "404" else "Not Found")
 
     def _bucket_dir(self, bucket: str) -> Path:
-        # The rule botocore applies before sending; it also keeps the name a plain folder name.
-        if not VALID_BUCKET.fullmatch(bucket) or bucket in {".", ".."}:
+        # botocore's rule before sending, then S3's answer to the two names that are not folders of their own.
+        if not VALID_BUCKET.fullmatch(bucket):
             raise ParamValidationError(
                 report=f'Invalid bucket name "{bucket}": Bucket name must match the regex "{VALID_BUCKET.pattern}"'
             )
+        if bucket in {".", ".."}:
+            raise ServiceError("InvalidBucketName", "The specified bucket is not valid.")
         return self.root / bucket
 
     def _object_path(self, bucket: str, key: str) -> Path:
         return self._bucket_dir(bucket) / hashlib.sha256(key.encode("utf-8")).hexdigest()
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    private_dir(path.parent)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def _now() -> datetime:

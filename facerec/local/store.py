@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
+from facerec.boxes import RatioBox
 from facerec.faces import DESCRIPTOR_SIZE
 from facerec.local.sqlite import forget_deleted, open_database, transaction
 
@@ -77,13 +78,12 @@ class TooManyTags(Exception):
 
 @dataclass(frozen=True)
 class StoredFace:
+    """A face as a collection keeps it and ListFaces shows it; its descriptor travels apart (NewFace, face())."""
+
     face_id: str
     image_id: str
     external_image_id: str | None
-    left: float
-    top: float
-    width: float
-    height: float
+    box: RatioBox
     confidence: float
     user_id: str | None = None
 
@@ -212,10 +212,10 @@ class FaceStore:
                 f.face.face_id,
                 f.face.image_id,
                 f.face.external_image_id,
-                f.face.left,
-                f.face.top,
-                f.face.width,
-                f.face.height,
+                f.face.box.left,
+                f.face.box.top,
+                f.face.box.width,
+                f.face.box.height,
                 f.face.confidence,
                 now,
                 np.asarray(f.descriptor, dtype=np.float32).tobytes(),
@@ -265,7 +265,7 @@ class FaceStore:
         args.append(limit)
         with self._lock:
             rows = self._db.execute(query, args).fetchall()
-        return [(r[0], StoredFace(*r[1:])) for r in rows]
+        return [(r[0], _stored_face(r[1:])) for r in rows]
 
     def face(self, collection: str, face_id: str) -> tuple[StoredFace, np.ndarray] | None:
         with self._lock:
@@ -275,7 +275,7 @@ class FaceStore:
             ).fetchone()
         if row is None:
             return None
-        return StoredFace(*row[:-1]), np.frombuffer(row[-1], dtype=np.float32)
+        return _stored_face(row[:-1]), np.frombuffer(row[-1], dtype=np.float32)
 
     def faces_by_seq(self, seqs: list[int]) -> dict[int, StoredFace]:
         if not seqs:
@@ -285,7 +285,7 @@ class FaceStore:
                 f"SELECT f.seq, {_FACE_COLUMNS} FROM {_FACES} WHERE f.seq IN ({','.join('?' * len(seqs))})",
                 [int(s) for s in seqs],
             ).fetchall()
-        return {r[0]: StoredFace(*r[1:]) for r in rows}
+        return {r[0]: _stored_face(r[1:]) for r in rows}
 
     # Users
 
@@ -499,6 +499,12 @@ def _empty(capacity: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         np.empty((capacity, DESCRIPTOR_SIZE), dtype=np.float32),
         np.empty(capacity, dtype=np.float32),
     )
+
+
+def _stored_face(row: tuple) -> StoredFace:
+    """A StoredFace from the columns _FACE_COLUMNS names, in their order."""
+    face_id, image_id, external_image_id, left, top, width, height, confidence, user_id = row
+    return StoredFace(face_id, image_id, external_image_id, RatioBox(left, top, width, height), confidence, user_id)
 
 
 _FACE_COLUMNS = "f.face_id, f.image_id, f.external_image_id, f.left, f.top, f.width, f.height, f.confidence, u.user_id"

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import letterbox, photo
+from tests.conftest import photo
+from tests.frames import letterbox
 
 
 @pytest.fixture(scope="session")

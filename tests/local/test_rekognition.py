@@ -17,9 +17,11 @@ from botocore import xform_name
 from botocore.exceptions import ClientError, ParamValidationError
 from PIL import Image, ImageEnhance, ImageFilter
 
-from facerec.local.rekognition import DEFAULT_THRESHOLD, LocalRekognition, distance_for, similarity
+from facerec.local.rekognition import LocalRekognition
 from facerec.local.s3 import LocalS3
-from tests.conftest import FACES_DIR, ROOT, jpeg, letterbox, people, photo
+from facerec.similarity import DEFAULT_THRESHOLD
+from tests.conftest import FACES_DIR, ROOT, jpeg, people, photo
+from tests.frames import letterbox
 from tests.local.checked import CheckedClient
 
 COLLECTION = "faces"
@@ -443,6 +445,7 @@ def test_users_persist_and_go_with_their_faces_and_collection(data_dir: Path, s3
 def test_a_user_has_at_most_100_faces(rekognition: CheckedClient) -> None:
     import numpy as np
 
+    from facerec.boxes import RatioBox
     from facerec.local.store import NewFace, StoredFace
 
     engine = rekognition._client
@@ -451,7 +454,10 @@ def test_a_user_has_at_most_100_faces(rekognition: CheckedClient) -> None:
     ids = [str(uuid.uuid4()) for _ in range(101)]
     engine.store.add_faces(
         COLLECTION,
-        [NewFace(StoredFace(i, "img", None, 0.1, 0.1, 0.2, 0.2, 99.0), base + 0.001 * n) for n, i in enumerate(ids)],
+        [
+            NewFace(StoredFace(i, "img", None, RatioBox(0.1, 0.1, 0.2, 0.2), 99.0), base + 0.001 * n)
+            for n, i in enumerate(ids)
+        ],
     )
     rekognition.create_user(CollectionId=COLLECTION, UserId="many")
     assert (
@@ -544,15 +550,7 @@ def test_data_is_private_to_its_owner(data_dir: Path, enrolled: CheckedClient) -
         assert stat.S_IMODE((data_dir / name).stat().st_mode) == 0o600
 
 
-# Similarity and shapes
-
-
-def test_similarity_is_calibrated_to_dlibs_threshold() -> None:
-    assert similarity(0.6) == pytest.approx(80.0)
-    assert similarity(0.525) > 94 and similarity(0.704) < 40
-    assert similarity(0.0) > 99.9 and similarity(2.0) < 0.001
-    for threshold in (50, 80, 95, 99):
-        assert similarity(distance_for(threshold)) == pytest.approx(threshold)
+# Shapes
 
 
 def test_every_operation_answers_in_botocores_shapes(enrolled: CheckedClient) -> None:

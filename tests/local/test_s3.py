@@ -7,7 +7,7 @@ from pathlib import Path
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ParamValidationError
 from moto import mock_aws
 
 from facerec.local.s3 import LocalS3
@@ -71,6 +71,31 @@ def test_keys_never_leave_the_buckets_folder(tmp_path: Path) -> None:
     assert not (tmp_path / "escaped.txt").exists()
     for key in keys:
         assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == key.encode()
+
+
+# Names botocore refuses before sending (not a plain name), and names S3 itself refuses (InvalidBucketName).
+REFUSED_BY_BOTOCORE = ["../x", "a/b", "/abs", "/tmp/escaped", "a\\b"]
+REFUSED_BY_S3 = ["..", ".", "ab", "x" * 64]
+
+
+def files_under(folder: Path) -> set[Path]:
+    return {p for p in folder.rglob("*")}
+
+
+@pytest.mark.parametrize("name", REFUSED_BY_BOTOCORE + REFUSED_BY_S3)
+def test_a_bucket_name_that_is_not_a_plain_name_is_refused_and_creates_nothing(s3, tmp_path: Path, name: str) -> None:
+    before = files_under(tmp_path)
+    expected = ParamValidationError if name in REFUSED_BY_BOTOCORE else ClientError
+    with pytest.raises(expected) as refused:
+        s3.create_bucket(Bucket=name)
+    if expected is ClientError:
+        assert refused.value.response["Error"]["Code"] == "InvalidBucketName"
+    assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == [BUCKET]
+    assert files_under(tmp_path) == before  # no folder made, inside the data folder or out of it
+    assert not (tmp_path / "x").exists() and not Path("/tmp/escaped").exists()
+    with pytest.raises((ParamValidationError, ClientError)):
+        s3.put_object(Bucket=name, Key="k", Body=b"x")
+    assert files_under(tmp_path) == before
 
 
 def test_notifications_deliver_s3s_event_to_the_named_function(tmp_path: Path) -> None:

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import numpy as np
 
+from facerec.boxes import RatioBox
 from facerec.local.store import SCAN_CHUNK, FaceStore, NewFace, StoredFace, squared_distances
 
 
 def stored(index: int) -> StoredFace:
-    return StoredFace(str(uuid.uuid4()), "image", f"ext{index}", 0.1, 0.1, 0.2, 0.2, 99.0)
+    return StoredFace(str(uuid.uuid4()), "image", f"ext{index}", RatioBox(0.1, 0.1, 0.2, 0.2), 99.0)
 
 
 def test_squared_distances_match_brute_force_across_chunks() -> None:
