@@ -29,6 +29,7 @@ from pathlib import Path
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from botocore.credentials import ReadOnlyCredentials as KeyPair  # (access_key, secret_key, token)
 
 from facerec.paths import write_private
 
@@ -56,13 +57,6 @@ class AuthError(Exception):
         self.code = code
         self.message = message
         self.status = 403
-
-
-@dataclass(frozen=True)
-class KeyPair:
-    access_key: str
-    secret_key: str
-    token: str | None = None
 
 
 @dataclass(frozen=True)
@@ -188,8 +182,7 @@ def environment_pair() -> KeyPair | None:
     credentials = session.get_credentials()
     if credentials is None:
         return None
-    frozen = credentials.get_frozen_credentials()
-    return KeyPair(frozen.access_key, frozen.secret_key, frozen.token)
+    return credentials.get_frozen_credentials()
 
 
 def file_pairs(path: Path) -> list[KeyPair]:
@@ -210,6 +203,7 @@ def make_pair_file(path: Path) -> KeyPair:
     pair = KeyPair(
         "AKIA" + "".join(secrets.choice(string.ascii_uppercase + "234567") for _ in range(16)),
         secrets.token_urlsafe(30)[:40],
+        None,
     )
     text = f"[{PROFILE}]\naws_access_key_id = {pair.access_key}\naws_secret_access_key = {pair.secret_key}\n"
     write_private(path, text.encode("utf-8"))

@@ -924,7 +924,7 @@ def in_process_server(tmp_path: Path, limits) -> Iterator[str]:
     from facerec.server import make_server
     from facerec.settings import load
 
-    pair = sigv4.KeyPair(FAKE_CREDENTIALS["aws_access_key_id"], FAKE_CREDENTIALS["aws_secret_access_key"])
+    pair = sigv4.KeyPair(FAKE_CREDENTIALS["aws_access_key_id"], FAKE_CREDENTIALS["aws_secret_access_key"], None)
     engine = LocalRekognition(tmp_path / "data", models=load(env_file=None).models)
     server = make_server(engine, "127.0.0.1", 0, [pair], limits)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

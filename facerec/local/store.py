@@ -23,6 +23,17 @@ from facerec.boxes import RatioBox
 from facerec.faces import DESCRIPTOR_SIZE
 from facerec.local.sqlite import forget_deleted, open_database, transaction
 
+
+def _collection_table(name: str, key: list[str], values: list[str]) -> str:
+    """A table of one collection's data, keyed within the collection: its rows go with the collection."""
+    columns = "".join(f"    {column} TEXT NOT NULL,\n" for column in [*key, *values])
+    return (
+        f"CREATE TABLE IF NOT EXISTS {name} (\n"
+        "    collection TEXT NOT NULL REFERENCES collections(name) ON DELETE CASCADE,\n"
+        f"{columns}    PRIMARY KEY (collection, {', '.join(key)})\n);"
+    )
+
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS collections (
     name TEXT PRIMARY KEY,
@@ -42,12 +53,7 @@ CREATE TABLE IF NOT EXISTS faces (
     descriptor BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS faces_by_collection ON faces(collection, seq);
-CREATE TABLE IF NOT EXISTS users (
-    collection TEXT NOT NULL REFERENCES collections(name) ON DELETE CASCADE,
-    user_id TEXT NOT NULL,
-    created TEXT NOT NULL,
-    PRIMARY KEY (collection, user_id)
-);
+{users}
 CREATE TABLE IF NOT EXISTS user_faces (  -- a face belongs to at most one user
     face_id TEXT PRIMARY KEY REFERENCES faces(face_id) ON DELETE CASCADE,
     collection TEXT NOT NULL,
@@ -55,21 +61,14 @@ CREATE TABLE IF NOT EXISTS user_faces (  -- a face belongs to at most one user
     FOREIGN KEY (collection, user_id) REFERENCES users(collection, user_id) ON DELETE CASCADE
 );
 CREATE INDEX IF NOT EXISTS user_faces_by_user ON user_faces(collection, user_id);
-CREATE TABLE IF NOT EXISTS tags (
-    collection TEXT NOT NULL REFERENCES collections(name) ON DELETE CASCADE,
-    key TEXT NOT NULL,
-    value TEXT NOT NULL,
-    PRIMARY KEY (collection, key)
-);
-CREATE TABLE IF NOT EXISTS requests (  -- answers to requests with a ClientRequestToken, for retries
-    collection TEXT NOT NULL REFERENCES collections(name) ON DELETE CASCADE,
-    operation TEXT NOT NULL,
-    token TEXT NOT NULL,
-    fingerprint TEXT NOT NULL,
-    response TEXT NOT NULL,
-    PRIMARY KEY (collection, operation, token)
-);
-"""
+{tags}
+{requests}
+""".format(
+    users=_collection_table("users", ["user_id"], ["created"]),
+    tags=_collection_table("tags", ["key"], ["value"]),
+    # answers to requests with a ClientRequestToken, for retries
+    requests=_collection_table("requests", ["operation", "token"], ["fingerprint", "response"]),
+)
 
 
 class TooManyTags(Exception):
