@@ -40,8 +40,8 @@ CNN_UPSAMPLE = 1
 LIVE_MAX_PIXELS = 640 * 480
 LIVE_HOG_SCALE = 1.3
 # Peak memory of analysing an image, measured with ru_maxrss: about 18 bytes a pixel to decode it and
-# turn it upright (a 40 MP JPEG: ~700 MB), and about 560 bytes a searched pixel for the CNN's doubled
-# pyramid (a 1920x1080 photo: 1.09 GB; 1280x1024: 0.70 GB; 1000x700: 0.38 GB).
+# turn it upright (a 40 MP JPEG: ~700 MB), and up to about 575 bytes a searched pixel for the CNN's
+# doubled pyramid, run in bands (a 1920x1080 photo: 1.14 GB; 1317x987: 0.70 GB; see detector.BAND_ROWS).
 DECODE_BYTES_PER_PIXEL = 18
 CNN_BYTES_PER_PIXEL = 580
 CHIP_SIZE = 150
