@@ -356,8 +356,8 @@ def _head(g: _GraphBuilder, op: Conv, value: str, output: str) -> str:
     maps = g.node("Conv", [value, g.constant(np.ascontiguousarray(taps), "taps")], kernel_shape=[1, 1])
     maps = g.node("Pad", [maps, _ints(g, 0, 0, pad, pad, 0, 0, pad, pad)])
     # the taps of one column dx (every size-th map), shifted along the columns: one map per row of taps
-    by_row = _sum(g, [_shifted(g, maps, 1, (dx, None, size), 3, dx, size) for dx in range(size)])
-    summed = _sum(g, [_shifted(g, by_row, 1, (dy, dy + 1, 1), 2, dy, size) for dy in range(size)])
+    by_row = _sum(g, [_shifted(g, maps, (dx, END, size), 3, dx, size) for dx in range(size)])
+    summed = _sum(g, [_shifted(g, by_row, (dy, dy + 1, 1), 2, dy, size) for dy in range(size)])
     return g.node("Add", [summed, g.constant(op.bias.reshape(1, 1, 1, 1), "bias")], output)
 
 
@@ -365,20 +365,15 @@ def _ints(g: _GraphBuilder, *values: int) -> str:
     return g.constant(np.array(values, dtype=np.int64), "ints")
 
 
-def _shifted(
-    g: _GraphBuilder, value: str, pick_axis: int, pick: tuple[int, int | None, int], axis: int, shift: int, size: int
-) -> str:
-    """value's maps pick (start, end, step) along pick_axis, and along `axis` the window starting at `shift`.
+def _shifted(g: _GraphBuilder, value: str, channels: tuple[int, int, int], axis: int, shift: int, size: int) -> str:
+    """The maps `channels` (start, end, step) of value, cut along `axis` to the window starting at `shift`.
 
     The window is the padded length less size - 1, so its end counts back from the end.
     """
-    start, end, step = pick
-    last = END if end is None else end
+    start, end, step = channels
     window_end = shift - (size - 1) if shift < size - 1 else END
-    return g.node(
-        "Slice",
-        [value, _ints(g, start, shift), _ints(g, last, window_end), _ints(g, pick_axis, axis), _ints(g, step, 1)],
-    )
+    starts, ends = _ints(g, start, shift), _ints(g, end, window_end)
+    return g.node("Slice", [value, starts, ends, _ints(g, 1, axis), _ints(g, step, 1)])
 
 
 def _sum(g: _GraphBuilder, values: list[str]) -> str:
