@@ -542,6 +542,24 @@ def raw(server: str, request: bytes, timeout: float = 30) -> tuple[int, dict, by
         return response.status, dict(response.getheaders()), response.read()
 
 
+def detect_faces_at_once(server: str, body: bytes, count: int, timeout: float) -> list[str]:
+    """`count` signed DetectFaces requests sent together: "OK" or the error code of each answer."""
+    import threading
+
+    codes: list[str] = []
+
+    def detect() -> None:
+        status, headers, answer = raw(server, signed_request(server, body, "RekognitionService.DetectFaces"), timeout)
+        codes.append("OK" if status == 200 else parsed_error(status, headers, answer, "DetectFaces")["Code"])
+
+    threads = [threading.Thread(target=detect) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout + 60)
+    return codes
+
+
 def signed_request(server: str, body: bytes, target: str | None, method: str = "POST", **extra: str) -> bytes:
     """A signed HTTP request as bytes; `extra` headers are added after signing (not signed)."""
     headers = {"Content-Type": CONTENT, **({"X-Amz-Target": target} if target else {})}
@@ -853,21 +871,9 @@ def big_jpeg() -> bytes:
 
 def test_big_images_at_once_stay_within_the_memory_budget(tmp_path: Path) -> None:
     """Six 40 MP images at once: decoded a few at a time, the rest wait or are throttled as AWS throttles."""
-    import threading
-
     body = json.dumps({"Image": {"Bytes": base64.b64encode(big_jpeg()).decode()}}).encode()
     with server_process(server_env(tmp_path / "data"), tmp_path / "server.log") as (url, process):
-        codes: list[str] = []
-
-        def detect() -> None:
-            status, headers, answer = raw(url, signed_request(url, body, "RekognitionService.DetectFaces"), 180)
-            codes.append("OK" if status == 200 else parsed_error(status, headers, answer, "DetectFaces")["Code"])
-
-        threads = [threading.Thread(target=detect) for _ in range(6)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(240)
+        codes = detect_faces_at_once(url, body, 6, timeout=180)
         peak = peak_rss_mb(process.pid)
         print(f"six 40 MP images at once: {sorted(codes)}, server peak RSS {peak:.0f} MB")
         assert len(codes) == 6 and set(codes) <= {"OK", "ProvisionedThroughputExceededException"}
@@ -954,23 +960,11 @@ def test_connections_over_the_cap_are_told_to_slow_down(tmp_path: Path) -> None:
 
 
 def test_work_beyond_the_workers_is_throttled_as_aws_throttles(tmp_path: Path) -> None:
-    import threading
-
     from facerec.server import Limits
 
     body = json.dumps({"Image": {"Bytes": base64.b64encode(photos()[0]).decode()}}).encode()
     with in_process_server(tmp_path, Limits(workers=1, queue_wait=0.05)) as url:
-        codes: list[str] = []
-
-        def detect() -> None:
-            status, headers, answer = raw(url, signed_request(url, body, "RekognitionService.DetectFaces"))
-            codes.append("OK" if status == 200 else parsed_error(status, headers, answer, "DetectFaces")["Code"])
-
-        threads = [threading.Thread(target=detect) for _ in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(60)
+        codes = detect_faces_at_once(url, body, 4, timeout=30)
         assert "OK" in codes and "ProvisionedThroughputExceededException" in codes
         assert set(codes) == {"OK", "ProvisionedThroughputExceededException"}
 
