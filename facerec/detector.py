@@ -59,7 +59,7 @@ from facerec.descriptor import (
 )
 
 # Part of the cache key: bump it when the graph we build changes.
-CONVERTER_VERSION = 3
+CONVERTER_VERSION = 4
 # dlib's input_rgb_image_pyramid lays levels out 5/6 the size of the one before (pyramid_down<6>).
 PYRAMID_RATE = 5.0 / 6.0
 MIN_LEVEL_HEIGHT = 5  # compute_tiled_image_pyramid_details stops below this height
@@ -82,32 +82,25 @@ BAND_ROWS = 3072
 IDLE_RELEASE_S = 10.0
 
 
-def _cell_to_input() -> tuple[int, int]:
-    """(stride, offset): output cell c is centred on input pixel stride*c + offset.
+def _cell_to_input() -> tuple[int, int, int, int]:
+    """(stride, offset, above, below): output cell c is centred on input pixel stride*c + offset and
+    reads the input from stride*c - above to stride*c + below.
 
     dlib's con_::map_output_to_input, p*stride - padding + size/2, through every layer
-    from the head down (stride-1 layers pad size/2, stride-2 ones not at all).
+    from the head down (stride-1 layers pad size/2, stride-2 ones not at all); a layer's
+    window reaches from -padding to size - 1 - padding around p*stride.
     """
-    stride, offset = 1, 0
+    stride, offset, low, high = 1, 0, 0, 0
     for _, size, step in (HEAD, *reversed(LAYOUT)):
         padding = size // 2 if step == 1 else 0
-        stride, offset = stride * step, offset * step - padding + size // 2
-    return stride, offset
-
-
-CELL_STRIDE, CELL_OFFSET = _cell_to_input()  # 8 and 14 for this network
-
-
-def _reach() -> tuple[int, int]:
-    """(above, below): output row r reads the input's rows CELL_STRIDE*r - above to CELL_STRIDE*r + below."""
-    low, high = 0, 0
-    for _, size, step in (HEAD, *reversed(LAYOUT)):
-        padding = size // 2 if step == 1 else 0
+        stride = stride * step
+        offset = offset * step - padding + size // 2
         low, high = low * step - padding, high * step - padding + size - 1
-    return -low, high
+    return stride, offset, -low, high
 
 
-REACH_ABOVE, REACH_BELOW = _reach()  # 80 and 108 for this network
+# 8, 14, 80 and 108 for this network
+CELL_STRIDE, CELL_OFFSET, REACH_ABOVE, REACH_BELOW = _cell_to_input()
 
 
 def score_rows(rows: int) -> int:
@@ -356,8 +349,8 @@ def _head(g: _GraphBuilder, op: Conv, value: str, output: str) -> str:
     maps = g.node("Conv", [value, g.constant(np.ascontiguousarray(taps), "taps")], kernel_shape=[1, 1])
     maps = g.node("Pad", [maps, _ints(g, 0, 0, pad, pad, 0, 0, pad, pad)])
     # the taps of one column dx (every size-th map), shifted along the columns: one map per row of taps
-    by_row = _sum(g, [_shifted(g, maps, (dx, END, size), 3, dx, size) for dx in range(size)])
-    summed = _sum(g, [_shifted(g, by_row, (dy, dy + 1, 1), 2, dy, size) for dy in range(size)])
+    by_row = g.node("Sum", [_shifted(g, maps, (dx, END, size), 3, dx, size) for dx in range(size)])
+    summed = g.node("Sum", [_shifted(g, by_row, (dy, dy + 1, 1), 2, dy, size) for dy in range(size)])
     return g.node("Add", [summed, g.constant(op.bias.reshape(1, 1, 1, 1), "bias")], output)
 
 
@@ -374,13 +367,6 @@ def _shifted(g: _GraphBuilder, value: str, channels: tuple[int, int, int], axis:
     window_end = shift - (size - 1) if shift < size - 1 else END
     starts, ends = _ints(g, start, shift), _ints(g, end, window_end)
     return g.node("Slice", [value, starts, ends, _ints(g, 1, axis), _ints(g, step, 1)])
-
-
-def _sum(g: _GraphBuilder, values: list[str]) -> str:
-    total = values[0]
-    for value in values[1:]:
-        total = g.node("Add", [total, value])
-    return total
 
 
 # ----------------------------------------------------------------------------------------
