@@ -677,31 +677,24 @@ def _session(model: Path | bytes):
     return ort.InferenceSession(source, sess_options=options, providers=["CPUExecutionProvider"])
 
 
-def best_describer(dat_path: str | os.PathLike | None, cache_dir: str | os.PathLike) -> FastDescriptor | None:
+def best_describer(dat_path: str | os.PathLike, cache_dir: str | os.PathLike) -> FastDescriptor | None:
     """The fast descriptor, converted into `cache_dir`, or None (dlib's own is then used) if it cannot load."""
-
-    def default_dat() -> str:
-        import face_recognition_models
-
-        return face_recognition_models.face_recognition_model_location()
-
-    return converted_or_none(FastDescriptor.load, default_dat, dat_path, cache_dir, "descriptor")
+    return converted_or_none(FastDescriptor.load, dat_path, cache_dir, "descriptor")
 
 
 def converted_or_none(
     load: Callable[[str | os.PathLike, str | os.PathLike], Any],
-    default_dat: Callable[[], str],
-    dat_path: str | os.PathLike | None,
+    dat_path: str | os.PathLike,
     cache_dir: str | os.PathLike,
     what: str,
 ) -> Any:
-    """A converted dlib model loaded from its .dat (default_dat() if None), or None when it cannot load.
+    """A converted dlib model loaded from its .dat, or None when it cannot load.
 
     Any failure to load warns (naming the file, through the error) and returns None: the converted
     models are an optimisation and must never stop the engine.
     """
     try:
-        return load(dat_path if dat_path is not None else default_dat(), cache_dir)
+        return load(dat_path, cache_dir)
     except Exception as exc:  # noqa: BLE001 - any failure means: use dlib's own
         warnings.warn(f"fast face {what} unavailable, using dlib's: {exc}", RuntimeWarning, stacklevel=3)
         return None

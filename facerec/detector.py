@@ -663,12 +663,6 @@ def dlib_detect(model, pixels: np.ndarray, upsample: int = 1) -> list[Detection]
     ]
 
 
-def best_detector(dat_path: str | os.PathLike | None, cache_dir: str | os.PathLike):
+def best_detector(dat_path: str | os.PathLike, cache_dir: str | os.PathLike) -> FastDetector | None:
     """The converted detector, converted into `cache_dir`, or None (dlib's own is then used) if it cannot load."""
-
-    def default_dat() -> str:
-        import face_recognition_models
-
-        return face_recognition_models.cnn_face_detector_model_location()
-
-    return converted_or_none(FastDetector.load, default_dat, dat_path, cache_dir, "detector")
+    return converted_or_none(FastDetector.load, dat_path, cache_dir, "detector")
