@@ -257,10 +257,15 @@ class FaceService:
         image_bytes = fit_bytes_limit(upload)
         details = self.rekognition.detect_faces(Image={"Bytes": image_bytes})["FaceDetails"]
         boxes = sorted((RatioBox.from_aws(d["BoundingBox"]) for d in details), key=lambda b: -b.width * b.height)
-        if len(boxes) == 1:
-            return [self._identify(image_bytes, boxes[0], threshold)]
-        picture = facelib.upright(upload.image)
-        return [self._identify(_crop(picture, box), box, threshold) for box in boxes]
+        if not boxes:
+            return []
+        # SearchFacesByImage searches the largest face, so the photo itself serves the largest face
+        # (the same bytes: the engine answers from the analysis DetectFaces made); the others need a crop.
+        checked = [self._identify(image_bytes, boxes[0], threshold)]
+        if len(boxes) > 1:
+            picture = facelib.upright(upload.image)
+            checked += [self._identify(_crop(picture, box), box, threshold) for box in boxes[1:]]
+        return checked
 
     def _identify(self, image: bytes, box: RatioBox, threshold: float) -> CheckedFace:
         # Searched with no threshold, so that an Unknown face still tells how near the nearest one is;

@@ -55,6 +55,23 @@ def test_add_check_people_delete(service: FaceService) -> None:
     assert service.check(photo("people/joe_biden/biden2.jpg"))[0].name == "Joe Biden"
 
 
+def test_a_check_looks_at_a_photo_once(backend, service: FaceService, monkeypatch: pytest.MonkeyPatch) -> None:
+    if backend.settings.backend != "local":
+        pytest.skip("the detector runs in this process on the local back end only")
+    from tests.local.test_rekognition import count_detections
+
+    assert service.add("Barack Obama", photo("people/barack_obama/obama1.jpg")).ok
+    for relative in ("people/barack_obama/obama4.jpg", "groups/obama_and_biden_1.jpg"):
+        data = photo(relative)
+        size = Image.open(io.BytesIO(data)).size
+        detections = count_detections(monkeypatch)
+        checked = service.check(data)
+        assert checked[0].name == "Barack Obama"
+        # The crops of a group's other faces are looked at on their own; the photo itself once.
+        assert detections.count(size) == 1, relative
+        assert len(detections) == len(checked), relative
+
+
 @pytest.mark.parametrize("name", ["Zoë Ñúñez", "李雷", "O'Brien-Smith, Jr."])
 def test_names_round_trip(service: FaceService, name: str) -> None:
     assert service.add(name, photo("people/rose_leslie/rose1.jpg")).ok

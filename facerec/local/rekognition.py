@@ -22,6 +22,7 @@ from botocore.exceptions import ClientError
 
 from facerec import faces as facelib
 from facerec.landmarks import default_landmarks
+from facerec.local.analysis import Analysis, AnalysisCache
 from facerec.local.base import LocalClient, ServiceError, operation
 from facerec.local.store import FaceStore, NewFace, StoredFace, TooManyTags
 from facerec.paths import private_dir
@@ -88,6 +89,7 @@ class LocalRekognition(LocalClient):
         self.s3 = s3
         self.region = region
         self._lock = threading.Lock()
+        self.analyses = AnalysisCache()
 
     # Collections
 
@@ -126,6 +128,7 @@ class LocalRekognition(LocalClient):
     def delete_collection(self, CollectionId: str) -> dict:
         if not self.store.delete_collection(CollectionId):
             raise _not_found(CollectionId)
+        self.analyses.forget_all()
         return {"StatusCode": 200}
 
     # Faces
@@ -141,8 +144,7 @@ class LocalRekognition(LocalClient):
         QualityFilter: str = "AUTO",
     ) -> dict:
         self._collection(CollectionId)
-        picture = self._picture(Image)
-        found = self._find_faces(picture)
+        picture, found = self._analyse(Image)
         bar = QUALITY_BARS[QualityFilter]
         image_id = str(uuid.uuid4())
         records, unindexed, new = [], [], []
@@ -201,6 +203,7 @@ class LocalRekognition(LocalClient):
             else:
                 free.append(face_id)
         deleted = self.store.delete_faces(CollectionId, free) if free else []
+        self.analyses.forget_all()
         return {"DeletedFaces": deleted, "UnsuccessfulFaceDeletions": unsuccessful}
 
     # Users
@@ -352,8 +355,7 @@ class LocalRekognition(LocalClient):
         QualityFilter: str = "NONE",
     ) -> dict:
         self._collection(CollectionId)
-        picture = self._picture(Image)
-        found = self._find_faces(picture)
+        picture, found = self._analyse(Image)
         result: dict = {"UserMatches": [], "FaceModelVersion": FACE_MODEL_VERSION, "UnsearchedFaces": []}
         for face in found[1:]:
             unsearched = {"FaceDetails": _face_detail(face, picture), "Reasons": ["FACE_NOT_LARGEST"]}
@@ -467,8 +469,7 @@ class LocalRekognition(LocalClient):
         QualityFilter: str = "NONE",
     ) -> dict:
         self._collection(CollectionId)
-        picture = self._picture(Image)
-        found = self._find_faces(picture)
+        picture, found = self._analyse(Image)
         if not found:
             raise ServiceError("InvalidParameterException", "There are no faces in the image. Should be at least 1.")
         largest = found[0]  # find_faces sorts largest first, as Rekognition picks the largest
@@ -486,8 +487,8 @@ class LocalRekognition(LocalClient):
 
     @operation("DetectFaces")
     def detect_faces(self, Image: dict, Attributes: list[str] | None = None) -> dict:
-        picture = self._picture(Image)
-        return {"FaceDetails": [_face_detail(f, picture) for f in self._find_faces(picture)]}
+        picture, found = self._analyse(Image)
+        return {"FaceDetails": [_face_detail(f, picture) for f in found]}
 
     @operation("CompareFaces")
     def compare_faces(
@@ -497,15 +498,14 @@ class LocalRekognition(LocalClient):
         SimilarityThreshold: float = DEFAULT_THRESHOLD,
         QualityFilter: str = "NONE",
     ) -> dict:
-        source_picture = self._picture(SourceImage)
-        target_picture = self._picture(TargetImage)
-        sources = self._find_faces(source_picture)
+        source_picture, sources = self._analyse(SourceImage)
+        target_picture, targets = self._analyse(TargetImage)
         if not sources:
             raise ServiceError("InvalidParameterException", "There are no faces in the source image.")
         source = sources[0]
         bar = QUALITY_BARS[QualityFilter]
         matches, unmatched = [], []
-        for face in self._find_faces(target_picture):
+        for face in targets:
             if bar.reasons(face, target_picture):
                 continue
             score = similarity(facelib.distance(source.descriptor, face.descriptor))
@@ -542,24 +542,14 @@ class LocalRekognition(LocalClient):
         ]
         return matches[:limit]
 
-    def _find_faces(self, picture: facelib.Picture) -> list[facelib.Face]:
-        return facelib.find_faces(picture, m=facelib.models(self.face_models))
+    def _analyse(self, image: dict) -> tuple[facelib.Picture, list[facelib.Face]]:
+        """The image decoded and its faces found, largest first: analysed once however often it is sent."""
+        found = self.analyses.analysis(self._image_bytes(image), self._fresh_analysis)
+        return found.picture, found.faces
 
-    def _picture(self, image: dict) -> facelib.Picture:
-        data = self._image_bytes(image)
-        try:
-            picture = facelib.decode(data)
-        except facelib.ImageTooLarge as exc:
-            raise ServiceError("ImageTooLargeException", f"Image size is too large: {exc}") from None
-        except facelib.ImageError:
-            raise ServiceError("InvalidImageFormatException", "Request has invalid image format") from None
-        if min(picture.width, picture.height) < MIN_IMAGE_SIDE:
-            raise ServiceError(
-                "InvalidParameterException",
-                f"The minimum image dimensions are {MIN_IMAGE_SIDE} pixels for both height and width; "
-                f"this image is {picture.width}x{picture.height}.",
-            )
-        return picture
+    def _fresh_analysis(self, data: bytes) -> Analysis:
+        picture = _picture(data)
+        return Analysis(picture, facelib.find_faces(picture, m=facelib.models(self.face_models)))
 
     def _image_bytes(self, image: dict) -> bytes:
         if "Bytes" in image:
@@ -606,6 +596,22 @@ class LocalRekognition(LocalClient):
 
     def _arn(self, collection_id: str) -> str:
         return f"arn:aws:rekognition:{self.region}:{ACCOUNT}:collection/{collection_id}"
+
+
+def _picture(data: bytes) -> facelib.Picture:
+    try:
+        picture = facelib.decode(data)
+    except facelib.ImageTooLarge as exc:
+        raise ServiceError("ImageTooLargeException", f"Image size is too large: {exc}") from None
+    except facelib.ImageError:
+        raise ServiceError("InvalidImageFormatException", "Request has invalid image format") from None
+    if min(picture.width, picture.height) < MIN_IMAGE_SIDE:
+        raise ServiceError(
+            "InvalidParameterException",
+            f"The minimum image dimensions are {MIN_IMAGE_SIDE} pixels for both height and width; "
+            f"this image is {picture.width}x{picture.height}.",
+        )
+    return picture
 
 
 def _not_found(collection_id: str) -> ServiceError:

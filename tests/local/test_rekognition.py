@@ -660,3 +660,42 @@ def test_every_top_level_constraint_of_every_operation_is_enforced(enrolled: Che
                 assert f"at '{member[0].lower() + member[1:]}' failed to satisfy constraint" in error["Message"]
     assert checked > 60
     assert face_ids(enrolled) == before
+
+
+# One look per image
+
+
+def count_detections(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """The size of every picture the engine runs the detector on, from now on."""
+    from facerec import faces as facelib
+
+    seen: list[tuple[int, int]] = []
+    find = facelib.find_faces
+
+    def counting(picture, *args, **kwargs):
+        seen.append((picture.width, picture.height))
+        return find(picture, *args, **kwargs)
+
+    monkeypatch.setattr(facelib, "find_faces", counting)
+    return seen
+
+
+def test_detect_then_search_of_the_same_bytes_runs_the_detector_once(
+    enrolled: CheckedClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    detections = count_detections(monkeypatch)
+    image = {"Bytes": photo("groups/obama_and_biden_1.jpg")}
+    boxes = [d["BoundingBox"] for d in enrolled.detect_faces(Image=image)["FaceDetails"]]
+    searched = enrolled.search_faces_by_image(CollectionId=COLLECTION, Image=image)
+    assert searched["SearchedFaceBoundingBox"] == boxes[0]
+    enrolled.compare_faces(SourceImage=image, TargetImage=image)
+    assert len(detections) == 1
+
+
+def test_deleting_faces_forgets_the_analysed_images(rekognition: CheckedClient, monkeypatch) -> None:
+    image = {"Bytes": photo("people/rose_leslie/rose1.jpg")}
+    (record,) = rekognition.index_faces(CollectionId=COLLECTION, Image=image)["FaceRecords"]
+    detections = count_detections(monkeypatch)
+    rekognition.delete_faces(CollectionId=COLLECTION, FaceIds=[record["Face"]["FaceId"]])
+    rekognition.detect_faces(Image=image)
+    assert len(detections) == 1
