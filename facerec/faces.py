@@ -90,9 +90,18 @@ class Picture:
         return int(self.pixels.shape[0])
 
 
+def eight_bit(image: Image.Image) -> Image.Image:
+    """The image with 8-bit channels: Pillow opens 16-bit gray PNGs as integer mode "I"/"I;16",
+    whose convert("RGB") clips every value over 255 to white, so such images are scaled down first."""
+    if image.mode not in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
+        return image
+    wide = np.asarray(image.convert("I"), dtype=np.int64)
+    return Image.fromarray((np.clip(wide, 0, 65535) >> 8).astype(np.uint8), "L")
+
+
 def upright(image: Image.Image) -> Image.Image:
-    """The image turned as its EXIF orientation says, in RGB."""
-    return ImageOps.exif_transpose(image).convert("RGB")
+    """The image turned as its EXIF orientation says, in 8-bit RGB."""
+    return eight_bit(ImageOps.exif_transpose(image)).convert("RGB")
 
 
 def decode(data: bytes, formats: tuple[str, ...] = ("JPEG", "PNG")) -> Picture:
