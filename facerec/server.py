@@ -103,11 +103,13 @@ class Budget:
         self.used = 0
         self._changed = threading.Condition()
 
-    def acquire(self, amount: int, timeout: float) -> bool:
+    def acquire(self, amount: int, timeout: float, held: int = 0) -> bool:
+        """Take `amount` more for a request that holds `held` already (its body), or False after `timeout`."""
         deadline = time.monotonic() + timeout
         with self._changed:
-            # A request larger than the whole budget runs alone rather than never.
-            while self.used and self.used + amount > self.capacity:
+            # A request larger than the whole budget runs alone rather than never: alone is when all
+            # that is held is its own share.
+            while self.used > held and self.used + amount > self.capacity:
                 left = deadline - time.monotonic()
                 if left <= 0 or not self._changed.wait(left):
                     return False
@@ -130,12 +132,12 @@ class RekognitionProtocol:
         self.budget = budget or Budget(self.limits.memory_budget)
         self._workers = threading.BoundedSemaphore(self.limits.workers)
 
-    def handle(self, target: str | None, body: bytes) -> tuple[int, dict]:
+    def handle(self, target: str | None, body: bytes, held: int = 0) -> tuple[int, dict]:
         """The HTTP status and JSON document that answer one request."""
         try:
             operation = self._operation(target)
             params = self._params(body, operation)
-            return 200, self._run(operation, params)
+            return 200, self._run(operation, params, held)
         except ProtocolError as exc:
             return exc.status, error_document(exc.code, exc.message)
         except ClientError as exc:
@@ -149,12 +151,12 @@ class RekognitionProtocol:
             log.exception("%s failed", target)
             return 500, error_document("InternalServerError", "the local engine failed; see the server's log")
 
-    def _run(self, operation, params: dict) -> dict:
+    def _run(self, operation, params: dict, held: int = 0) -> dict:
         cost = image_cost(params)
         if not self._workers.acquire(timeout=self.limits.queue_wait):
             raise throttled()
         try:
-            if not self.budget.acquire(cost, self.limits.queue_wait):
+            if not self.budget.acquire(cost, self.limits.queue_wait, held):
                 raise throttled()
             try:
                 result = getattr(self.engine, xform_name(operation.name))(**params)
@@ -415,7 +417,7 @@ class Handler(BaseHTTPRequestHandler):
             document = error_document("UnknownOperationException", "POST a Rekognition request with X-Amz-Target")
             self._send(400, document)
             return
-        status, document = self.server.protocol.handle(self.headers.get("X-Amz-Target"), body)
+        status, document = self.server.protocol.handle(self.headers.get("X-Amz-Target"), body, self._held)
         self._send(status, document)
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:

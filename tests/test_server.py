@@ -1035,3 +1035,22 @@ def big_jpeg_small() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (100, 100), (90, 140, 200)).save(out, "JPEG")
     return out.getvalue()
+
+
+def test_a_request_within_the_budget_is_not_throttled_by_its_own_body(tmp_path: Path) -> None:
+    """CompareFaces of two photos whose analyses fit the budget, but not beside a second copy of their body."""
+    import boto3
+    from botocore.config import Config
+
+    from facerec.server import BODY_COPIES, Limits, image_cost
+
+    source, target = photos()[0], photos()[1]
+    cost = image_cost({"SourceImage": {"Bytes": source}, "TargetImage": {"Bytes": target}})
+    body = BODY_COPIES * 4 * (len(source) + len(target)) // 3  # base64 in JSON: a third more than the bytes
+    with in_process_server(tmp_path, Limits(memory_budget=cost + body // 2, queue_wait=0.5)) as url:
+        config = Config(retries={"max_attempts": 1})
+        client = boto3.client(
+            "rekognition", endpoint_url=url, region_name="us-east-1", config=config, **FAKE_CREDENTIALS
+        )
+        compared = client.compare_faces(SourceImage={"Bytes": source}, TargetImage={"Bytes": target})
+    assert compared["SourceImageFace"]["Confidence"] > 90
