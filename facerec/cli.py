@@ -252,6 +252,8 @@ def _face_json(face) -> dict:
     return {
         "name": face.name,
         "similarity": None if face.similarity is None else round(face.similarity, 2),
+        # The nearest enrolled face's similarity, also for an Unknown face: how far from a match it was.
+        "nearest_similarity": None if face.best is None else round(face.best, 2),
         "box": {"left": box.left, "top": box.top, "width": box.width, "height": box.height},
     }
 
