@@ -14,6 +14,7 @@ import re
 import selectors
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -542,15 +543,17 @@ def raw(server: str, request: bytes, timeout: float = 30) -> tuple[int, dict, by
         return response.status, dict(response.getheaders()), response.read()
 
 
-def detect_faces_at_once(server: str, body: bytes, count: int, timeout: float) -> list[str]:
-    """`count` signed DetectFaces requests sent together: "OK" or the error code of each answer."""
-    import threading
+def detect_faces_at_once(server: str, body: bytes, count: int, timeout: float, answered=None) -> list[str]:
+    """`count` signed DetectFaces requests sent together: "OK" or the error code of each answer.
 
+    `answered(codes)` is called after each answer."""
     codes: list[str] = []
 
     def detect() -> None:
         status, headers, answer = raw(server, signed_request(server, body, "RekognitionService.DetectFaces"), timeout)
         codes.append("OK" if status == 200 else parsed_error(status, headers, answer, "DetectFaces")["Code"])
+        if answered:
+            answered(codes)
 
     threads = [threading.Thread(target=detect) for _ in range(count)]
     for thread in threads:
@@ -797,7 +800,6 @@ def watch_closing(sockets: list[tuple], closed_after: list[float], timeout: floa
 def test_a_burst_of_connections_and_half_sent_requests(tmp_path: Path) -> None:
     """60 complete requests at once (a third of them with photos) among 300 half-sent ones."""
     import socket
-    import threading
     import time
 
     env = server_env(tmp_path / "data")
@@ -921,17 +923,14 @@ def test_an_address_other_machines_reach_needs_a_flag(tmp_path: Path) -> None:
 
 
 @contextmanager
-def in_process_server(tmp_path: Path, limits) -> Iterator[str]:
+def in_process_server(tmp_path: Path, limits, engine=None) -> Iterator[str]:
     """The server in a thread of this process, with the given limits and the test key pair."""
-    import threading
 
     from facerec import sigv4
-    from facerec.local.rekognition import LocalRekognition
     from facerec.server import make_server
-    from facerec.settings import load
 
     pair = sigv4.KeyPair(FAKE_CREDENTIALS["aws_access_key_id"], FAKE_CREDENTIALS["aws_secret_access_key"], None)
-    engine = LocalRekognition(tmp_path / "data", models=load(env_file=None).models)
+    engine = engine or local_engine(tmp_path)
     server = make_server(engine, "127.0.0.1", 0, [pair], limits)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -959,14 +958,37 @@ def test_connections_over_the_cap_are_told_to_slow_down(tmp_path: Path) -> None:
             sock.close()
 
 
+def local_engine(tmp_path: Path):
+    from facerec.local.rekognition import LocalRekognition
+    from facerec.settings import load
+
+    return LocalRekognition(tmp_path / "data", models=load(env_file=None).models)
+
+
+def engine_whose_detection_waits(tmp_path: Path, gate: threading.Event):
+    """A real engine whose DetectFaces holds its worker until `gate` opens, so requests surely overlap."""
+    engine = local_engine(tmp_path)
+    detect_faces = engine.detect_faces
+
+    def held_detect_faces(**params):
+        gate.wait(60)
+        return detect_faces(**params)
+
+    held_detect_faces.operation_name = detect_faces.operation_name
+    engine.detect_faces = held_detect_faces
+    return engine
+
+
 def test_work_beyond_the_workers_is_throttled_as_aws_throttles(tmp_path: Path) -> None:
     from facerec.server import Limits
 
     body = json.dumps({"Image": {"Bytes": base64.b64encode(photos()[0]).decode()}}).encode()
-    with in_process_server(tmp_path, Limits(workers=1, queue_wait=0.05)) as url:
-        codes = detect_faces_at_once(url, body, 4, timeout=30)
-        assert "OK" in codes and "ProvisionedThroughputExceededException" in codes
-        assert set(codes) == {"OK", "ProvisionedThroughputExceededException"}
+    gate = threading.Event()
+    engine = engine_whose_detection_waits(tmp_path, gate)
+    with in_process_server(tmp_path, Limits(workers=1, queue_wait=0.05), engine) as url:
+        # The one worker stays busy until the three other requests have been answered.
+        codes = detect_faces_at_once(url, body, 4, timeout=30, answered=lambda codes: len(codes) >= 3 and gate.set())
+    assert sorted(codes) == ["OK"] + ["ProvisionedThroughputExceededException"] * 3
 
 
 ODD_VALUES = [None, True, 0, -1, 1.5, 10**30, 1e308, "", "x", "ü" * 300, [], [1], ["x"], {}, {"a": 1}, {"Bytes": 5}]
