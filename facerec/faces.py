@@ -2,8 +2,9 @@
 
 This module knows nothing of AWS. It turns image bytes into `Face` records that
 carry everything the Rekognition-shaped engine reports: a pixel box, the
-detector's confidence, five landmarks, an estimated pose, brightness and
-sharpness, and dlib's 128-d ResNet descriptor of the aligned face chip.
+detector's confidence, dlib's 68 face points (Rekognition's landmarks and the
+pose come from them), brightness and sharpness, and dlib's 128-d ResNet
+descriptor of the aligned face chip.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from facerec.boxes import PixelBox
+from facerec.pose import Pose, head_pose
 from facerec.settings import ModelSettings
 
 # Largest image we agree to decode. Rekognition caps bytes, not pixels, but a
@@ -58,17 +60,10 @@ class ImageTooLarge(ValueError):
 
 
 @dataclass(frozen=True)
-class Pose:
-    roll: float
-    yaw: float
-    pitch: float
-
-
-@dataclass(frozen=True)
 class Face:
     box: PixelBox
     confidence: float  # 0-100, from the detector's score
-    landmarks: dict[str, tuple[float, float]]  # name -> (x, y) in pixels
+    points: np.ndarray  # dlib's 68 face points (iBUG 300-W numbering) in pixels, float32 (68, 2)
     pose: Pose
     brightness: float  # 0-100
     sharpness: float  # 0-100
@@ -129,7 +124,7 @@ def decode(data: bytes, formats: tuple[str, ...] = ("JPEG", "PNG")) -> Picture:
 
 
 class Models:
-    """dlib's detectors, 5-point shape predictor and ResNet, loaded once.
+    """dlib's detectors, 5- and 68-point shape predictors and ResNet, loaded once.
 
     `fast` is the same ResNet under onnxruntime (facerec.descriptor), or None when it
     cannot load or the settings choose dlib (FACEREC_DESCRIPTOR); then dlib's own `resnet`
@@ -147,7 +142,10 @@ class Models:
 
         self.choice = choice
         self.detector = dlib.get_frontal_face_detector()
+        # The 5 points align the chip as face_recognition does (its descriptors match ours);
+        # the 68 give the landmarks and the pose.
         self.predictor = dlib.shape_predictor(files.pose_predictor_five_point_model_location())
+        self.outline = dlib.shape_predictor(files.pose_predictor_model_location())
         self.resnet = dlib.face_recognition_model_v1(files.face_recognition_model_location())
         # dlib-bin's ResNet takes ~100 ms a face; the converted copy gives the same numbers sooner.
         fast = choice.descriptor == "fast"
@@ -187,14 +185,15 @@ def find_faces(picture: Picture, describe: bool = True, m: Models | None = None)
     with m.lock:
         found = _detect(m, picture.pixels)
         shapes = [m.predictor(picture.pixels, rect) for rect, _ in found]
+        outlines = [face_points(m, picture.pixels, rect) for rect, _ in found]
         chips = [m.dlib.get_face_chip(picture.pixels, s, CHIP_SIZE, CHIP_PADDING) for s in shapes]
         if not describe:
             descriptors = [np.empty(0, dtype=np.float32)] * len(chips)
         else:
             descriptors = describe_chips(chips, m) if chips else []
     faces = [
-        _face(rect, score, shape, chip, descriptor)
-        for (rect, score), shape, chip, descriptor in zip(found, shapes, chips, descriptors, strict=True)
+        _face(rect, score, points, chip, descriptor, picture)
+        for (rect, score), points, chip, descriptor in zip(found, outlines, chips, descriptors, strict=True)
     ]
     return sorted(faces, key=lambda f: f.box.area, reverse=True)
 
@@ -267,16 +266,57 @@ def _resize(pixels: np.ndarray, scale: float, mode: str = "RGB") -> np.ndarray:
     return np.asarray(image.resize(size, Image.BILINEAR))
 
 
-def _face(rect, score: float, shape, chip: np.ndarray, descriptor: np.ndarray) -> Face:
-    points = [(float(shape.part(i).x), float(shape.part(i).y)) for i in range(shape.num_parts)]
-    landmarks = _landmarks(points)
+# dlib's 68-point model starts from an upright face and strays on faces tilted further than
+# this (measured: obama1 turned by 40 degrees read a roll of 14, by 35 degrees 35), so the
+# points of a tilted face are found again on a copy of it turned upright.
+UPRIGHT_ENOUGH_DEGREES = 15.0
+
+
+def face_points(m: Models, pixels: np.ndarray, rect) -> np.ndarray:
+    """dlib's 68 points of the face in `rect`, in pixels (float32, (68, 2)). Call with m.lock held."""
+    points = _points(m.outline(pixels, rect))
+    for _ in range(2):
+        tilt = _eye_line_degrees(points)
+        if abs(tilt) < UPRIGHT_ENOUGH_DEGREES:
+            break
+        points = _points_found_upright(m, pixels, rect, tilt)
+    return points
+
+
+def _points_found_upright(m: Models, pixels: np.ndarray, rect, tilt: float) -> np.ndarray:
+    import cv2
+
+    side = 2 * max(rect.width(), rect.height())
+    centre = ((rect.left() + rect.right()) / 2, (rect.top() + rect.bottom()) / 2)
+    # Turned by the tilt about the face's centre, which lands in the middle of a crop of `side`.
+    turn = cv2.getRotationMatrix2D(centre, tilt, 1.0)
+    turn[:, 2] += (side / 2 - centre[0], side / 2 - centre[1])
+    upright = np.ascontiguousarray(cv2.warpAffine(pixels, turn, (side, side), flags=cv2.INTER_LINEAR))
+    left, top = round(side / 2 - rect.width() / 2), round(side / 2 - rect.height() / 2)
+    box = m.dlib.rectangle(left, top, left + rect.width() - 1, top + rect.height() - 1)
+    found = _points(m.outline(upright, box))
+    back = cv2.invertAffineTransform(turn)
+    return (found @ back[:, :2].T + back[:, 2]).astype(np.float32)
+
+
+def _eye_line_degrees(points: np.ndarray) -> float:
+    """The tilt of the line from the eye on the image's left to the other, clockwise in degrees."""
+    (lx, ly), (rx, ry) = points[36:42].mean(axis=0), points[42:48].mean(axis=0)
+    return math.degrees(math.atan2(ry - ly, rx - lx))
+
+
+def _points(shape) -> np.ndarray:
+    return np.array([(shape.part(i).x, shape.part(i).y) for i in range(shape.num_parts)], dtype=np.float32)
+
+
+def _face(rect, score: float, points: np.ndarray, chip: np.ndarray, descriptor: np.ndarray, picture: Picture) -> Face:
     box = PixelBox(float(rect.left()), float(rect.top()), float(rect.right() + 1), float(rect.bottom() + 1))
     gray = _gray(chip)
     return Face(
         box=box,
         confidence=detector_confidence(score),
-        landmarks=landmarks,
-        pose=estimate_pose(landmarks),
+        points=points,
+        pose=head_pose(points, picture.width, picture.height),
         brightness=brightness(gray),
         sharpness=sharpness(_gray(native_chip(chip, box.width))),
         descriptor=descriptor,
@@ -313,46 +353,6 @@ def detector_confidence(score: float) -> float:
     as Rekognition reports them.
     """
     return 100.0 / (1.0 + math.exp(-3.0 * (score + 1.0)))
-
-
-def _landmarks(points: list[tuple[float, float]]) -> dict[str, tuple[float, float]]:
-    """Name dlib's 5 points as Rekognition names landmarks (the subject's left and right)."""
-    eye_a = _mean(points[0:2])
-    eye_b = _mean(points[2:4])
-    # The subject's left eye appears on the right of the image.
-    eye_left, eye_right = (eye_a, eye_b) if eye_a[0] > eye_b[0] else (eye_b, eye_a)
-    return {"eyeLeft": eye_left, "eyeRight": eye_right, "nose": points[4]}
-
-
-def _mean(points: list[tuple[float, float]]) -> tuple[float, float]:
-    return (sum(p[0] for p in points) / len(points), sum(p[1] for p in points) / len(points))
-
-
-# On frontal faces the nose tip sits this far below the eye line, in units of
-# the distance between the eyes (measured on ../shared/faces: 0.6 to 0.85).
-FRONTAL_NOSE_DROP = 0.73
-
-
-def estimate_pose(landmarks: dict[str, tuple[float, float]]) -> Pose:
-    """A coarse head pose in degrees from the eyes and the nose tip.
-
-    Roll is the tilt of the eye line. Yaw follows the nose's sideways offset
-    from the eyes' midpoint, pitch its drop below the eye line, both relative
-    to the distance between the eyes. Good to some ten degrees: enough to flag
-    an extreme pose, which is what the quality filter needs.
-    """
-    (rx, ry), (lx, ly) = landmarks["eyeRight"], landmarks["eyeLeft"]
-    nx, ny = landmarks["nose"]
-    dx, dy = lx - rx, ly - ry
-    eye_distance = math.hypot(dx, dy) or 1.0
-    ux, uy = dx / eye_distance, dy / eye_distance
-    mx, my = (lx + rx) / 2, (ly + ry) / 2
-    along = ((nx - mx) * ux + (ny - my) * uy) / eye_distance
-    drop = (-(nx - mx) * uy + (ny - my) * ux) / eye_distance
-    yaw = math.degrees(math.asin(max(-1.0, min(1.0, 2.0 * along))))
-    pitch = math.degrees(math.asin(max(-1.0, min(1.0, (FRONTAL_NOSE_DROP - drop) / FRONTAL_NOSE_DROP))))
-    roll = math.degrees(math.atan2(dy, dx))
-    return Pose(roll=roll, yaw=yaw, pitch=pitch)
 
 
 def brightness(gray_chip: np.ndarray) -> float:

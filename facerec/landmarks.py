@@ -1,59 +1,60 @@
-"""Rekognition's five default landmarks for a face facerec.faces found.
+"""Rekognition's 30 landmark types from dlib's 68 face points (iBUG 300-W numbering).
 
 Rekognition names landmarks by where they are in the image: in its documented
-responses `eyeLeft` is the eye nearer the image's left edge, and `mouthLeft`
-the mouth corner nearer it. dlib's 5-point model (which facerec.faces runs for
-alignment) has eye corners and the nose but no mouth, so the mouth corners come
-from dlib's 68-point model (points 48 and 54), run on the face's box only when
-a response needs landmarks. Its file ships with face_recognition_models; it
-costs a few ms a face (bench: README's serve section).
+responses `eyeLeft` is the eye nearer the image's left edge and `mouthLeft` the
+mouth corner nearer it, so `leftEyeBrowLeft` is the outer end of the eyebrow on
+the image's left. dlib numbers its points the same way (0 is the jaw's end on the
+image's left). A pupil is the centre of its eye's six points: dlib's model has no
+pupil of its own, and looking for one in the pixels is not something we measured.
 """
 
 from __future__ import annotations
 
-import threading
-from functools import lru_cache
+import numpy as np
 
-from facerec import faces as facelib
-from facerec.boxes import PixelBox
+# Each landmark type as the dlib points whose mean it is, in botocore's order of LandmarkType.
+LANDMARK_POINTS: dict[str, tuple[int, ...]] = {
+    "eyeLeft": (36, 37, 38, 39, 40, 41),
+    "eyeRight": (42, 43, 44, 45, 46, 47),
+    "nose": (30,),
+    "mouthLeft": (48,),
+    "mouthRight": (54,),
+    "leftEyeBrowLeft": (17,),
+    "leftEyeBrowRight": (21,),
+    "leftEyeBrowUp": (19,),
+    "rightEyeBrowLeft": (22,),
+    "rightEyeBrowRight": (26,),
+    "rightEyeBrowUp": (24,),
+    "leftEyeLeft": (36,),
+    "leftEyeRight": (39,),
+    "leftEyeUp": (37, 38),
+    "leftEyeDown": (40, 41),
+    "rightEyeLeft": (42,),
+    "rightEyeRight": (45,),
+    "rightEyeUp": (43, 44),
+    "rightEyeDown": (46, 47),
+    "noseLeft": (31,),
+    "noseRight": (35,),
+    "mouthUp": (51,),
+    "mouthDown": (57,),
+    "leftPupil": (36, 37, 38, 39, 40, 41),
+    "rightPupil": (42, 43, 44, 45, 46, 47),
+    "upperJawlineLeft": (0,),
+    "midJawlineLeft": (4,),
+    "chinBottom": (8,),
+    "midJawlineRight": (12,),
+    "upperJawlineRight": (16,),
+}
+# The landmarks Rekognition returns without Attributes=["ALL"].
+DEFAULT_LANDMARKS = ("eyeLeft", "eyeRight", "mouthLeft", "mouthRight", "nose")
 
-# The 68-point model's numbering (iBUG 300-W): outer mouth corners.
-MOUTH_CORNERS = (48, 54)
 
-
-class _Predictor:
-    def __init__(self) -> None:
-        import dlib
-        import face_recognition_models as files
-
-        self.dlib = dlib
-        self.predict = dlib.shape_predictor(files.pose_predictor_model_location())
-        self.lock = threading.Lock()  # dlib's objects are not safe to share between threads mid-call
-
-
-@lru_cache(maxsize=1)
-def _predictor() -> _Predictor:
-    return _Predictor()
-
-
-def default_landmarks(face: facelib.Face, picture: facelib.Picture) -> dict[str, tuple[float, float]]:
-    """eyeLeft, eyeRight, mouthLeft, mouthRight, nose in pixels, left and right as the image shows them."""
-    eyes = sorted((face.landmarks["eyeLeft"], face.landmarks["eyeRight"]))
-    left_mouth, right_mouth = sorted(mouth_corners(face.box, picture))
-    return {
-        "eyeLeft": eyes[0],
-        "eyeRight": eyes[1],
-        "mouthLeft": left_mouth,
-        "mouthRight": right_mouth,
-        "nose": face.landmarks["nose"],
-    }
-
-
-def mouth_corners(box: PixelBox, picture: facelib.Picture) -> tuple[tuple[float, float], tuple[float, float]]:
-    """The two outer corners of the mouth in pixels, from dlib's 68-point model on the face's box."""
-    p = _predictor()
-    rect = p.dlib.rectangle(round(box.left), round(box.top), round(box.right) - 1, round(box.bottom) - 1)
-    with p.lock:
-        shape = p.predict(picture.pixels, rect)
-    a, b = (shape.part(i) for i in MOUTH_CORNERS)
-    return (float(a.x), float(a.y)), (float(b.x), float(b.y))
+def named_landmarks(
+    points: np.ndarray, names: tuple[str, ...] = tuple(LANDMARK_POINTS)
+) -> dict[str, tuple[float, float]]:
+    """The named landmarks in pixels, from a face's 68 points (an array of shape (68, 2))."""
+    found = {}
+    for name in names:
+        x, y = np.asarray(points, dtype=np.float64)[list(LANDMARK_POINTS[name])].mean(axis=0)
+        found[name] = (float(x), float(y))
+    return found

@@ -20,7 +20,8 @@ class QualityBar:
     min_brightness: float
     min_sharpness: float
     max_yaw: float  # degrees either way
-    max_pitch: float
+    max_pitch_down: float  # degrees: a face nods down to this and up to max_pitch_up
+    max_pitch_up: float
 
     def reasons(self, face: Face, picture: Picture | None = None) -> list[str]:
         """Why the face fails this bar (none: it passes). Without the picture, sizes are as in 1920x1080."""
@@ -34,22 +35,26 @@ class QualityBar:
             found.append("LOW_BRIGHTNESS")
         if face.sharpness < self.min_sharpness:
             found.append("LOW_SHARPNESS")
-        if abs(face.pose.yaw) > self.max_yaw or abs(face.pose.pitch) > self.max_pitch:
+        if self.pose_is_extreme(face):
             found.append("EXTREME_POSE")
         return found
+
+    def pose_is_extreme(self, face: Face) -> bool:
+        # Roll is no reason: a tilted head is turned upright before it is described.
+        pitch = face.pose.pitch
+        return abs(face.pose.yaw) > self.max_yaw or pitch > self.max_pitch_up or -pitch > self.max_pitch_down
 
 
 # Rekognition finds and indexes faces down to 40x40 px in 1920x1080 (proportionally
 # larger in larger images) under its default filter, and advises yaw within 45
-# degrees either way and pitch within 30 down and 45 up (our pitch estimate has no
-# reliable sign, so 45 both ways). AUTO is MEDIUM: neither the loosest nor the
+# degrees either way and pitch within 30 down and 45 up, any roll. AUTO is MEDIUM: neither the loosest nor the
 # strictest bar. Sharpness and brightness were chosen on ../shared/faces: every face
 # of people/ and edge/ passes AUTO (sharpness 39 and up, brightness 34 and up), a
 # Gaussian blur of sigma 4 fails LOW.
 QUALITY_BARS = {
-    "NONE": QualityBar(0, 0, 0, 0, 180, 180),
-    "LOW": QualityBar(32, 90, 10, 15, 60, 60),
-    "MEDIUM": QualityBar(40, 95, 20, 25, 45, 45),
-    "HIGH": QualityBar(100, 99, 25, 50, 30, 30),
+    "NONE": QualityBar(0, 0, 0, 0, 180, 180, 180),
+    "LOW": QualityBar(32, 90, 10, 15, 60, 45, 60),
+    "MEDIUM": QualityBar(40, 95, 20, 25, 45, 30, 45),
+    "HIGH": QualityBar(100, 99, 25, 50, 30, 20, 30),
 }
 QUALITY_BARS["AUTO"] = QUALITY_BARS["MEDIUM"]

@@ -21,7 +21,7 @@ import numpy as np
 from botocore.exceptions import ClientError
 
 from facerec import faces as facelib
-from facerec.landmarks import default_landmarks
+from facerec.landmarks import DEFAULT_LANDMARKS, LANDMARK_POINTS, named_landmarks
 from facerec.local.analysis import Analysis, AnalysisCache
 from facerec.local.base import LocalClient, ServiceError, operation
 from facerec.local.store import FaceStore, NewFace, StoredFace, TooManyTags
@@ -152,7 +152,7 @@ class LocalRekognition(LocalClient):
             reasons = bar.reasons(face, picture)
             if not reasons and MaxFaces is not None and len(records) >= MaxFaces:
                 reasons = ["EXCEEDS_MAX_FACES"]
-            detail = _face_detail(face, picture)
+            detail = _face_detail(face, picture, DetectionAttributes)
             if reasons:
                 unindexed.append({"Reasons": reasons, "FaceDetail": detail})
                 continue
@@ -488,7 +488,7 @@ class LocalRekognition(LocalClient):
     @operation("DetectFaces")
     def detect_faces(self, Image: dict, Attributes: list[str] | None = None) -> dict:
         picture, found = self._analyse(Image)
-        return {"FaceDetails": [_face_detail(f, picture) for f in found]}
+        return {"FaceDetails": [_face_detail(f, picture, Attributes) for f in found]}
 
     @operation("CompareFaces")
     def compare_faces(
@@ -654,21 +654,25 @@ def _face_json(face: StoredFace) -> dict:
     return result
 
 
-def _compared_face(face: facelib.Face, picture: facelib.Picture) -> dict:
+def _compared_face(
+    face: facelib.Face, picture: facelib.Picture, landmarks: tuple[str, ...] = DEFAULT_LANDMARKS
+) -> dict:
     return {
         "BoundingBox": face.box.ratios(picture.width, picture.height).to_aws(),
         "Confidence": face.confidence,
-        "Landmarks": _landmarks_json(face, picture),
+        "Landmarks": _landmarks_json(face, picture, landmarks),
         "Pose": {"Roll": face.pose.roll, "Yaw": face.pose.yaw, "Pitch": face.pose.pitch},
         "Quality": {"Brightness": face.brightness, "Sharpness": face.sharpness},
     }
 
 
-def _face_detail(face: facelib.Face, picture: facelib.Picture) -> dict:
-    # The attributes this engine measures; the others of "ALL" (age, emotions...) it does not estimate.
-    return _compared_face(face, picture)
+def _face_detail(face: facelib.Face, picture: facelib.Picture, attributes: list[str] | None = None) -> dict:
+    """A FaceDetail with the attributes asked for that this engine measures (the README's table)."""
+    wanted = set(attributes or ["DEFAULT"])
+    landmarks = tuple(LANDMARK_POINTS) if "ALL" in wanted else DEFAULT_LANDMARKS
+    return _compared_face(face, picture, landmarks)
 
 
-def _landmarks_json(face: facelib.Face, picture: facelib.Picture) -> list[dict]:
-    points = default_landmarks(face, picture)
+def _landmarks_json(face: facelib.Face, picture: facelib.Picture, names: tuple[str, ...]) -> list[dict]:
+    points = named_landmarks(face.points, names)
     return [{"Type": name, "X": x / picture.width, "Y": y / picture.height} for name, (x, y) in points.items()]
