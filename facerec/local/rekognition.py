@@ -21,6 +21,8 @@ import numpy as np
 from botocore.exceptions import ClientError
 
 from facerec import faces as facelib
+from facerec.expression import judged_expression
+from facerec.gender import GenderClassifier
 from facerec.landmarks import DEFAULT_LANDMARKS, LANDMARK_POINTS, named_landmarks
 from facerec.local.analysis import Analysis, AnalysisCache
 from facerec.local.base import LocalClient, ServiceError, operation
@@ -37,6 +39,11 @@ MAX_IMAGE_BYTES = 5 * 1024 * 1024
 MAX_S3_IMAGE_BYTES = 15 * 1024 * 1024
 MIN_IMAGE_SIDE = 80
 ACCOUNT = "000000000000"
+# The attributes beyond DEFAULT this engine measures from the face's points, by the name a request
+# asks for them with (GENDER comes from a trained model: facerec.gender). The others (AGE_RANGE,
+# EMOTIONS, EYEGLASSES, SUNGLASSES, BEARD, MUSTACHE, EYE_DIRECTION, FACE_OCCLUDED) need trained
+# models we do not have: they are left out of answers, not guessed.
+MEASURED_ATTRIBUTES = {"EyesOpen": "EYES_OPEN", "MouthOpen": "MOUTH_OPEN", "Smile": "SMILE"}
 
 DEFAULT_USER_SEARCH_THRESHOLD = 80.0  # SearchUsers, SearchUsersByImage
 DEFAULT_ASSOCIATION_THRESHOLD = 75.0  # AssociateFaces
@@ -90,6 +97,7 @@ class LocalRekognition(LocalClient):
         self.region = region
         self._lock = threading.Lock()
         self.analyses = AnalysisCache()
+        self.gender = GenderClassifier()
 
     # Collections
 
@@ -148,11 +156,10 @@ class LocalRekognition(LocalClient):
         bar = QUALITY_BARS[QualityFilter]
         image_id = str(uuid.uuid4())
         records, unindexed, new = [], [], []
-        for face in found:
+        for face, detail in zip(found, self._face_details(picture, found, DetectionAttributes), strict=True):
             reasons = bar.reasons(face, picture)
             if not reasons and MaxFaces is not None and len(records) >= MaxFaces:
                 reasons = ["EXCEEDS_MAX_FACES"]
-            detail = _face_detail(face, picture, DetectionAttributes)
             if reasons:
                 unindexed.append({"Reasons": reasons, "FaceDetail": detail})
                 continue
@@ -488,7 +495,16 @@ class LocalRekognition(LocalClient):
     @operation("DetectFaces")
     def detect_faces(self, Image: dict, Attributes: list[str] | None = None) -> dict:
         picture, found = self._analyse(Image)
-        return {"FaceDetails": [_face_detail(f, picture, Attributes) for f in found]}
+        return {"FaceDetails": self._face_details(picture, found, Attributes)}
+
+    def _face_details(self, picture: facelib.Picture, faces: list[facelib.Face], attributes: list[str] | None) -> list:
+        """The FaceDetail of each face, with the attributes asked for that this engine answers."""
+        details = [_face_detail(face, picture, attributes) for face in faces]
+        if {"ALL", "GENDER"} & set(attributes or []):
+            genders = self.gender.genders(picture.pixels, [face.box for face in faces])
+            for detail, (value, confidence) in zip(details, genders, strict=True):
+                detail["Gender"] = {"Value": value, "Confidence": confidence}
+        return details
 
     @operation("CompareFaces")
     def compare_faces(
@@ -670,7 +686,11 @@ def _face_detail(face: facelib.Face, picture: facelib.Picture, attributes: list[
     """A FaceDetail with the attributes asked for that this engine measures (the README's table)."""
     wanted = set(attributes or ["DEFAULT"])
     landmarks = tuple(LANDMARK_POINTS) if "ALL" in wanted else DEFAULT_LANDMARKS
-    return _compared_face(face, picture, landmarks)
+    detail = _compared_face(face, picture, landmarks)
+    for name, (value, confidence) in judged_expression(face.points).items():
+        if "ALL" in wanted or MEASURED_ATTRIBUTES[name] in wanted:
+            detail[name] = {"Value": value, "Confidence": confidence}
+    return detail
 
 
 def _landmarks_json(face: facelib.Face, picture: facelib.Picture, names: tuple[str, ...]) -> list[dict]:

@@ -258,6 +258,44 @@ def test_detect_faces_reports_landmarks_inside_the_box(rekognition: CheckedClien
     assert face["Confidence"] > 99
 
 
+def test_detect_faces_with_all_attributes_answers_what_it_measures(rekognition: CheckedClient) -> None:
+    image = {"Bytes": photo("people/barack_obama/obama1.jpg")}
+    (face,) = rekognition.detect_faces(Image=image, Attributes=["ALL"])["FaceDetails"]
+    marks = {lm["Type"]: (lm["X"], lm["Y"]) for lm in face["Landmarks"]}
+    assert list(marks) == rekognition_model().shape_for("LandmarkType").enum
+    box = face["BoundingBox"]
+    # On the face: the jaw and the chin reach a little past the detector's box.
+    for x, y in marks.values():
+        assert box["Left"] - 0.1 * box["Width"] <= x <= box["Left"] + 1.1 * box["Width"]
+        assert box["Top"] - 0.1 * box["Height"] <= y <= box["Top"] + 1.3 * box["Height"]
+    # Left and right as the image shows them, from the outer corner of one eye to the other's.
+    xs = [marks[name][0] for name in ("leftEyeLeft", "leftEyeRight", "rightEyeLeft", "rightEyeRight")]
+    assert xs == sorted(xs)
+    assert marks["leftEyeBrowUp"][1] < marks["leftEyeUp"][1] < marks["leftPupil"][1] < marks["leftEyeDown"][1]
+    assert marks["mouthUp"][1] < marks["mouthDown"][1] < marks["chinBottom"][1]
+    # Obama smiles at the camera, showing his teeth, eyes open.
+    assert face["Smile"]["Value"] and face["MouthOpen"]["Value"] and face["EyesOpen"]["Value"]
+    assert face["Gender"]["Value"] == "Male"
+    # What needs a trained model we do not have is left out, not guessed.
+    assert not {"AgeRange", "Emotions", "Eyeglasses", "Sunglasses", "Beard", "Mustache"} & set(face)
+
+
+def test_detect_faces_answers_an_attribute_asked_for_by_name(rekognition: CheckedClient) -> None:
+    image = {"Bytes": photo("people/kit_harington/kit1.jpg")}
+    (face,) = rekognition.detect_faces(Image=image, Attributes=["SMILE"])["FaceDetails"]
+    assert face["Smile"]["Value"] is False
+    assert "EyesOpen" not in face and "MouthOpen" not in face and "Gender" not in face
+    assert len(face["Landmarks"]) == 5
+    (plain,) = rekognition.detect_faces(Image=image)["FaceDetails"]
+    assert "Smile" not in plain
+
+
+def rekognition_model():
+    import botocore.session
+
+    return botocore.session.get_session().get_service_model("rekognition")
+
+
 def aws_example_landmarks() -> dict:
     """The landmarks of the first face in AWS's documented IndexFaces example."""
     import botocore.session
