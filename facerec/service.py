@@ -143,7 +143,8 @@ def validate_name(name: str) -> str:
 
 
 def prepare_image(data: bytes, source: str = "the image") -> Upload:
-    """Check that `data` is an image and return it ready to send (JPEG or PNG, at most 15 MB)."""
+    """Check that `data` is an image and return it ready to send: JPEG or PNG within Rekognition's 15 MB
+    for images in S3, re-encoded (and, only if it must be, shrunk) when it is not."""
     if not data:
         raise InvalidImage(f"{source} is empty.")
     not_an_image = InvalidImage(f"{source} is not an image (use a JPEG or PNG photo).")
@@ -160,28 +161,31 @@ def prepare_image(data: bytes, source: str = "the image") -> Upload:
         raise not_an_image from None
     if image.format in ("JPEG", "PNG") and len(data) <= MAX_UPLOAD_BYTES:
         return Upload(data, f"image/{image.format.lower()}", image)
-    out = io.BytesIO()
-    image.convert("RGB").save(out, "JPEG", quality=92)
-    if out.tell() > MAX_UPLOAD_BYTES:
-        raise InvalidImage(f"{source} is over 15 MB even as a JPEG.")
-    return Upload(out.getvalue(), "image/jpeg", image)
+    # Re-encoded upright: the new bytes carry no EXIF orientation to turn them by.
+    upright = facelib.upright(image)
+    return Upload(jpeg_within(upright, MAX_UPLOAD_BYTES), "image/jpeg", upright)
 
 
 def fit_bytes_limit(upload: Upload) -> bytes:
-    """The photo within Rekognition's 5 MB for bytes: as it is, else as a JPEG at full size, else smaller.
-
-    Re-encoding first keeps every face at its size; only a photo that is still too
-    large is scaled down, by as little as fits.
-    """
+    """The photo within Rekognition's 5 MB for bytes: as it is, else re-encoded (see jpeg_within)."""
     if len(upload.data) <= MAX_BYTES_IMAGE:
         return upload.data
-    image = facelib.upright(upload.image).convert("RGB")
+    return jpeg_within(facelib.upright(upload.image), MAX_BYTES_IMAGE)
+
+
+def jpeg_within(image: Image.Image, limit: int) -> bytes:
+    """The image as a JPEG of at most `limit` bytes: at full size if it fits, else scaled down by as little as fits.
+
+    Re-encoding first keeps every face at its size; only a photo that is still too
+    large is scaled down.
+    """
+    image = image.convert("RGB")
     while True:
         out = io.BytesIO()
         image.save(out, "JPEG", quality=90)
-        if out.tell() <= MAX_BYTES_IMAGE:
+        if out.tell() <= limit:
             return out.getvalue()
-        scale = max(0.5, 0.95 * (MAX_BYTES_IMAGE / out.tell()) ** 0.5)
+        scale = max(0.5, 0.95 * (limit / out.tell()) ** 0.5)
         image = image.resize((round(image.width * scale), round(image.height * scale)), Image.LANCZOS)
 
 
@@ -316,7 +320,7 @@ class FaceService:
         try:
             matches = self.rekognition.search_faces_by_image(
                 CollectionId=self.settings.rekognition_collection_name,
-                Image={"Bytes": upload.data},
+                Image={"Bytes": fit_bytes_limit(upload)},
                 FaceMatchThreshold=self.settings.match_threshold,
                 MaxFaces=10,
             )["FaceMatches"]

@@ -130,6 +130,17 @@ def test_a_photo_over_5_mb_is_checked(service: FaceService) -> None:
     assert service.add("Rose", big).ok  # and added, through S3, where 15 MB is the limit
 
 
+def test_a_photo_over_15_mb_is_added_as_it_is_checked(service: FaceService) -> None:
+    # So grainy that even as a JPEG it is over 5 MB.
+    huge = large_png(photo("people/rose_leslie/rose2.jpg"), side=4800, grain=30)
+    assert len(huge) > 15 * 1024 * 1024
+    # Searched within 5 MB for bytes, uploaded within 15 MB for S3: no AWS limit is met, none is named.
+    assert service.find_duplicates("Rose", huge) == []
+    assert service.add("Rose", huge).ok
+    (face,) = service.check(huge)
+    assert face.name == "Rose"
+
+
 BAD_FILES = {
     "empty": lambda: b"",
     "text": lambda: b"plain text, not a photo",
@@ -138,17 +149,17 @@ BAD_FILES = {
 }
 
 
-def large_png(data: bytes) -> bytes:
-    """The photo as a PNG of 5-15 MB: enlarged, with grain that PNG cannot compress away."""
+def large_png(data: bytes, side: int = 2400, grain: int = 6) -> bytes:
+    """The photo as a large PNG (5-15 MB at 2400 px): enlarged, with grain that PNG cannot compress away."""
     import numpy as np
 
     image = Image.open(io.BytesIO(data)).convert("RGB")
-    scale = 2400 / max(image.size)
+    scale = side / max(image.size)
     image = image.resize((round(image.width * scale), round(image.height * scale)), Image.BICUBIC)
     pixels = np.asarray(image).astype(np.int16)
-    grain = np.random.default_rng(7).integers(-6, 7, size=pixels.shape)
+    noise = np.random.default_rng(7).integers(-grain, grain + 1, size=pixels.shape)
     out = io.BytesIO()
-    Image.fromarray(np.clip(pixels + grain, 0, 255).astype(np.uint8)).save(out, "PNG")
+    Image.fromarray(np.clip(pixels + noise, 0, 255).astype(np.uint8)).save(out, "PNG")
     return out.getvalue()
 
 
