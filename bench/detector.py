@@ -195,8 +195,6 @@ def compare(ours: list[Detection], theirs: list[list[float]]) -> dict:
 
 def time_ours(pixels: np.ndarray, repeat: int) -> tuple[float, list[Detection]]:
     m = facelib.configured_models()
-    if m.cnn is not None:  # build this size's pyramid graph outside the timing, as a second call would find it
-        m.cnn.pyramid(pixels.shape[0], pixels.shape[1], facelib.CNN_UPSAMPLE)
     found: list[Detection] = []
     samples = []
     for _ in range(repeat):

@@ -1,4 +1,4 @@
-"""`python -m facerec`: add, check, people, delete, reindex, and the engine demo.
+"""`python -m facerec`: add, check, people, delete, reindex, the engine demo, serve and prepare.
 
 Exit codes: 0 success, 1 a user error (one line on stderr), 2 usage.
 """
@@ -49,6 +49,7 @@ def parser() -> argparse.ArgumentParser:
     )
     demo = commands.add_parser("demo", help="show the local engine on a folder of people/<name>/<photo>")
     demo.add_argument("faces", nargs="?", type=Path, default=DEFAULT_FACES)
+    commands.add_parser("prepare", help="make the converted face models in the cache folder (set-up does it)")
     serve = commands.add_parser("serve", help="serve the local Rekognition engine over HTTP (Rekognition's protocol)")
     serve.add_argument("--port", type=int, default=4599, help="TCP port (0: any free port; default 4599)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only)")
@@ -80,6 +81,8 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
             return run_demo(args.faces, out, load().models)
         if args.command == "serve":
             return cmd_serve(args, out)
+        if args.command == "prepare":
+            return cmd_prepare(load().models, out)
         from facerec.service import open_service
 
         service = open_service()
@@ -90,6 +93,15 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
     except KeyboardInterrupt:
         print("interrupted", file=err)
         return 1
+
+
+def cmd_prepare(models: ModelSettings, out: TextIO) -> int:
+    """Convert the face models the settings choose, once: later runs find them in the cache folder."""
+    from facerec.faces import prepare_models
+
+    for path in prepare_models(models):
+        print(path, file=out)
+    return 0
 
 
 def cmd_add(service, args, out: TextIO, err: TextIO) -> int:

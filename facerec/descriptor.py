@@ -600,18 +600,25 @@ def _dense(g: _GraphBuilder, op: Dense, value: Value) -> Value:
 class FastDescriptor:
     """dlib's ResNet descriptor under onnxruntime: describe(chips) -> (n, 128) float32."""
 
-    def __init__(self, session, model_path: Path) -> None:
+    def __init__(self, session: Any, model_path: Path) -> None:
         self.session = session
         self.model_path = model_path
 
     @classmethod
     def load(cls, dat_path: str | os.PathLike, cache_dir: str | os.PathLike) -> FastDescriptor:
         """Read the .dat file, convert it once (cached in cache_dir, owner-only), open a session."""
+        return cls(*converted_session(*cls._conversion(dat_path, cache_dir)))
+
+    @classmethod
+    def convert(cls, dat_path: str | os.PathLike, cache_dir: str | os.PathLike) -> list[Path]:
+        """The converted model's file in cache_dir, converted unless it is there already (set-up's step)."""
+        return [converted_file(*cls._conversion(dat_path, cache_dir))]
+
+    @staticmethod
+    def _conversion(dat_path: str | os.PathLike, cache_dir: str | os.PathLike) -> tuple[Path, Callable[[], bytes]]:
+        """Where the .dat file's converted model is cached, and how to convert it."""
         data = read_model_file(dat_path)
-        session, model_path = converted_session(
-            Path(cache_dir) / cache_name(data), lambda: build_onnx(parse_network(data, dat_path)).SerializeToString()
-        )
-        return cls(session, model_path)
+        return Path(cache_dir) / cache_name(data), lambda: build_onnx(parse_network(data, dat_path)).SerializeToString()
 
     def describe(self, chips: Sequence[np.ndarray]) -> np.ndarray:
         """Descriptors of aligned 150x150 RGB uint8 face chips, one row each."""
@@ -633,18 +640,24 @@ def read_model_file(dat_path: str | os.PathLike) -> bytes:
         raise ModelFileError(dat_path, f"cannot read the model file: {exc}") from exc
 
 
+def converted_file(model_path: Path, convert: Callable[[], bytes]) -> Path:
+    """The converted model cached at model_path, converted (and cached owner-only) when it is not there."""
+    paths.private_dir(model_path.parent)
+    if not model_path.is_file():
+        paths.write_private(model_path, convert())
+    return model_path
+
+
 def converted_session(model_path: Path, convert: Callable[[], bytes]) -> tuple[Any, Path]:
     """A session on the converted model cached at model_path, converting (and caching owner-only) when needed.
 
     A damaged cache file (a crash mid-write before writes were atomic, a full disk) is converted again.
     """
-    paths.private_dir(model_path.parent)
-    if model_path.is_file():
-        try:
-            return _session(model_path), model_path
-        except Exception:  # a damaged cache file: convert again below
-            pass
-    paths.write_private(model_path, convert())
+    converted_file(model_path, convert)
+    try:
+        return _session(model_path), model_path
+    except Exception:  # a damaged cache file: convert again
+        paths.write_private(model_path, convert())
     return _session(model_path), model_path
 
 

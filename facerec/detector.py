@@ -11,10 +11,10 @@ in Python's `detector(image, upsample_num_times)`:
 2. input_rgb_image_pyramid<pyramid_down<6>>: (pixel - mean) / 256 in float32, tiled with
    every level 5/6 the size of the one before, each level a float bilinear resize of the
    previous one, 10 px between levels and 11 px around them (dlib/dnn/input.h,
-   compute_tiled_image_pyramid_details in dlib/image_transforms/image_pyramid.h). A small
-   onnxruntime graph per input size computes the levels (Resize in align_corners mode is
-   dlib's x * (in - 1) / (out - 1) mapping; it rounds differently from dlib in the last
-   bits, which moves scores by at most ~6e-4 on our photos).
+   compute_tiled_image_pyramid_details in dlib/image_transforms/image_pyramid.h). One small
+   onnxruntime graph of any size does every resize (Resize in align_corners mode is dlib's
+   x * (in - 1) / (out - 1) mapping; it rounds differently from dlib in the last bits,
+   which moves scores by at most ~6e-4 on our photos).
 3. The network: three 5x5 stride-2 convolutions (16, 32, 32 filters), three 5x5 ones
    (45 filters), each followed by batch norm (frozen: affine) and relu, then one 9x9
    convolution to a single score map. For speed (same scores but for float rounding) the
@@ -39,6 +39,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -53,6 +54,7 @@ from facerec.descriptor import (
     _session,
     _skip_layer_state,
     _split,
+    converted_file,
     converted_or_none,
     converted_session,
     read_model_file,
@@ -60,6 +62,8 @@ from facerec.descriptor import (
 
 # Part of the cache key: bump it when the graph we build changes.
 CONVERTER_VERSION = 4
+# The resize graph's cached file (it depends on no model file).
+RESIZE_MODEL = "dlib_resize_image_v1.onnx"
 # dlib's input_rgb_image_pyramid lays levels out 5/6 the size of the one before (pyramid_down<6>).
 PYRAMID_RATE = 5.0 / 6.0
 MIN_LEVEL_HEIGHT = 5  # compute_tiled_image_pyramid_details stops below this height
@@ -69,7 +73,6 @@ DEFAULT_PADDING, DEFAULT_OUTER_PADDING = 10, 11
 # The network of dnn_mmod_face_detection_ex.cpp, from the input up: (filters, size, stride).
 LAYOUT = ((16, 5, 2), (32, 5, 2), (32, 5, 2), (45, 5, 1), (45, 5, 1), (45, 5, 1))
 HEAD = (1, 9, 1)
-PYRAMID_CACHE_SIZE = 2
 # onnxruntime's blocked convolution kernels take channels in blocks of 16 (8 without AVX-512)
 CHANNEL_BLOCK = 16
 END = np.iinfo(np.int64).max  # an ONNX Slice end meaning: to the end
@@ -434,48 +437,21 @@ def tile_layout(rows: int, cols: int, padding: int, outer: int) -> tuple[list[Le
     return placed, height + outer * 2, width + outer * 2
 
 
-class PyramidGraph:
-    """An onnxruntime graph for one input size: uint8 RGB (rows, cols, 3) in, every level of the pyramid out.
+@dataclass(frozen=True)
+class Pyramid:
+    """The tiled pyramid of one input size: how often it is upsampled, where each level goes, its rows and cols."""
 
-    Upsampling and every level are dlib's bilinear resize_image: output pixel x samples the
-    input at x * (in - 1) / (out - 1), which is ONNX Resize's align_corners mode. The
-    upsampled image is truncated to whole values, as dlib stores it in rgb_pixels.
-    """
+    upsample: int
+    levels: list[Level]
+    rows: int
+    cols: int
 
-    def __init__(self, rows: int, cols: int, upsample: int, mean: np.ndarray, padding: int, outer: int) -> None:
+    @classmethod
+    def of(cls, rows: int, cols: int, upsample: int, padding: int, outer: int) -> Pyramid:
         size = (rows, cols)
         for _ in range(upsample):
             size = upsampled_size(*size)
-        self.levels, self.rows, self.cols = tile_layout(*size, padding, outer)
-        self.session = _session(self._graph(rows, cols, upsample, mean).SerializeToString())
-
-    def _graph(self, rows: int, cols: int, upsample: int, mean: np.ndarray):
-        from onnx import TensorProto, helper
-
-        g = _GraphBuilder()
-        value = g.node("Cast", ["image"], to=TensorProto.FLOAT)
-        value = g.node("Transpose", [value], perm=[2, 0, 1])
-        value = g.node("Unsqueeze", [value, g.constant(np.array([0], dtype=np.int64), "axes")])
-        size = (rows, cols)
-        for _ in range(upsample):
-            size = upsampled_size(*size)
-            value = g.node("Floor", [_resize(g, value, size)])
-        value = g.node("Sub", [value, g.constant(mean.reshape(1, 3, 1, 1), "mean")])
-        value = g.node("Mul", [value, g.constant(np.array(1 / 256, dtype=np.float32), "scale")], "level_0")
-        for index, (_, _, r, c) in enumerate(self.levels[1:], start=1):
-            value = _resize(g, value, (r, c), f"level_{index}")
-        return g.model(
-            "dlib_input_rgb_image_pyramid",
-            [helper.make_tensor_value_info("image", TensorProto.UINT8, [rows, cols, 3])],
-            [
-                helper.make_tensor_value_info(f"level_{i}", TensorProto.FLOAT, [1, 3, r, c])
-                for i, (_, _, r, c) in enumerate(self.levels)
-            ],
-        )
-
-    def level_arrays(self, pixels: np.ndarray) -> list[np.ndarray]:
-        """Every level, (1, 3, rows, cols) float32 each."""
-        return self.session.run([f"level_{i}" for i in range(len(self.levels))], {"image": pixels})
+        return cls(upsample, *tile_layout(*size, padding, outer))
 
     def tiled(self, levels: list[np.ndarray], first: int = 0, end: int | None = None) -> np.ndarray:
         """Rows [first, end) of the tiled pyramid, (1, 3, rows, cols) float32, zero between levels as dlib leaves it."""
@@ -488,10 +464,25 @@ class PyramidGraph:
         return data
 
 
-def _resize(g: _GraphBuilder, value: str, size: tuple[int, int], output: str | None = None) -> str:
-    sizes = g.constant(np.array([1, 3, *size], dtype=np.int64), "sizes")
-    return g.node(
-        "Resize", [value, "", "", sizes], output, mode="linear", coordinate_transformation_mode="align_corners"
+def build_resize_onnx():
+    """An onnx.ModelProto for dlib's bilinear resize_image of a (1, 3, rows, cols) float image to any size.
+
+    Output pixel x samples the input at x * (in - 1) / (out - 1), which is ONNX Resize's
+    align_corners mode. One graph of any size, so no session is made per image size.
+    """
+    from onnx import TensorProto, helper
+
+    g = _GraphBuilder()
+    g.node(
+        "Resize", ["image", "", "", "sizes"], "resized", mode="linear", coordinate_transformation_mode="align_corners"
+    )
+    return g.model(
+        "dlib_resize_image",
+        [
+            helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, "rows", "cols"]),
+            helper.make_tensor_value_info("sizes", TensorProto.INT64, [4]),
+        ],
+        [helper.make_tensor_value_info("resized", TensorProto.FLOAT, [1, 3, "out_rows", "out_cols"])],
     )
 
 
@@ -560,42 +551,52 @@ class FastDetector:
     for the next one.
     """
 
-    def __init__(self, detector: Detector, session, model_path: Path) -> None:
+    def __init__(self, detector: Detector, model_path: Path, resize_path: Path, sessions: dict[Path, Any]) -> None:
         self.detector = detector
         self.model_path = model_path
-        self._network = session
-        self._pyramids: dict[tuple[int, int, int], PyramidGraph] = {}
+        self.resize_path = resize_path
+        self._sessions = sessions  # by model file: the network's and the resize graph's
         self._lock = threading.Lock()
         self._busy = 0
         self._release_timer: threading.Timer | None = None
 
-    @property
-    def session(self):
-        """The network's session (made again after a release)."""
+    def _session(self, path: Path):
+        """The session of one of our two models (made again after a release)."""
         with self._lock:
-            if self._network is None:
-                self._network = _session(self.model_path)
-            return self._network
+            if path not in self._sessions:
+                self._sessions[path] = _session(path)
+            return self._sessions[path]
 
-    def pyramid(self, rows: int, cols: int, upsample: int) -> PyramidGraph:
-        """The pyramid graph for this input size, kept for the last few sizes."""
-        key = (rows, cols, upsample)
-        with self._lock:
-            graph = self._pyramids.pop(key, None)
-            if graph is None:
-                d = self.detector
-                graph = PyramidGraph(rows, cols, upsample, d.mean, d.padding, d.outer_padding)
-            self._pyramids[key] = graph
-            while len(self._pyramids) > PYRAMID_CACHE_SIZE:
-                self._pyramids.pop(next(iter(self._pyramids)))
-            return graph
+    def pyramid(self, rows: int, cols: int, upsample: int) -> Pyramid:
+        """The tiled pyramid's layout for this input size."""
+        d = self.detector
+        return Pyramid.of(rows, cols, upsample, d.padding, d.outer_padding)
+
+    def resize(self, image: np.ndarray, rows: int, cols: int) -> np.ndarray:
+        """dlib's bilinear resize_image of a (1, 3, r, c) float32 image to (1, 3, rows, cols)."""
+        sizes = np.array([1, 3, rows, cols], dtype=np.int64)
+        return self._session(self.resize_path).run(["resized"], {"image": image, "sizes": sizes})[0]
+
+    def level_arrays(self, pixels: np.ndarray, pyramid: Pyramid) -> list[np.ndarray]:
+        """Every level of the pyramid of an RGB uint8 image, (1, 3, rows, cols) float32 each.
+
+        The upsampled image is truncated to whole values, as dlib stores it in rgb_pixels.
+        """
+        value = np.ascontiguousarray(pixels.transpose(2, 0, 1)[np.newaxis], dtype=np.float32)
+        for _ in range(pyramid.upsample):
+            value = np.floor(self.resize(value, *upsampled_size(*value.shape[2:])))
+        value -= self.detector.mean.reshape(1, 3, 1, 1).astype(np.float32)
+        value *= np.float32(1 / 256)
+        levels = [value]
+        for _, _, rows, cols in pyramid.levels[1:]:
+            levels.append(self.resize(levels[-1], rows, cols))
+        return levels
 
     def release(self) -> None:
         """Drop the sessions, and the memory their arenas hold, unless a detection is running."""
         with self._lock:
             if self._busy == 0:
-                self._network = None
-                self._pyramids.clear()
+                self._sessions.clear()
 
     def _hold(self) -> None:
         with self._lock:
@@ -614,19 +615,31 @@ class FastDetector:
 
     @classmethod
     def load(cls, dat_path: str | os.PathLike, cache_dir: str | os.PathLike) -> FastDetector:
-        """Read the .dat file, convert it once (cached in cache_dir, owner-only), open a session."""
+        """Read the .dat file, convert it once (cached in cache_dir, owner-only), open its sessions."""
+        detector, conversions = cls._conversions(dat_path, cache_dir)
+        (network, model_path), (resize, resize_path) = (converted_session(*c) for c in conversions)
+        return cls(detector, model_path, resize_path, {model_path: network, resize_path: resize})
+
+    @classmethod
+    def convert(cls, dat_path: str | os.PathLike, cache_dir: str | os.PathLike) -> list[Path]:
+        """The converted models' files in cache_dir, converted unless they are there already (set-up's step)."""
+        return [converted_file(*c) for c in cls._conversions(dat_path, cache_dir)[1]]
+
+    @staticmethod
+    def _conversions(dat_path: str | os.PathLike, cache_dir: str | os.PathLike):
+        """The .dat file's detector, and where its network and the resize graph are cached, with how to make each."""
         data = read_model_file(dat_path)
         detector = parse_detector(data, Path(dat_path))
-        session, model_path = converted_session(
-            Path(cache_dir) / cache_name(data), lambda: build_onnx(detector).SerializeToString()
-        )
-        return cls(detector, session, model_path)
+        return detector, [
+            (Path(cache_dir) / cache_name(data), lambda: build_onnx(detector).SerializeToString()),
+            (Path(cache_dir) / RESIZE_MODEL, lambda: build_resize_onnx().SerializeToString()),
+        ]
 
     def scores(self, pyramid: np.ndarray) -> np.ndarray:
         """The score map of a tiled pyramid, (rows, cols)."""
-        return self.session.run(["scores"], {"pyramid": pyramid})[0][0, 0]
+        return self._session(self.model_path).run(["scores"], {"pyramid": pyramid})[0][0, 0]
 
-    def banded_scores(self, graph: PyramidGraph, levels: list[np.ndarray]) -> np.ndarray:
+    def banded_scores(self, graph: Pyramid, levels: list[np.ndarray]) -> np.ndarray:
         """The score map of the tiled pyramid of `levels`, computed band by band (see BAND_ROWS)."""
         parts = []
         for band in bands(graph.rows, BAND_ROWS):
@@ -639,7 +652,7 @@ class FastDetector:
         self._hold()
         try:
             graph = self.pyramid(image.shape[0], image.shape[1], upsample)
-            scores = self.banded_scores(graph, graph.level_arrays(image))
+            scores = self.banded_scores(graph, self.level_arrays(image, graph))
             found = detections(scores, graph.levels, self.detector)
         finally:
             self._let_go()

@@ -72,9 +72,10 @@ def describe(error: BaseException) -> str:
         return "Cannot reach AWS: check the network connection."
     if isinstance(error, ClientError):
         code = error.response.get("Error", {}).get("Code", "")
-        return CLIENT_ERROR_MESSAGES.get(code, f"AWS error {code}: {error.response['Error'].get('Message', '')}")
+        # AWS's own Message is written for its engineers (Java buffer dumps, validation grammar): never shown.
+        return CLIENT_ERROR_MESSAGES.get(code, f"AWS could not do this ({code or 'no error code'}): try again later.")
     if isinstance(error, BotoCoreError):
-        return f"AWS client error: {error}"
+        return f"The AWS client failed ({type(error).__name__}): check the AWS settings and the network."
     if isinstance(error, OSError):
         return f"{error.strerror or error}: {error.filename}" if error.filename else str(error)
     return f"Unexpected error: {type(error).__name__}: {error}"

@@ -9,12 +9,14 @@ descriptor of the aligned face chip.
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import math
 import threading
 import warnings
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -49,6 +51,11 @@ CNN_BYTES_PER_PIXEL = 580
 CHIP_SIZE = 150
 CHIP_PADDING = 0.25
 DESCRIPTOR_SIZE = 128
+# dlib's model files, as face_recognition_models ships them.
+FIVE_POINTS = "shape_predictor_5_face_landmarks.dat"
+SIXTY_EIGHT_POINTS = "shape_predictor_68_face_landmarks.dat"
+RESNET = "dlib_face_recognition_resnet_model_v1.dat"
+CNN_DETECTOR = "mmod_human_face_detector.dat"
 
 
 class ImageError(ValueError):
@@ -135,30 +142,50 @@ class Models:
 
     def __init__(self, choice: ModelSettings) -> None:
         import dlib
-        import face_recognition_models as files
 
         from facerec.descriptor import best_describer
         from facerec.detector import best_detector
 
         self.choice = choice
-        self.detector = dlib.get_frontal_face_detector()
         # The 5 points align the chip as face_recognition does (its descriptors match ours);
         # the 68 give the landmarks and the pose.
-        self.predictor = dlib.shape_predictor(files.pose_predictor_five_point_model_location())
-        self.outline = dlib.shape_predictor(files.pose_predictor_model_location())
-        self.resnet = dlib.face_recognition_model_v1(files.face_recognition_model_location())
+        self.predictor = dlib.shape_predictor(model_file(FIVE_POINTS))
+        self.outline = dlib.shape_predictor(model_file(SIXTY_EIGHT_POINTS))
+        self.resnet = dlib.face_recognition_model_v1(model_file(RESNET))
         # dlib-bin's ResNet takes ~100 ms a face; the converted copy gives the same numbers sooner.
         fast = choice.descriptor == "fast"
-        self.fast = best_describer(files.face_recognition_model_location(), choice.folder) if fast else None
+        self.fast = best_describer(model_file(RESNET), choice.folder) if fast else None
         # dlib-bin's CNN detector takes ~30 s a photo; the converted copy finds the same faces sooner.
         fast = choice.detector == "fast"
-        self.cnn = best_detector(files.cnn_face_detector_model_location(), choice.folder) if fast else None
-        self.dlib_cnn = (
-            dlib.cnn_face_detection_model_v1(files.cnn_face_detector_model_location()) if self.cnn is None else None
-        )
+        self.cnn = best_detector(model_file(CNN_DETECTOR), choice.folder) if fast else None
+        self.dlib_cnn = dlib.cnn_face_detection_model_v1(model_file(CNN_DETECTOR)) if self.cnn is None else None
         self.dlib = dlib
         # dlib's objects are not safe to share between threads mid-call.
         self.lock = threading.Lock()
+
+    @cached_property
+    def detector(self):
+        """dlib's HOG detector, for camera frames: loaded when the first comes (0.3 s a photo-only process saves)."""
+        return self.dlib.get_frontal_face_detector()
+
+
+def prepare_models(choice: ModelSettings) -> list[Path]:
+    """The converted models `choice` runs, made in its folder unless they are there already: set-up's step,
+    so that no user action waits for a conversion. Loads nothing."""
+    from facerec.descriptor import FastDescriptor
+    from facerec.detector import FastDetector
+
+    made = FastDescriptor.convert(model_file(RESNET), choice.folder) if choice.descriptor == "fast" else []
+    return made + (FastDetector.convert(model_file(CNN_DETECTOR), choice.folder) if choice.detector == "fast" else [])
+
+
+def model_file(name: str) -> str:
+    """A model file that face_recognition_models ships, found without importing the package
+    (its import loads pkg_resources: 0.15 s of every command's start)."""
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError("face_recognition_models is not installed")
+    return str(Path(spec.origin).parent / "models" / name)
 
 
 @lru_cache(maxsize=4)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dotenv import dotenv_values
-from platformdirs import user_data_dir
+from platformdirs import user_cache_dir, user_data_dir
 
 APP_NAME = "facerec"
 BACKENDS = ("local", "aws")
@@ -45,6 +45,12 @@ def default_data_dir() -> Path:
     return Path(user_data_dir(APP_NAME, appauthor=False))
 
 
+def default_model_dir() -> Path:
+    """Where converted face models are kept: the platform's user cache folder (~/.cache/facerec/models on
+    Linux). They are a cache, keyed by the model file's hash, that every data folder shares."""
+    return Path(user_cache_dir(APP_NAME, appauthor=False)) / "models"
+
+
 @dataclass(frozen=True)
 class ModelSettings:
     """Which face models the local engine runs, and the folder their converted copies are kept in."""
@@ -70,12 +76,12 @@ class Settings:
     delivery: str = "normal"
     descriptor: str = "fast"
     detector: str = "fast"
-    model_dir: Path | None = None  # None: the data folder's "models"
+    model_dir: Path = field(default_factory=default_model_dir)
 
     @property
     def models(self) -> ModelSettings:
         """What the local engine loads its face models with."""
-        return ModelSettings(self.model_dir or self.data_dir / "models", self.descriptor, self.detector)
+        return ModelSettings(self.model_dir, self.descriptor, self.detector)
 
     @property
     def server_credentials_file(self) -> Path:
@@ -174,7 +180,7 @@ TABLE = (
     Setting("FACEREC_DELIVERY", "delivery", _one_of(DELIVERIES)),
     Setting("FACEREC_DESCRIPTOR", "descriptor", _one_of(ENGINES)),
     Setting("FACEREC_DETECTOR", "detector", _one_of(ENGINES)),
-    Setting("FACEREC_MODEL_DIR", "model_dir", _folder, show=lambda settings: settings.models.folder),
+    Setting("FACEREC_MODEL_DIR", "model_dir", _folder),
 )
 
 

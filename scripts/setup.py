@@ -249,6 +249,23 @@ def setup(command: str) -> None:
     else:  # Tk comes from the Python the venv was made from, which may not be this one
         ensure_system(pieces, str(venv_python()))
     ensure_requirements(command)
+    prepare_models()
+
+
+def prepare_models() -> None:
+    """Convert the face models into the user's cache folder now (once), so the first add or check does not wait.
+
+    A project without the app's package (a copy of this script alone) has nothing to prepare; a failure is not
+    fatal, as the app converts the models itself when it finds none.
+    """
+    if not (ROOT / "facerec").is_dir():
+        return
+    done = subprocess.run(
+        [str(venv_python()), "-m", "facerec", "prepare"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        reason = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        say(f"the face models could not be prepared ({reason}); the first add or check will convert them")
 
 
 # --- running --------------------------------------------------------------------------------------

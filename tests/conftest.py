@@ -43,13 +43,16 @@ def faces_available() -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """One folder for the converted face models, made for the session: never the user's data folder.
+def model_dir() -> Iterator[Path]:
+    """The folder of the converted face models for the whole run: the user's cache folder, as set-up made it.
 
-    FACEREC_MODEL_DIR for the whole run, so every test's settings (and the processes started with this
-    environment) keep their models here and convert them once; the descriptor and detector stay the run's.
+    They are a cache keyed by each model file's hash, which every data folder shares, so the run converts
+    nothing that set-up converted (tests of the conversion convert into folders of their own). Set as
+    FACEREC_MODEL_DIR, so the processes the tests start use it too.
     """
-    folder = tmp_path_factory.mktemp("models")
+    from facerec.settings import load
+
+    folder = load(env_file=None).model_dir
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FACEREC_MODEL_DIR", str(folder))
         yield folder

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ from tests.conftest import FACES_DIR, ROOT
 
 @pytest.fixture
 def facerec(tmp_path: Path):
-    env = {
+    base = {
         **os.environ,
         "FACEREC_BACKEND": "local",
         "FACEREC_DATA_DIR": str(tmp_path / "data"),
@@ -25,14 +26,18 @@ def facerec(tmp_path: Path):
         "PYTHONPATH": str(ROOT),
     }
 
-    def run(*args: str) -> subprocess.CompletedProcess:
+    def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, "-m", "facerec", *args], cwd=tmp_path, env=env, capture_output=True, text=True
+            [sys.executable, "-m", "facerec", *args],
+            cwd=tmp_path,
+            env={**base, **(env or {})},
+            capture_output=True,
+            text=True,
         )
 
     def start(*args: str) -> subprocess.Popen:
         return subprocess.Popen(
-            [sys.executable, "-m", "facerec", *args], cwd=tmp_path, env=env, stdout=PIPE, stderr=PIPE, text=True
+            [sys.executable, "-m", "facerec", *args], cwd=tmp_path, env=base, stdout=PIPE, stderr=PIPE, text=True
         )
 
     run.data_dir = tmp_path / "data"
@@ -224,3 +229,41 @@ def test_cli_messages_use_command_line_words(facerec, tmp_path: Path) -> None:
         assert result.returncode == 1
         words = re.findall(r"[a-z]+", result.stderr.casefold())
         assert not {"click", "button", "press", "type", "capture", "window"} & set(words), result.stderr
+
+
+def test_prepare_converts_the_models_once_and_a_fresh_data_folder_then_converts_nothing(
+    facerec, tmp_path: Path
+) -> None:
+    """Set-up's step: after `prepare`, a check in a fresh data folder needs neither a conversion nor the onnx
+    package (which builds ONNX graphs): no model is converted on the user's path, nor a graph per image size."""
+    models = tmp_path / "cache" / "models"
+    prepared = facerec("prepare", env={"FACEREC_MODEL_DIR": str(models)})
+    assert prepared.returncode == 0, prepared.stderr
+    made = {path.name: path.stat().st_mtime_ns for path in models.iterdir()}
+    assert len(made) == len(prepared.stdout.split()) >= 2
+    assert all(stat.S_IMODE(path.stat().st_mode) == 0o600 for path in models.iterdir())
+    assert facerec("prepare", env={"FACEREC_MODEL_DIR": str(models)}).returncode == 0
+    assert {path.name: path.stat().st_mtime_ns for path in models.iterdir()} == made, "converted only once"
+
+    without_onnx = missing_package(tmp_path / "no-onnx", "onnx")
+    checked = facerec(
+        "check",
+        str(FACES_DIR / "people/rose_leslie/rose1.jpg"),  # 1 MP: the CNN detector's path
+        "--json",
+        env={
+            "FACEREC_MODEL_DIR": str(models),
+            "FACEREC_DATA_DIR": str(tmp_path / "fresh"),
+            "PYTHONPATH": os.pathsep.join([str(without_onnx), str(ROOT)]),
+        },
+    )
+    assert checked.returncode == 0, checked.stderr
+    assert "unavailable" not in checked.stderr  # the converted models loaded, not dlib's own instead
+    assert len(json.loads(checked.stdout)["faces"]) == 1
+    assert {path.name: path.stat().st_mtime_ns for path in models.iterdir()} == made
+
+
+def missing_package(folder: Path, name: str) -> Path:
+    """A folder that, first on PYTHONPATH, makes `import name` fail as it does where the package is not installed."""
+    (folder / name).mkdir(parents=True)
+    (folder / name / "__init__.py").write_text(f"raise ModuleNotFoundError(\"No module named '{name}'\")\n")
+    return folder

@@ -103,8 +103,7 @@ def test_pyramid_levels_are_dlibs_bilinear_resize(fast: FastDetector) -> None:
     import dlib
 
     pixels = shrunk(pixels_of("groups/kit_and_rose.jpg"), 200)
-    graph = fast.pyramid(*pixels.shape[:2], 0)
-    levels = graph.session.run([f"level_{i}" for i in range(len(graph.levels))], {"image": pixels})
+    levels = fast.level_arrays(pixels, fast.pyramid(*pixels.shape[:2], 0))
     mean = fast.detector.mean.reshape(3, 1, 1)
     expected0 = (pixels.transpose(2, 0, 1).astype(np.float32) - mean) / 256
     assert np.abs(levels[0][0] - expected0).max() < 1e-6
@@ -122,7 +121,7 @@ def test_upsampling_is_dlibs_pyramid_up(fast: FastDetector) -> None:
     rows, cols = pixels.shape[:2]
     up = dlib.pyramid_down(2).rect_up(dlib.rectangle(0, 0, cols - 1, rows - 1))
     assert detector.upsampled_size(rows, cols) == (up.bottom() + 1, up.right() + 1)
-    level0 = fast.pyramid(rows, cols, 1).session.run(["level_0"], {"image": pixels})[0][0]
+    level0 = fast.level_arrays(pixels, fast.pyramid(rows, cols, 1))[0][0]
     theirs = dlib.resize_image(pixels, up.bottom() + 1, up.right() + 1).transpose(2, 0, 1).astype(np.float32)
     ours = level0 * 256 + fast.detector.mean.reshape(3, 1, 1)
     gap = np.abs(ours - theirs)
@@ -132,7 +131,7 @@ def test_upsampling_is_dlibs_pyramid_up(fast: FastDetector) -> None:
 
 def whole_canvas_scores(fast: FastDetector, pixels: np.ndarray, upsample: int = 1) -> np.ndarray:
     graph = fast.pyramid(*pixels.shape[:2], upsample)
-    return fast.scores(graph.tiled(graph.level_arrays(pixels)))
+    return fast.scores(graph.tiled(fast.level_arrays(pixels, graph)))
 
 
 def test_scores_computed_in_bands_equal_the_whole_images(monkeypatch: pytest.MonkeyPatch, fast: FastDetector) -> None:
@@ -142,7 +141,7 @@ def test_scores_computed_in_bands_equal_the_whole_images(monkeypatch: pytest.Mon
     whole = whole_canvas_scores(fast, pixels)
     monkeypatch.setattr(detector, "BAND_ROWS", 256)
     assert len(detector.bands(graph.rows, detector.BAND_ROWS)) > 5
-    banded = fast.banded_scores(graph, graph.level_arrays(pixels))
+    banded = fast.banded_scores(graph, fast.level_arrays(pixels, graph))
     assert banded.shape == whole.shape
     assert np.abs(banded - whole).max() < 1e-5
 
@@ -286,3 +285,14 @@ def test_larger_photos_are_searched_at_1920x1080s_pixel_count(engine: facelib.Mo
         photo.paste(group.resize((group.width * factor, group.height * factor), Image.BILINEAR), (1500, 800))
         found = facelib.find_faces(facelib.Picture(np.asarray(photo)), describe=False)
         assert len(found) == expected, (factor, [f.box for f in found])
+
+
+def test_photos_of_new_sizes_make_no_new_session(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A session takes tens of milliseconds to make and holds its own memory: made once per model, never per size."""
+    fresh = FastDetector.load(dat_path(), tmp_path / "models")
+    made: list[object] = []
+    monkeypatch.setattr(detector, "_session", lambda model: made.append(model))
+    photo = pixels_of("groups/obama_and_biden_1.jpg")
+    for width in (300, 420, 517):
+        assert len(fresh.detect(shrunk(photo, width), 1)) == 2
+    assert made == []

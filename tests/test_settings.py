@@ -88,14 +88,19 @@ def test_model_choices_are_checked(name: str, value: str) -> None:
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="XDG_DATA_HOME is the Linux convention platformdirs follows")
-def test_the_data_folder_is_the_platforms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_data_folder_is_the_platforms_and_the_models_are_in_its_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "share"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     settings = load(env_file=None, environ={})
     assert settings.data_dir == tmp_path / "share" / "facerec"
-    assert settings.models.folder == tmp_path / "share" / "facerec" / "models"
+    assert settings.models.folder == tmp_path / "cache" / "facerec" / "models"
     assert settings.server_credentials_file.parent == settings.data_dir
     moved = load(env_file=None, environ={"FACEREC_DATA_DIR": str(tmp_path / "mine")})
-    assert moved.models.folder == tmp_path / "mine" / "models"
+    assert moved.models.folder == settings.models.folder, "a fresh data folder reuses the converted models"
+    chosen = load(env_file=None, environ={"FACEREC_MODEL_DIR": str(tmp_path / "models")})
+    assert chosen.models.folder == tmp_path / "models"
 
 
 def test_what_is_printed_reads_back_as_the_same_settings(tmp_path: Path) -> None:
@@ -142,7 +147,7 @@ def test_the_engine_keeps_its_models_in_the_model_folder(tmp_path: Path) -> None
     rekognition = local_client("rekognition", load(env_file=None, environ=environ))
     found = rekognition.detect_faces(Image={"Bytes": (FACES_DIR / "people/joe_biden/biden1.jpg").read_bytes()})
     assert len(found["FaceDetails"]) == 1
-    assert sorted(p.suffix for p in (tmp_path / "models").iterdir()) == [".onnx", ".onnx"]
+    assert sorted(p.suffix for p in (tmp_path / "models").iterdir()) == [".onnx"] * 3  # ResNet, CNN, resize
     assert not (tmp_path / "data" / "models").exists()
 
 
