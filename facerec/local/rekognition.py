@@ -26,10 +26,10 @@ from facerec.gender import GenderClassifier
 from facerec.landmarks import DEFAULT_LANDMARKS, LANDMARK_POINTS, named_landmarks
 from facerec.local.analysis import Analysis, AnalysisCache
 from facerec.local.base import LocalClient, ServiceError, operation
-from facerec.local.store import FaceStore, NewFace, StoredFace, TooManyTags
+from facerec.local.store import CollectionGone, FaceStore, NewFace, StoredFace, TooManyTags
 from facerec.paths import private_dir
 from facerec.quality import QUALITY_BARS
-from facerec.settings import ModelSettings
+from facerec.settings import ModelSettings, default_model_dir
 from facerec.similarity import DEFAULT_THRESHOLD, distance_for, similarity
 
 # A version number, as Rekognition gives ("7.0" for collections made today), so that clients that
@@ -90,9 +90,9 @@ class LocalRekognition(LocalClient):
         self, data_dir: Path, s3: Any = None, region: str = "us-east-1", models: ModelSettings | None = None
     ) -> None:
         """`models`: which face models to run and where their converted copies are kept (default: the
-        data folder's "models", as Settings has it)."""
+        user's cache folder, as Settings has it)."""
         self.store = FaceStore(private_dir(Path(data_dir)) / "rekognition.sqlite3")
-        self.face_models = models or ModelSettings(Path(data_dir) / "models")
+        self.face_models = models or ModelSettings(default_model_dir())
         self.s3 = s3
         self.region = region
         self._lock = threading.Lock()
@@ -151,7 +151,7 @@ class LocalRekognition(LocalClient):
         MaxFaces: int | None = None,
         QualityFilter: str = "AUTO",
     ) -> dict:
-        self._collection(CollectionId)
+        collection = self._collection(CollectionId)
         picture, found = self._analyse(Image)
         bar = QUALITY_BARS[QualityFilter]
         image_id = str(uuid.uuid4())
@@ -172,8 +172,11 @@ class LocalRekognition(LocalClient):
             )
             new.append(NewFace(stored, face.descriptor))
             records.append({"Face": _face_json(stored), "FaceDetail": detail})
-        if new:
-            self.store.add_faces(CollectionId, new)
+        try:
+            if new:  # into the collection as it was looked up, not one deleted and made again meanwhile
+                self.store.add_faces(CollectionId, new, created=collection.created)
+        except CollectionGone:
+            raise _not_found(CollectionId) from None
         return {"FaceRecords": records, "FaceModelVersion": FACE_MODEL_VERSION, "UnindexedFaces": unindexed}
 
     @operation("ListFaces")

@@ -93,6 +93,10 @@ class NewFace:
     descriptor: np.ndarray
 
 
+class CollectionGone(LookupError):
+    """The collection a write was for is not there (deleted, perhaps made again, since it was looked up)."""
+
+
 @dataclass(frozen=True)
 class Collection:
     name: str
@@ -202,8 +206,9 @@ class FaceStore:
 
     # Faces
 
-    def add_faces(self, collection: str, faces: list[NewFace]) -> None:
-        """Add all the faces or none."""
+    def add_faces(self, collection: str, faces: list[NewFace], created: datetime | None = None) -> None:
+        """Add all the faces or none; CollectionGone if the collection is not there, or (given its creation
+        time, as it was when the faces were found) was deleted and made again meanwhile."""
         now = datetime.now(timezone.utc).isoformat()
         rows = [
             (
@@ -222,6 +227,9 @@ class FaceStore:
             for f in faces
         ]
         with self._transaction() as db:
+            row = db.execute("SELECT created FROM collections WHERE name = ?", (collection,)).fetchone()
+            if row is None or (created is not None and datetime.fromisoformat(row[0]) != created):
+                raise CollectionGone(collection)
             db.executemany(
                 "INSERT INTO faces(collection, face_id, image_id, external_image_id, left, top, width,"
                 " height, confidence, created, descriptor) VALUES (?,?,?,?,?,?,?,?,?,?,?)",

@@ -757,3 +757,28 @@ def test_deleting_faces_forgets_the_analysed_images(rekognition: CheckedClient, 
     rekognition.delete_faces(CollectionId=COLLECTION, FaceIds=[record["Face"]["FaceId"]])
     rekognition.detect_faces(Image=image)
     assert len(detections) == 1
+
+
+@pytest.mark.parametrize("made_again", [False, True], ids=["deleted", "deleted and made again"])
+def test_a_collection_deleted_while_a_photo_is_indexed_gets_none_of_its_faces(
+    data_dir: Path, s3: LocalS3, face_models, made_again: bool
+) -> None:
+    """IndexFaces racing DeleteCollection: the collection goes while the photo is analysed (the slow part)."""
+    engine = LocalRekognition(data_dir, s3=s3, models=face_models)
+    client = CheckedClient(engine)
+    client.create_collection(CollectionId=COLLECTION)
+    analyse = engine._fresh_analysis
+
+    def analysed_while_deleted(data: bytes):
+        found = analyse(data)
+        client.delete_collection(CollectionId=COLLECTION)
+        if made_again:
+            client.create_collection(CollectionId=COLLECTION)
+        return found
+
+    engine._fresh_analysis = analysed_while_deleted
+    with pytest.raises(ClientError) as raised:
+        client.index_faces(CollectionId=COLLECTION, Image={"Bytes": photo("people/joe_biden/biden2.jpg")})
+    assert raised.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    if made_again:
+        assert client.list_faces(CollectionId=COLLECTION)["Faces"] == []
