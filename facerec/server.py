@@ -132,12 +132,13 @@ class RekognitionProtocol:
         self.budget = budget or Budget(self.limits.memory_budget)
         self._workers = threading.BoundedSemaphore(self.limits.workers)
 
-    def handle(self, target: str | None, body: bytes, held: int = 0) -> tuple[int, dict]:
-        """The HTTP status and JSON document that answer one request."""
+    def handle(self, target: str | None, body: bytes, held: int = 0, region: str | None = None) -> tuple[int, dict]:
+        """The HTTP status and JSON document that answer one request, signed for `region` (default: the
+        engine's own)."""
         try:
             operation = self._operation(target)
             params = self._params(body, operation)
-            return 200, self._run(operation, params, held)
+            return 200, self._run(operation, params, held, region)
         except ProtocolError as exc:
             return exc.status, error_document(exc.code, exc.message)
         except ClientError as exc:
@@ -151,7 +152,7 @@ class RekognitionProtocol:
             log.exception("%s failed", target)
             return 500, error_document("InternalServerError", "the local engine failed; see the server's log")
 
-    def _run(self, operation, params: dict, held: int = 0) -> dict:
+    def _run(self, operation, params: dict, held: int = 0, region: str | None = None) -> dict:
         cost = image_cost(params)
         if not self._workers.acquire(timeout=self.limits.queue_wait):
             raise throttled()
@@ -159,7 +160,8 @@ class RekognitionProtocol:
             if not self.budget.acquire(cost, self.limits.queue_wait, held):
                 raise throttled()
             try:
-                result = getattr(self.engine, xform_name(operation.name))(**params)
+                engine = self.engine.in_region(region) if region else self.engine
+                result = getattr(engine, xform_name(operation.name))(**params)
             finally:
                 self.budget.release(cost)
         finally:
@@ -417,7 +419,8 @@ class Handler(BaseHTTPRequestHandler):
             document = error_document("UnknownOperationException", "POST a Rekognition request with X-Amz-Target")
             self._send(400, document)
             return
-        status, document = self.server.protocol.handle(self.headers.get("X-Amz-Target"), body, self._held)
+        target = self.headers.get("X-Amz-Target")
+        status, document = self.server.protocol.handle(target, body, self._held, claim.region)
         self._send(status, document)
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:

@@ -110,7 +110,7 @@ class Verifier:
         if day != amz_date[:8]:
             raise AuthError("InvalidSignatureException", f"Credential should be scoped to a valid date: {amz_date[:8]}")
         # One local server stands for every region (as moto does): any region name signs, the one the
-        # client signed with is the one the signature is checked for.
+        # client signed with is the one the signature is checked for, and whose collections it sees.
         if not _REGION.fullmatch(region):
             raise AuthError(
                 "InvalidSignatureException", f"Credential should be scoped to a valid region, not '{region}'."

@@ -168,6 +168,27 @@ def test_collections_round_trip_with_boto3(rekognition) -> None:
     assert "round-trip" in raised.value.response["Error"]["Message"]
 
 
+def test_collections_belong_to_the_region_the_client_signs_for(server: str, rekognition) -> None:
+    config = Config(retries={"max_attempts": 1, "mode": "standard"})
+    ireland = boto3.client(
+        "rekognition", endpoint_url=server, region_name="eu-west-1", config=config, **FAKE_CREDENTIALS
+    )
+    made = ireland.create_collection(CollectionId="regional")
+    try:
+        assert made["CollectionArn"].startswith("arn:aws:rekognition:eu-west-1:")
+        assert "regional" in ireland.list_collections()["CollectionIds"]
+        assert "regional" not in rekognition.list_collections()["CollectionIds"]
+        with pytest.raises(rekognition.exceptions.ResourceNotFoundException):
+            rekognition.describe_collection(CollectionId="regional")
+        # The same name is free in another region, as on AWS.
+        here = rekognition.create_collection(CollectionId="regional")
+        assert here["CollectionArn"].startswith("arn:aws:rekognition:us-east-1:")
+        rekognition.delete_collection(CollectionId="regional")
+        assert ireland.describe_collection(CollectionId="regional")["FaceCount"] == 0
+    finally:
+        ireland.delete_collection(CollectionId="regional")
+
+
 def test_faces_index_search_detect_and_paginate(rekognition) -> None:
     same_a, same_b, other = photos()
     rekognition.create_collection(CollectionId="faces")

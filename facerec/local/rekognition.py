@@ -9,6 +9,7 @@ Similarity is calibrated in facerec.similarity, the quality bars are facerec.qua
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
@@ -91,13 +92,30 @@ class LocalRekognition(LocalClient):
     ) -> None:
         """`models`: which face models to run and where their converted copies are kept (default: the
         user's cache folder, as Settings has it)."""
-        self.store = FaceStore(private_dir(Path(data_dir)) / "rekognition.sqlite3")
+        self.folder = private_dir(Path(data_dir))
+        self.store = FaceStore(self.folder / "rekognition.sqlite3")
         self.face_models = models or ModelSettings(default_model_dir())
         self.s3 = s3
         self.region = region
         self._lock = threading.Lock()
         self.analyses = AnalysisCache()
         self.gender = GenderClassifier()
+        self._regions = {region: self}
+
+    def in_region(self, region: str) -> LocalRekognition:
+        """This engine as a client signed for `region` sees it.
+
+        AWS keeps collections per account and region: the data folder's own collections are this engine's
+        region's (the settings'), every other region has a database of its own beside them. The models and
+        the analysed photos are shared: the same pixels are the same faces in every region.
+        """
+        with self._lock:
+            if region not in self._regions:
+                other = copy.copy(self)
+                other.region = region
+                other.store = FaceStore(self.folder / f"rekognition.{region}.sqlite3")
+                self._regions[region] = other
+            return self._regions[region]
 
     # Collections
 
