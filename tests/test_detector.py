@@ -296,3 +296,39 @@ def test_photos_of_new_sizes_make_no_new_session(monkeypatch: pytest.MonkeyPatch
     for width in (300, 420, 517):
         assert len(fresh.detect(shrunk(photo, width), 1)) == 2
     assert made == []
+
+
+def selfie(face_height: float, cut: float) -> np.ndarray:
+    """A 1200x750 selfie: kit2's face taking `face_height` of the frame's height at its left edge, `cut` of
+    its width outside the frame, before obama_and_biden_2's three people."""
+    source = pixels_of("people/kit_harington/kit2.jpg")
+    (face,) = facelib.find_faces(facelib.Picture(source), describe=False)
+    box = face.box
+    scale = face_height * 750 / (box.bottom - box.top)
+    big = Image.fromarray(source).resize((round(source.shape[1] * scale), round(source.shape[0] * scale)))
+    left, top = round((box.left + cut * (box.right - box.left)) * scale), round(box.top * scale - 0.1 * 750)
+    foreground = big.crop((left, top, left + 450, top + 750))
+    photo = Image.fromarray(pixels_of("groups/obama_and_biden_2.jpg")).resize((1200, 750), Image.BILINEAR)
+    photo.paste(foreground, (0, 0))
+    return np.asarray(photo)
+
+
+@pytest.mark.parametrize("face_height, cut", [(0.55, 0.0), (0.55, 0.35), (0.7, 0.3)])
+def test_a_selfies_large_foreground_face_cut_by_the_frame_is_found_and_searched(
+    tmp_path: Path, face_models, face_height: float, cut: float
+) -> None:
+    from facerec.local.rekognition import LocalRekognition
+
+    rekognition = LocalRekognition(tmp_path, models=face_models)
+    rekognition.create_collection(CollectionId="people")
+    kit = (FACES_DIR / "people/kit_harington/kit1.jpg").read_bytes()
+    rekognition.index_faces(CollectionId="people", Image={"Bytes": kit}, ExternalImageId="kit")
+    photo = jpeg(selfie(face_height, cut))
+    boxes = [d["BoundingBox"] for d in rekognition.detect_faces(Image={"Bytes": photo})["FaceDetails"]]
+    assert len(boxes) == 4, boxes  # the foreground face and the three people behind
+    largest = max(boxes, key=lambda b: b["Width"] * b["Height"])
+    assert largest["Left"] < 0.1 and largest["Height"] > face_height * 0.6, largest
+    # SearchFacesByImage searches the largest face: the foreground's, which is kit's.
+    found = rekognition.search_faces_by_image(CollectionId="people", Image={"Bytes": photo}, FaceMatchThreshold=80)
+    assert found["SearchedFaceBoundingBox"] == pytest.approx(largest)
+    assert [m["Face"]["ExternalImageId"] for m in found["FaceMatches"]] == ["kit"]
