@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -104,8 +105,15 @@ def frame_jpeg(path: Path) -> bytes:
 # 1 and 2: the descriptor alone
 
 
+@lru_cache(maxsize=1)
+def dlib_resnet():
+    import dlib
+
+    return dlib.face_recognition_model_v1(facelib.model_file(facelib.RESNET))
+
+
 def dlib_describe(chips: list[np.ndarray]) -> np.ndarray:
-    vectors = facelib.configured_models().resnet.compute_face_descriptor(chips)
+    vectors = dlib_resnet().compute_face_descriptor(chips)
     return np.array([np.asarray(v) for v in vectors], dtype=np.float32)
 
 

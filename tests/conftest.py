@@ -66,6 +66,28 @@ def face_models(model_dir: Path):
     return load(env_file=None).models
 
 
+@dataclass(frozen=True)
+class FoundFace:
+    photo: str  # relative to FACES_DIR
+    pixels: Any  # the decoded photo, RGB uint8
+    box: tuple[int, int, int, int]  # the detector's rectangle: left, top, right, bottom (inclusive)
+
+
+@pytest.fixture(scope="session")
+def found_faces(face_models) -> list[FoundFace]:
+    """Every face the engine's detector finds in the test photos: detected once for the run's tests
+    of the models that work from the detector's boxes."""
+    from facerec import faces as facelib
+
+    engine, found = facelib.models(face_models), []
+    for path in sorted(p for p in FACES_DIR.rglob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png"}):
+        pixels = facelib.decode(path.read_bytes()).pixels
+        for rect, _ in facelib._detect(engine, pixels):
+            box = (rect.left(), rect.top(), rect.right(), rect.bottom())
+            found.append(FoundFace(str(path.relative_to(FACES_DIR)), pixels, box))
+    return found
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "data"

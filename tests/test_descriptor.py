@@ -33,15 +33,14 @@ def engine(face_models) -> facelib.Models:
 
 
 @pytest.fixture(scope="module")
-def chips(engine: facelib.Models) -> dict[str, list[np.ndarray]]:
+def chips(engine: facelib.Models, found_faces) -> dict[str, list[np.ndarray]]:
     """The aligned chip of every face the engine finds, by image path relative to FACES_DIR."""
-    found = {}
-    for path in sorted(p for p in FACES_DIR.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES):
-        pixels = facelib.decode(path.read_bytes()).pixels
-        shapes = [engine.predictor(pixels, rect) for rect, _ in facelib._detect(engine, pixels)]
-        found[str(path.relative_to(FACES_DIR))] = [
-            engine.dlib.get_face_chip(pixels, s, facelib.CHIP_SIZE, facelib.CHIP_PADDING) for s in shapes
-        ]
+    photos = sorted(p for p in FACES_DIR.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    found: dict[str, list[np.ndarray]] = {str(p.relative_to(FACES_DIR)): [] for p in photos}
+    for face in found_faces:
+        shape = engine.predictor(face.pixels, engine.dlib.rectangle(*face.box))
+        chip = engine.dlib.get_face_chip(face.pixels, shape, facelib.CHIP_SIZE, facelib.CHIP_PADDING)
+        found[face.photo].append(chip)
     return found
 
 
@@ -52,7 +51,8 @@ def all_chips(chips: dict[str, list[np.ndarray]]) -> list[np.ndarray]:
 
 @pytest.fixture(scope="module")
 def dlib_reference(engine: facelib.Models, all_chips: list[np.ndarray]) -> np.ndarray:
-    return np.array([np.asarray(v) for v in engine.resnet.compute_face_descriptor(all_chips)], dtype=np.float32)
+    resnet = engine.dlib.face_recognition_model_v1(str(dat_path()))
+    return np.array([np.asarray(v) for v in resnet.compute_face_descriptor(all_chips)], dtype=np.float32)
 
 
 @pytest.fixture(scope="module")

@@ -147,7 +147,8 @@ def test_the_engine_keeps_its_models_in_the_model_folder(tmp_path: Path) -> None
     rekognition = local_client("rekognition", load(env_file=None, environ=environ))
     found = rekognition.detect_faces(Image={"Bytes": (FACES_DIR / "people/joe_biden/biden1.jpg").read_bytes()})
     assert len(found["FaceDetails"]) == 1
-    assert sorted(p.suffix for p in (tmp_path / "models").iterdir()) == [".onnx"] * 3  # ResNet, CNN, resize
+    made = sorted(p.suffix for p in (tmp_path / "models").iterdir())
+    assert made == [".json", ".npz", ".onnx", ".onnx", ".onnx"]  # digests; 68 points; ResNet, CNN, resize
     assert not (tmp_path / "data" / "models").exists()
 
 
