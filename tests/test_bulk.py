@@ -7,7 +7,7 @@ from pathlib import Path
 from botocore.exceptions import ClientError
 
 from facerec.bulk import add_photos
-from facerec.service import FaceService
+from facerec.service import FaceService, open_service
 from facerec.settings import load
 from tests.conftest import photo
 
@@ -36,3 +36,18 @@ def test_a_photo_that_fails_for_any_reason_does_not_hide_the_others(tmp_path: Pa
     # The code says which failure it was; AWS's own text is for us, not for the user.
     assert "InternalError" in outcomes["outage.jpg"].error and "S3 is down" not in outcomes["outage.jpg"].error
     assert "a bug" in outcomes["bug.jpg"].error
+
+
+def test_photos_added_by_worker_processes_stay_added_when_one_fails(tmp_path: Path) -> None:
+    # Two workers, as on a 2-core machine: a photo that fails inside a worker process is reported,
+    # and neither it nor its worker takes the other photos' outcomes with it.
+    settings = load(env_file=None, environ={"FACEREC_DATA_DIR": str(tmp_path / "data")})
+    photos = [
+        ("kit1.jpg", photo("people/kit_harington/kit1.jpg")),
+        ("notes.jpg", b"not a photo at all"),
+        ("kit2.jpg", photo("people/kit_harington/kit2.jpg")),
+    ]
+    outcomes = {o.source: o for o in add_photos(settings, "Kit", photos, workers=2)}
+    assert sorted(s for s, o in outcomes.items() if o.result and o.result.ok) == ["kit1.jpg", "kit2.jpg"]
+    assert outcomes["notes.jpg"].result is None and outcomes["notes.jpg"].error
+    assert [(p.name, p.face_count) for p in open_service(settings).people()] == [("Kit", 2)]

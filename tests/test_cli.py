@@ -11,7 +11,9 @@ import sys
 from pathlib import Path
 from subprocess import PIPE
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from tests.conftest import FACES_DIR, ROOT
 
@@ -101,10 +103,21 @@ def test_user_errors_exit_1_with_one_line(facerec, tmp_path: Path) -> None:
     assert json.loads(facerec("people", "--json").stdout) == []
 
 
-def test_a_photo_without_a_face_is_not_added(facerec) -> None:
-    result = facerec("add", "Nobody", str(FACES_DIR / "groups/kit_and_rose.jpg"))
+def test_a_photo_of_two_faces_is_not_added(facerec) -> None:
+    result = facerec("add", "Kit", str(FACES_DIR / "groups/kit_and_rose.jpg"))
     assert result.returncode == 1
     assert "2 faces" in result.stderr
+    assert "Kit" not in facerec("people").stdout
+
+
+def test_a_photo_without_a_face_is_not_added(facerec, tmp_path: Path) -> None:
+    wall = tmp_path / "wall.jpg"  # a plain, grainy wall: a valid photo with nobody in it
+    noise = np.random.default_rng(1).integers(100, 160, size=(300, 400, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(wall)
+    result = facerec("add", "Kit", str(wall))
+    assert result.returncode == 1
+    assert "wall.jpg" in result.stderr and "no face" in result.stderr
+    assert "Kit" not in facerec("people").stdout
 
 
 def test_usage_errors_exit_2(facerec) -> None:

@@ -40,40 +40,31 @@ import pytest
 
 from facerec.settings import Settings, load
 from facerec.templates import fill
+from tests.aws_actions import actions_for, calls_in
 from tests.conftest import ROOT, people
 from tests.test_server import FAKE_CREDENTIALS, running_server, server_env
 
 ACCOUNT_ID = "123456789012"  # moto's
 SCRIPT_TIMEOUT = 300
 POLICY_SUFFIX = "-access"
-# The calls lambda.py makes (HeadObject is authorised by s3:GetObject), and the app's own.
-LAMBDA_ACTIONS = {
-    "s3:GetObject",
-    "s3:ListBucket",  # so that a HEAD on a deleted object answers 404, which lambda.py records as gone
-    "rekognition:IndexFaces",
-    "rekognition:DeleteFaces",
-    "dynamodb:GetItem",
-    "dynamodb:PutItem",
-    "dynamodb:DeleteItem",
-    "logs:CreateLogGroup",
-    "logs:CreateLogStream",
-    "logs:PutLogEvents",
-}
-APP_ACTIONS = {
-    "s3:PutObject",
-    "s3:GetObject",
-    "s3:DeleteObject",
-    "s3:ListBucket",
-    "rekognition:SearchFacesByImage",
-    "rekognition:DetectFaces",
-    "rekognition:ListFaces",
-    "rekognition:DeleteFaces",
-    "rekognition:IndexFaces",  # reindex runs lambda.py's handler in the app's process
-    "dynamodb:GetItem",
-    "dynamodb:PutItem",
-    "dynamodb:DeleteItem",
-    "dynamodb:Scan",
-}
+# What the Lambda service itself does with the function's role, beyond lambda.py's own calls: its logs.
+RUNTIME_ACTIONS = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
+# Makes the local back end's bucket, collection and table; on AWS provisioning makes them, not the app.
+LOCAL_ONLY = frozenset({"ensure_resources"})
+
+
+def lambda_actions() -> set[str]:
+    """What the function's role must allow: the calls lambda.py makes, and the runtime's logs."""
+    return actions_for(calls_in(ROOT / "lambda.py")) | RUNTIME_ACTIONS
+
+
+def app_actions() -> set[str]:
+    """What the app's user must allow: every call of the app's modules (the local back end's aside), and
+    lambda.py's, whose handler a reindex runs in the app's process."""
+    modules = [p for p in (ROOT / "facerec").rglob("*.py") if "local" not in p.relative_to(ROOT).parts]
+    return actions_for(set().union(*(calls_in(p, LOCAL_ONLY) for p in [*modules, ROOT / "lambda.py"])))
+
+
 # Actions that act on no resource type, for which AWS accepts only "Resource": "*".
 NO_RESOURCE_ACTIONS = {"rekognition:DetectFaces"}
 
@@ -604,8 +595,8 @@ def test_policies_are_scoped(tmp_path: Path) -> None:
             else:
                 assert all(resource.startswith(ours) for resource in resources_), statement
             granted[name] |= set(actions)
-    assert granted["inline"] == LAMBDA_ACTIONS
-    assert granted["app"] == APP_ACTIONS
+    assert granted["inline"] == lambda_actions()
+    assert granted["app"] == app_actions()
     # S3 objects: only under index/, where the app uploads and the notification fires.
     for name in ("inline", "app"):
         objects = [r for s in documents[name]["Statement"] for r in _list(s["Resource"]) if r.startswith(ours[0] + "/")]
@@ -622,3 +613,21 @@ def test_policies_are_scoped(tmp_path: Path) -> None:
 
 def _list(value: str | list[str]) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
+
+
+def test_the_needed_actions_are_read_from_every_kind_of_client_call(tmp_path: Path) -> None:
+    code = tmp_path / "code.py"
+    code.write_text(
+        "def f(self, clients, s3, engine):\n"
+        "    self.rekognition.compare_faces(SourceImage={}, TargetImage={})\n"
+        "    clients.dynamodb.get_paginator('query')\n"
+        "    s3.head_object(Bucket='b', Key='k')\n"
+        "    engine.delete_collection(CollectionId='c')  # not a client of ours: the local engine\n"
+        "    self.s3.upload_me()  # not an operation\n"
+    )
+    assert actions_for(calls_in(code)) == {
+        "rekognition:CompareFaces",
+        "dynamodb:Query",
+        "s3:GetObject",
+        "s3:ListBucket",
+    }

@@ -88,10 +88,17 @@ def make_app(display: str, tmp_path: Path):
 
     yield make
     for app in apps:
-        try:
-            app.quit()
-        except Exception:
-            pass
+        if alive(app.root):  # a test may have quit it already, as a user would
+            app.quit()  # and an error here (a window that will not close, a worker that will not stop) fails
+
+
+def alive(root) -> bool:
+    import tkinter as tk
+
+    try:
+        return bool(root.winfo_exists())
+    except tk.TclError:  # destroyed
+        return False
 
 
 def still_frame(relative: str, scale: float = 1.0) -> np.ndarray:

@@ -350,7 +350,8 @@ def test_quality_filter_rejects_darkness_and_small_faces(rekognition: CheckedCli
 
 
 def test_every_valid_photo_passes_the_default_filter(rekognition: CheckedClient) -> None:
-    for path in sorted((FACES_DIR / "edge").iterdir()):
+    valid = [path for person in people().values() for path in person] + sorted((FACES_DIR / "edge").iterdir())
+    for path in valid:
         result = rekognition.index_faces(CollectionId=COLLECTION, Image={"Bytes": path.read_bytes()})
         assert len(result["FaceRecords"]) == 1, (path, result["UnindexedFaces"])
 
@@ -552,6 +553,40 @@ def test_user_matching_rule_separates_people_on_shared_faces() -> None:
         margins[rule] = min(impostor) - max(genuine)
     print(f"margin between people (impostor min - genuine max): {margins}")
     assert margins[USER_MATCH_RULE] == max(margins.values()) and margins[USER_MATCH_RULE] > 0
+
+
+def test_a_user_is_matched_by_the_mean_of_its_faces(rekognition: CheckedClient) -> None:
+    """SearchUsersByImage and SearchUsers score a user by its faces' mean descriptor, the rule measured above."""
+    import numpy as np
+
+    from facerec.similarity import similarity
+
+    members = {"obama": ["obama1.jpg", "obama2.jpg", "obama3.jpg"], "biden": ["biden1.jpg", "biden2.jpg"]}
+    folders = {"obama": "people/barack_obama", "biden": "people/joe_biden"}
+    descriptors = {}
+    for user, names in members.items():
+        rekognition.create_user(CollectionId=COLLECTION, UserId=user)
+        ids = []
+        for name in names:
+            data = photo(f"{folders[user]}/{name}")
+            ids.append(rekognition.index_faces(CollectionId=COLLECTION, Image={"Bytes": data})["FaceRecords"][0])
+            descriptors.setdefault(user, []).append(facelib.find_faces(facelib.decode(data))[0].descriptor)
+        rekognition.associate_faces(CollectionId=COLLECTION, UserId=user, FaceIds=[r["Face"]["FaceId"] for r in ids])
+    probe = photo("people/barack_obama/obama4.jpg")  # a photo of neither user's faces
+    query = facelib.find_faces(facelib.decode(probe))[0].descriptor
+    expected = {user: similarity(float(np.linalg.norm(np.mean(d, axis=0) - query))) for user, d in descriptors.items()}
+    nearest = {user: similarity(min(float(np.linalg.norm(v - query)) for v in d)) for user, d in descriptors.items()}
+    assert max(abs(expected[u] - nearest[u]) for u in members) > 0.5  # the probe tells the two rules apart
+
+    found = rekognition.search_users_by_image(CollectionId=COLLECTION, Image={"Bytes": probe}, UserMatchThreshold=0)
+    scores = {m["User"]["UserId"]: m["Similarity"] for m in found["UserMatches"]}
+    assert list(scores) == ["obama", "biden"]  # best first
+    assert scores == pytest.approx(expected, abs=1e-3)
+    # SearchUsers from a user: the others, by the distance between the two users' means.
+    by_user = rekognition.search_users(CollectionId=COLLECTION, UserId="obama", UserMatchThreshold=0)
+    between = similarity(float(np.linalg.norm(np.mean(descriptors["obama"], 0) - np.mean(descriptors["biden"], 0))))
+    matches = [(m["User"]["UserId"], m["Similarity"]) for m in by_user["UserMatches"]]
+    assert matches == [("biden", pytest.approx(between, abs=1e-3))]
 
 
 def test_s3_images_over_15_mb_are_too_large(rekognition: CheckedClient, s3: LocalS3) -> None:
