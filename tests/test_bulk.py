@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 from facerec.bulk import add_photos
 from facerec.service import FaceService, open_service
 from facerec.settings import load
-from tests.conftest import photo
+from tests.conftest import small_photo
 
 
 def test_a_photo_that_fails_for_any_reason_does_not_hide_the_others(tmp_path: Path, monkeypatch) -> None:
@@ -24,12 +24,12 @@ def test_a_photo_that_fails_for_any_reason_does_not_hide_the_others(tmp_path: Pa
         return real_add(self, name, data, timeout, source)
 
     monkeypatch.setattr(FaceService, "add", add)
-    kit = photo("people/kit_harington/kit1.jpg")
+    kit = small_photo("people/kit_harington/kit1.jpg")
     photos = [
         ("kit1.jpg", kit),
         ("outage.jpg", kit),
         ("bug.jpg", kit),
-        ("kit2.jpg", photo("people/kit_harington/kit2.jpg")),
+        ("kit2.jpg", small_photo("people/kit_harington/kit2.jpg")),
     ]
     outcomes = {o.source: o for o in add_photos(settings, "Kit", photos, workers=1)}
     assert sorted(s for s, o in outcomes.items() if o.result and o.result.ok) == ["kit1.jpg", "kit2.jpg"]
@@ -43,9 +43,9 @@ def test_photos_added_by_worker_processes_stay_added_when_one_fails(tmp_path: Pa
     # and neither it nor its worker takes the other photos' outcomes with it.
     settings = load(env_file=None, environ={"FACEREC_DATA_DIR": str(tmp_path / "data")})
     photos = [
-        ("kit1.jpg", photo("people/kit_harington/kit1.jpg")),
+        ("kit1.jpg", small_photo("people/kit_harington/kit1.jpg")),
         ("notes.jpg", b"not a photo at all"),
-        ("kit2.jpg", photo("people/kit_harington/kit2.jpg")),
+        ("kit2.jpg", small_photo("people/kit_harington/kit2.jpg")),
     ]
     outcomes = {o.source: o for o in add_photos(settings, "Kit", photos, workers=2)}
     assert sorted(s for s, o in outcomes.items() if o.result and o.result.ok) == ["kit1.jpg", "kit2.jpg"]

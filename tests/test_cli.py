@@ -52,9 +52,9 @@ def names_in(result: subprocess.CompletedProcess) -> list:
     return [face["name"] for face in json.loads(result.stdout)["faces"]]
 
 
-def test_enrol_check_and_delete_through_the_cli(facerec) -> None:
-    obama = sorted((FACES_DIR / "people/barack_obama").iterdir())
-    biden = sorted((FACES_DIR / "people/joe_biden").iterdir())
+def test_enrol_check_and_delete_through_the_cli(facerec, small_faces) -> None:
+    obama = sorted((small_faces / "people/barack_obama").iterdir())
+    biden = sorted((small_faces / "people/joe_biden").iterdir())
     added = facerec("add", "Barack Obama", str(obama[0]), str(obama[1]))
     assert added.returncode == 0, added.stderr
     assert "Added 2 of 2" in added.stdout
@@ -69,7 +69,7 @@ def test_enrol_check_and_delete_through_the_cli(facerec) -> None:
         "Barack Obama",
         "Joe Biden",
     ]
-    (stranger,) = json.loads(facerec("check", str(FACES_DIR / "people/rose_leslie/rose1.jpg"), "--json").stdout)[
+    (stranger,) = json.loads(facerec("check", str(small_faces / "people/rose_leslie/rose1.jpg"), "--json").stdout)[
         "faces"
     ]
     assert stranger["name"] is None and stranger["similarity"] is None
@@ -154,11 +154,11 @@ def test_missing_aws_credentials_are_explained(tmp_path: Path) -> None:
     assert "No AWS credentials" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_two_adds_a_delete_and_a_reindex_at_once_end_as_in_turn(facerec) -> None:
+def test_two_adds_a_delete_and_a_reindex_at_once_end_as_in_turn(facerec, small_faces) -> None:
     """Four processes on one data folder: no error, no face twice, none lost."""
-    assert facerec("add", "Kit", str(FACES_DIR / "people/kit_harington/kit1.jpg")).returncode == 0
-    obama = sorted((FACES_DIR / "people/barack_obama").iterdir())[:3]
-    biden = sorted((FACES_DIR / "people/joe_biden").iterdir())
+    assert facerec("add", "Kit", str(small_faces / "people/kit_harington/kit1.jpg")).returncode == 0
+    obama = sorted((small_faces / "people/barack_obama").iterdir())[:3]
+    biden = sorted((small_faces / "people/joe_biden").iterdir())
     runs = [
         facerec.start("add", "Barack Obama", *map(str, obama)),
         facerec.start("add", "Joe Biden", *map(str, biden)),
@@ -176,8 +176,8 @@ def test_two_adds_a_delete_and_a_reindex_at_once_end_as_in_turn(facerec) -> None
     assert json.loads(facerec("people", "--json").stdout) == people
 
 
-def test_a_bulk_add_lists_what_was_added_and_what_was_not(facerec) -> None:
-    good = FACES_DIR / "people/rose_leslie/rose1.jpg"
+def test_a_bulk_add_lists_what_was_added_and_what_was_not(facerec, small_faces) -> None:
+    good = small_faces / "people/rose_leslie/rose1.jpg"
     group = FACES_DIR / "groups/kit_and_rose.jpg"
     result = facerec("add", "Rose", str(good), str(group))
     assert result.returncode == 0, result.stderr
@@ -195,8 +195,8 @@ def test_a_folder_given_as_a_photo_is_named_a_folder(facerec, tmp_path: Path) ->
     assert "no such file" not in result.stderr
 
 
-def test_add_enrols_every_photo_of_a_folder(facerec) -> None:
-    added = facerec("add", "Kit Harington", str(FACES_DIR / "people/kit_harington"))
+def test_add_enrols_every_photo_of_a_folder(facerec, small_faces) -> None:
+    added = facerec("add", "Kit Harington", str(small_faces / "people/kit_harington"))
     assert added.returncode == 0, added.stderr
     assert "Added 3 of 3" in added.stdout
     assert json.loads(facerec("people", "--json").stdout) == [{"name": "Kit Harington", "faces": 3}]
@@ -209,13 +209,13 @@ def test_a_threshold_outside_0_to_100_is_a_usage_error(facerec, threshold: str) 
     assert "--threshold" in result.stderr and "0" in result.stderr and "100" in result.stderr
 
 
-def test_enrolling_a_duplicate_is_refused_unless_allowed(facerec) -> None:
-    biden = str(FACES_DIR / "people/joe_biden/biden1.jpg")
+def test_enrolling_a_duplicate_is_refused_unless_allowed(facerec, small_faces) -> None:
+    biden = str(small_faces / "people/joe_biden/biden1.jpg")
     assert facerec("add", "Joe Biden", biden).returncode == 0
     for args, says in [
-        (("add", "Someone Else", str(FACES_DIR / "people/joe_biden/biden2.jpg")), "Joe Biden"),  # his face
+        (("add", "Someone Else", str(small_faces / "people/joe_biden/biden2.jpg")), "Joe Biden"),  # his face
         (("add", "Joe Biden", biden), "already enrolled"),  # the same photo
-        (("add", "joe  BIDEN", str(FACES_DIR / "people/kit_harington/kit1.jpg")), "Joe Biden"),  # the name
+        (("add", "joe  BIDEN", str(small_faces / "people/kit_harington/kit1.jpg")), "Joe Biden"),  # the name
     ]:
         result = facerec(*args)
         assert result.returncode == 1, (args, result.stdout)
@@ -227,10 +227,10 @@ def test_enrolling_a_duplicate_is_refused_unless_allowed(facerec) -> None:
     assert json.loads(facerec("people", "--json").stdout) == [{"name": "Joe Biden", "faces": 2}]
 
 
-def test_cli_messages_use_command_line_words(facerec, tmp_path: Path) -> None:
+def test_cli_messages_use_command_line_words(facerec, small_faces, tmp_path: Path) -> None:
     text = tmp_path / "notes.txt"
     text.write_text("not a photo")
-    biden = str(FACES_DIR / "people/joe_biden/biden1.jpg")
+    biden = str(small_faces / "people/joe_biden/biden1.jpg")
     results = [
         facerec("add", "", biden),
         facerec("add", "Someone", str(text)),

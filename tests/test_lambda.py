@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import photo
+from tests.conftest import photo, small_photo
 
 handler = importlib.import_module("lambda")
 
@@ -79,9 +79,9 @@ def test_every_record_is_indexed_with_its_decoded_key_and_name(pipeline) -> None
     settings, clients, names = pipeline
     bucket = settings.s3_bucket_name
     objects = [
-        upload(clients, bucket, "index/Zoë Ñúñez (1).jpg", photo("people/rose_leslie/rose1.jpg"), "Zoë Ñúñez"),
-        upload(clients, bucket, "index/李雷 photo+1.jpg", photo("people/kit_harington/kit1.jpg"), "李雷"),
-        upload(clients, bucket, "index/Joe Biden.jpg", photo("people/joe_biden/biden1.jpg")),  # name from the key
+        upload(clients, bucket, "index/Zoë Ñúñez (1).jpg", small_photo("people/rose_leslie/rose1.jpg"), "Zoë Ñúñez"),
+        upload(clients, bucket, "index/李雷 photo+1.jpg", small_photo("people/kit_harington/kit1.jpg"), "李雷"),
+        upload(clients, bucket, "index/Joe Biden.jpg", small_photo("people/joe_biden/biden1.jpg")),  # name from the key
     ]
     result = handler.handle(aws_event(bucket, *objects), clients, names)
     assert [r["status"] for r in result["results"]] == ["indexed"] * 3
@@ -98,7 +98,7 @@ def test_a_duplicate_delivery_indexes_nothing_twice(pipeline) -> None:
     settings, clients, names = pipeline
     event = aws_event(
         settings.s3_bucket_name,
-        upload(clients, settings.s3_bucket_name, "index/a b.jpg", photo("people/joe_biden/biden2.jpg"), "Joe"),
+        upload(clients, settings.s3_bucket_name, "index/a b.jpg", small_photo("people/joe_biden/biden2.jpg"), "Joe"),
     )
     handler.handle(event, clients, names)
     again = handler.handle(event, clients, names)
@@ -110,9 +110,9 @@ def test_a_duplicate_delivery_indexes_nothing_twice(pipeline) -> None:
 def test_a_record_for_a_deleted_object_does_not_stop_the_others(pipeline) -> None:
     settings, clients, names = pipeline
     bucket = settings.s3_bucket_name
-    gone = upload(clients, bucket, "index/gone.jpg", photo("people/joe_biden/biden2.jpg"), "Gone")
+    gone = upload(clients, bucket, "index/gone.jpg", small_photo("people/joe_biden/biden2.jpg"), "Gone")
     clients.s3.delete_object(Bucket=bucket, Key="index/gone.jpg")
-    kept = upload(clients, bucket, "index/kept.jpg", photo("people/kit_harington/kit2.jpg"), "Kit")
+    kept = upload(clients, bucket, "index/kept.jpg", small_photo("people/kit_harington/kit2.jpg"), "Kit")
     result = handler.handle(aws_event(bucket, gone, kept), clients, names)
     assert [r["status"] for r in result["results"]] == ["gone", "indexed"]
     assert [i["FullName"] for i in items(clients, names).values() if i["ItemType"] == "face"] == ["Kit"]
@@ -125,7 +125,7 @@ def test_unusable_images_are_recorded_and_the_rest_indexed(pipeline) -> None:
         bucket,
         upload(clients, bucket, "index/text.jpg", b"not an image at all", "Text"),
         upload(clients, bucket, "index/group.jpg", photo("groups/kit_and_rose.jpg"), "Group"),
-        upload(clients, bucket, "index/rose.jpg", photo("people/rose_leslie/rose2.jpg"), "Rose"),
+        upload(clients, bucket, "index/rose.jpg", small_photo("people/rose_leslie/rose2.jpg"), "Rose"),
     )
     result = handler.handle(event, clients, names)
     assert [r["status"] for r in result["results"]] == ["invalid_image", "several_faces", "indexed"]
@@ -153,8 +153,8 @@ def test_transient_errors_are_raised_after_the_other_records(pipeline) -> None:
     bucket = settings.s3_bucket_name
     event = aws_event(
         bucket,
-        upload(clients, bucket, "index/busy.jpg", photo("people/joe_biden/biden1.jpg"), "Joe"),
-        upload(clients, bucket, "index/fine.jpg", photo("people/kit_harington/kit3.jpg"), "Kit"),
+        upload(clients, bucket, "index/busy.jpg", small_photo("people/joe_biden/biden1.jpg"), "Joe"),
+        upload(clients, bucket, "index/fine.jpg", small_photo("people/kit_harington/kit3.jpg"), "Kit"),
     )
     throttled = handler.Clients(clients.s3, Throttled(clients.rekognition, "index/busy.jpg"), clients.dynamodb)
     with pytest.raises(handler.TransientErrors, match="ThrottlingException"):
@@ -212,7 +212,8 @@ def image_item(clients, names, key: str) -> dict:
 def test_deliveries_racing_for_one_image_index_it_once(pipeline) -> None:
     settings, clients, names = pipeline
     bucket = settings.s3_bucket_name
-    event = aws_event(bucket, upload(clients, bucket, "index/race.jpg", photo("people/joe_biden/biden1.jpg"), "Joe"))
+    biden = small_photo("people/joe_biden/biden1.jpg")
+    event = aws_event(bucket, upload(clients, bucket, "index/race.jpg", biden, "Joe"))
     with ThreadPoolExecutor(4) as pool:
         runs = list(pool.map(lambda _: handler.handle(event, clients, names), range(4)))
     statuses = sorted(run["results"][0]["status"] for run in runs)
@@ -224,7 +225,7 @@ def test_deliveries_racing_for_one_image_index_it_once(pipeline) -> None:
 def test_a_live_claim_makes_a_second_delivery_do_nothing(pipeline) -> None:
     settings, clients, names = pipeline
     bucket = settings.s3_bucket_name
-    obj = upload(clients, bucket, "index/busy.jpg", photo("people/joe_biden/biden1.jpg"), "Joe")
+    obj = upload(clients, bucket, "index/busy.jpg", small_photo("people/joe_biden/biden1.jpg"), "Joe")
     claim = handler.Claim("index/busy.jpg", "Joe", obj[2], "another-attempt")
     assert handler._claim(clients, names, claim, None)  # another delivery is indexing it right now
     result = handler.handle(aws_event(bucket, obj), clients, names)
@@ -236,7 +237,7 @@ def test_a_live_claim_makes_a_second_delivery_do_nothing(pipeline) -> None:
 def test_a_dead_attempt_is_taken_over_from_what_it_recorded(pipeline) -> None:
     settings, clients, names = pipeline
     bucket = settings.s3_bucket_name
-    obj = upload(clients, bucket, "index/dead.jpg", photo("people/kit_harington/kit1.jpg"), "Kit")
+    obj = upload(clients, bucket, "index/dead.jpg", small_photo("people/kit_harington/kit1.jpg"), "Kit")
     handler.handle(aws_event(bucket, obj), clients, names)
     (first,) = [f["FaceId"] for f in faces(clients, names)]
     # As a run that died after recording its face: pending, its lease expired, no face item.
@@ -258,7 +259,7 @@ def test_a_dead_attempt_is_taken_over_from_what_it_recorded(pipeline) -> None:
 def test_a_permanent_error_is_recorded_not_retried(pipeline, code: str) -> None:
     settings, clients, names = pipeline
     bucket = settings.s3_bucket_name
-    obj = upload(clients, bucket, "index/denied.jpg", photo("people/kit_harington/kit1.jpg"), "Kit")
+    obj = upload(clients, bucket, "index/denied.jpg", small_photo("people/kit_harington/kit1.jpg"), "Kit")
     refusing = handler.Clients(clients.s3, Refusing(clients.rekognition, code, 400), clients.dynamodb)
     result = handler.handle(aws_event(bucket, obj), refusing, names)  # no raise: a retry would fail the same way
     assert result["results"][0]["status"] == "failed"
@@ -272,7 +273,7 @@ def test_a_permanent_error_is_recorded_not_retried(pipeline, code: str) -> None:
 def test_a_server_error_is_raised_for_lambda_to_retry(pipeline, code: str, status: int) -> None:
     settings, clients, names = pipeline
     bucket = settings.s3_bucket_name
-    obj = upload(clients, bucket, "index/outage.jpg", photo("people/kit_harington/kit1.jpg"), "Kit")
+    obj = upload(clients, bucket, "index/outage.jpg", small_photo("people/kit_harington/kit1.jpg"), "Kit")
     refusing = handler.Clients(clients.s3, Refusing(clients.rekognition, code, status), clients.dynamodb)
     with pytest.raises(handler.TransientErrors, match=code):
         handler.handle(aws_event(bucket, obj), refusing, names)
@@ -285,7 +286,7 @@ def test_the_logs_carry_no_names(pipeline, caplog: pytest.LogCaptureFixture) -> 
     bucket = settings.s3_bucket_name
     event = aws_event(
         bucket,
-        upload(clients, bucket, "index/a.jpg", photo("people/joe_biden/biden1.jpg"), "Zebulon Quixote"),
+        upload(clients, bucket, "index/a.jpg", small_photo("people/joe_biden/biden1.jpg"), "Zebulon Quixote"),
         upload(clients, bucket, "index/b.jpg", photo("groups/kit_and_rose.jpg"), "Zebulon Quixote"),
         upload(clients, bucket, "index/c.jpg", b"not an image", "Zebulon Quixote"),
     )
