@@ -9,7 +9,7 @@ Run from the repository's root, after set-up (which converts the models into the
    the same six photos as its known folder (`face_recognition KNOWN PHOTO`, which encodes them on each run),
    pair by pair, in alternating order; the median of --repeat runs each, and their ratio.
 2. `python -m facerec serve` on a fresh data folder (the models set up), then the first IndexFaces of a
-   1 MP photo through boto3, timed from the request.
+   1 MP photo through boto3, timed from the request; then the round trip of a small request (ListFaces).
 
 Progress goes to stderr; the report to stdout.
 """
@@ -34,6 +34,7 @@ FACES = REPO.parent / "shared" / "faces"
 PHOTO_MP = (0.9, 3.5)
 SMALL_PHOTO = "groups/kit_and_rose.jpg"
 SERVED_PHOTO = "people/rose_leslie/rose1.jpg"  # 1.0 MP
+ROUND_TRIPS = 100
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}
 
 
@@ -112,12 +113,18 @@ def bench_first_index(faces: Path, work: Path) -> None:
         start = time.perf_counter()
         indexed = client.index_faces(CollectionId="bench", Image={"Bytes": (faces / SERVED_PHOTO).read_bytes()})
         took = time.perf_counter() - start
+        round_trips = []
+        for _ in range(ROUND_TRIPS):
+            start = time.perf_counter()
+            client.list_faces(CollectionId="bench")
+            round_trips.append(time.perf_counter() - start)
     finally:
         server.terminate()
         server.wait()
     print(
         f"fresh serve: up in {up:.2f} s; first IndexFaces of {SERVED_PHOTO} (1.0 MP): {took:.2f} s, "
-        f"{len(indexed['FaceRecords'])} face indexed"
+        f"{len(indexed['FaceRecords'])} face indexed; then a ListFaces round trip: "
+        f"{statistics.median(round_trips) * 1000:.1f} ms (median of {ROUND_TRIPS})"
     )
 
 

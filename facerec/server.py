@@ -311,6 +311,9 @@ class Handler(BaseHTTPRequestHandler):
     """One connection: requests read against a deadline, checked for a signature, answered in AWS's JSON."""
 
     protocol_version = "HTTP/1.1"  # keep-alive, as botocore's connection pool expects
+    # The headers and the body go out in two writes: with Nagle's algorithm the body then waits for the
+    # client's delayed ACK of the headers, 40 ms on Linux, which made every answer take at least that.
+    disable_nagle_algorithm = True
     server_version = "facerec-rekognition"
     server: RekognitionServer
 
