@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import stat
 import struct
 import subprocess
@@ -65,15 +66,27 @@ def rekognition(data_dir: Path, s3: LocalS3, face_models) -> CheckedClient:
     return client
 
 
-@pytest.fixture
-def enrolled(rekognition: CheckedClient) -> CheckedClient:
-    """Everyone in ../shared/faces/people enrolled from their first photo."""
+@pytest.fixture(scope="module")
+def enrolled_folder(tmp_path_factory: pytest.TempPathFactory, face_models) -> Path:
+    """A data folder with everyone in ../shared/faces/people enrolled from their first photo: indexed once
+    for the module, copied for each test that needs it."""
+    folder = tmp_path_factory.mktemp("enrolled") / "data"
+    s3 = LocalS3(folder)
+    s3.create_bucket(Bucket="photos")
+    engine = LocalRekognition(folder, s3=s3, models=face_models)
+    engine.create_collection(CollectionId=COLLECTION)
     for name, photos in people().items():
-        result = rekognition.index_faces(
-            CollectionId=COLLECTION, Image={"Bytes": photos[0].read_bytes()}, ExternalImageId=name
-        )
+        image = {"Bytes": photos[0].read_bytes()}
+        result = engine.index_faces(CollectionId=COLLECTION, Image=image, ExternalImageId=name)
         assert len(result["FaceRecords"]) == 1, name
-    return rekognition
+    engine.store.close()  # all of it in the database file, none left in its write-ahead log
+    return folder
+
+
+@pytest.fixture
+def enrolled(data_dir: Path, enrolled_folder: Path, face_models) -> CheckedClient:
+    shutil.copytree(enrolled_folder, data_dir)
+    return CheckedClient(LocalRekognition(data_dir, s3=LocalS3(data_dir), models=face_models))
 
 
 def face_ids(client: CheckedClient) -> list[str]:
@@ -648,6 +661,7 @@ def test_data_is_private_to_its_owner(data_dir: Path, enrolled: CheckedClient) -
 
 def test_every_operation_answers_in_botocores_shapes(enrolled: CheckedClient) -> None:
     image = {"Bytes": photo("people/alex_lacamoire/alex2.jpg")}
+    enrolled.create_collection(CollectionId="another", Tags={"made": "here"})
     enrolled.describe_collection(CollectionId=COLLECTION)
     enrolled.list_collections()
     face_id = enrolled.index_faces(CollectionId=COLLECTION, Image=image, DetectionAttributes=["ALL"])["FaceRecords"][0][
