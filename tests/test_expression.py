@@ -19,13 +19,22 @@ KNOWN_MISSES = {("people/alex_lacamoire/alex3.jpg", 0, "MouthOpen"), ("people/al
 
 
 @pytest.fixture(scope="module")
-def judged(face_models) -> dict[tuple[str, int], dict[str, tuple[bool, float]]]:
+def judged(face_models, found_faces) -> dict[tuple[str, int], dict[str, tuple[bool, float]]]:
+    """The judgement of every labelled face, from the 68 points the engine finds in the run's detections
+    (ranked largest first, as find_faces ranks them)."""
     engine = facelib.models(face_models)
+    labelled = {photo for photo, _ in LABELS}
+    by_photo: dict[str, list] = {}
+    for face in found_faces:
+        if face.photo in labelled:
+            by_photo.setdefault(face.photo, []).append(face)
     found = {}
-    for relative in sorted({photo for photo, _ in LABELS}):
-        faces = facelib.find_faces(facelib.decode((FACES_DIR / relative).read_bytes()), describe=False, m=engine)
+    for relative, faces in by_photo.items():
+        faces.sort(key=lambda f: (f.box[2] - f.box[0] + 1) * (f.box[3] - f.box[1] + 1), reverse=True)
         for rank, face in enumerate(faces):
-            found[relative, rank] = judged_expression(face.points)
+            with engine.lock:
+                points = facelib.face_points(engine, face.pixels, engine.dlib.rectangle(*face.box))
+            found[relative, rank] = judged_expression(points)
     return found
 
 
