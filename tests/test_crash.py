@@ -111,15 +111,15 @@ def assert_deleted_without_trace(service, name: str, data_dir: Path, photo: byte
 
 
 @pytest.mark.parametrize(("step", "when"), KILL_POINTS)
-def test_killed_add_is_finished_by_reindex(tmp_path: Path, step: str, when: str) -> None:
+def test_killed_add_is_finished_by_reindex(tmp_path: Path, small_faces: Path, step: str, when: str) -> None:
     env = environment(tmp_path)
-    image = FACES_DIR / "people/joe_biden/biden1.jpg"
+    image = small_faces / "people/joe_biden/biden1.jpg"
     died = subprocess.run([sys.executable, "-c", DIE_DURING_ADD, str(ROOT), step, when, str(image)], env=env)
     assert died.returncode == 9, f"the add never reached the step {step!r}"
 
     service = open_service(load(env_file=None, environ=env))
     assert_finished_by_reindex(service, "Joe Biden", 1)
-    (face,) = service.check((FACES_DIR / "people/joe_biden/biden2.jpg").read_bytes())
+    (face,) = service.check((small_faces / "people/joe_biden/biden2.jpg").read_bytes())
     assert face.name == "Joe Biden"
     assert_deleted_without_trace(service, "Joe Biden", tmp_path / "data", image.read_bytes())
 
