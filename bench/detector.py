@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import platformdirs
 from PIL import Image, ImageFilter
 
 REPO = Path(__file__).resolve().parents[1]
@@ -50,7 +51,7 @@ PHOTO_FACES = "groups/obama_and_biden_2.jpg"
 BOX_LIMIT_PX = 2
 SCORE_LIMIT = 1e-3
 DETECT_FACES_TARGET_S = 1.0
-DEFAULT_REFERENCE_DIR = Path("/work/notes/detector-ref")
+DEFAULT_REFERENCE_DIR = Path(platformdirs.user_cache_dir("facerec")) / "detector-reference"
 
 
 def progress(message: str) -> None:
