@@ -73,6 +73,10 @@ class FoundFace:
     pixels: Any  # the decoded photo, RGB uint8
     box: tuple[int, int, int, int]  # the detector's rectangle: left, top, right, bottom (inclusive)
 
+    @property
+    def area(self) -> int:
+        return (self.box[2] - self.box[0] + 1) * (self.box[3] - self.box[1] + 1)
+
 
 @pytest.fixture(scope="session")
 def found_faces(face_models) -> list[FoundFace]:
@@ -87,6 +91,25 @@ def found_faces(face_models) -> list[FoundFace]:
             box = (rect.left(), rect.top(), rect.right(), rect.bottom())
             found.append(FoundFace(str(path.relative_to(FACES_DIR)), pixels, box))
     return found
+
+
+@pytest.fixture(scope="session")
+def descriptors(face_models, found_faces) -> dict[str, Any]:
+    """The descriptor of the largest face of every test photo, by path relative to FACES_DIR: described
+    once for the run from its detections, as find_faces describes them."""
+    from facerec import faces as facelib
+
+    engine, largest = facelib.models(face_models), {}
+    for face in found_faces:
+        if face.photo not in largest or face.area > largest[face.photo].area:
+            largest[face.photo] = face
+    described = {}
+    for relative, face in largest.items():
+        with engine.lock:
+            shape = engine.predictor(face.pixels, engine.dlib.rectangle(*face.box))
+            chip = engine.dlib.get_face_chip(face.pixels, shape, facelib.CHIP_SIZE, facelib.CHIP_PADDING)
+        described[relative] = facelib.describe_chips([chip], engine)[0]
+    return described
 
 
 # Photos of people/ shrunk to this many pixels: still over 640x480's count, so still the photo (CNN) path,

@@ -30,7 +30,7 @@ def judged(face_models, found_faces) -> dict[tuple[str, int], dict[str, tuple[bo
             by_photo.setdefault(face.photo, []).append(face)
     found = {}
     for relative, faces in by_photo.items():
-        faces.sort(key=lambda f: (f.box[2] - f.box[0] + 1) * (f.box[3] - f.box[1] + 1), reverse=True)
+        faces.sort(key=lambda f: f.area, reverse=True)
         for rank, face in enumerate(faces):
             with engine.lock:
                 points = facelib.face_points(engine, face.pixels, engine.dlib.rectangle(*face.box))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-from functools import lru_cache
 
 import numpy as np
 import pytest
@@ -13,34 +12,33 @@ from facerec.similarity import DEFAULT_THRESHOLD, distance_for, similarity
 from tests.conftest import FACES_DIR, people
 
 
-@lru_cache(maxsize=1)
-def described() -> list[tuple[str, np.ndarray]]:
+@pytest.fixture(scope="module")
+def described(descriptors) -> list[tuple[str, np.ndarray]]:
     """(person, descriptor of the largest face) of every photo of people/."""
-    return [(person, descriptor_of(path)) for person, paths in people().items() for path in paths]
+    return [
+        (person, descriptors[str(path.relative_to(FACES_DIR))]) for person, paths in people().items() for path in paths
+    ]
 
 
-def descriptor_of(path) -> np.ndarray:
-    return facelib.find_faces(facelib.decode(path.read_bytes()))[0].descriptor
-
-
-def pair_scores() -> tuple[list[float], list[float]]:
+@pytest.fixture(scope="module")
+def pair_scores(described) -> tuple[list[float], list[float]]:
     same, different = [], []
-    for (a, x), (b, y) in itertools.combinations(described(), 2):
+    for (a, x), (b, y) in itertools.combinations(described, 2):
         (same if a == b else different).append(similarity(facelib.distance(x, y)))
     return same, different
 
 
-def test_one_persons_photos_match_at_the_default_threshold_and_other_peoples_do_not() -> None:
-    same, different = pair_scores()
+def test_one_persons_photos_match_at_the_default_threshold_and_other_peoples_do_not(pair_scores) -> None:
+    same, different = pair_scores
     assert same and different
     assert min(same) >= DEFAULT_THRESHOLD, f"a same-person pair scores {min(same):.1f}"
     assert max(different) < DEFAULT_THRESHOLD, f"a different-person pair scores {max(different):.1f}"
 
 
-def test_scores_leave_a_wide_margin_as_rekognitions_do() -> None:
+def test_scores_leave_a_wide_margin_as_rekognitions_do(pair_scores) -> None:
     # Rekognition scores one person's photos in the high nineties and strangers far below its threshold;
     # a calibration that put both near 80 would decide right but tell the user nothing.
-    same, different = pair_scores()
+    same, different = pair_scores
     assert min(same) > 90 and max(different) < 50, (min(same), max(different))
 
 
@@ -56,12 +54,12 @@ def test_similarity_falls_as_descriptors_move_apart() -> None:
     assert scores[0] <= 100 and scores[-1] >= 0
 
 
-def test_photos_the_curve_was_not_set_on_are_scored_alike() -> None:
+def test_photos_the_curve_was_not_set_on_are_scored_alike(described, descriptors) -> None:
     # edge/ holds Obama only, in photos none of people/ is: another size, a 32-bit PNG, part of the face.
     # They must read as him and nobody else, with the same margin as the pairs above.
     for path in sorted((FACES_DIR / "edge").iterdir()):
-        query = descriptor_of(path)
-        scores = [(person, similarity(facelib.distance(query, d))) for person, d in described()]
+        query = descriptors[str(path.relative_to(FACES_DIR))]
+        scores = [(person, similarity(facelib.distance(query, d))) for person, d in described]
         same = [score for person, score in scores if person == "barack_obama"]
         different = [score for person, score in scores if person != "barack_obama"]
         assert min(same) > 90 and max(different) < DEFAULT_THRESHOLD - 20, (path.name, min(same), max(different))

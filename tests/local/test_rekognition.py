@@ -541,18 +541,13 @@ def test_a_user_has_at_most_100_faces(rekognition: CheckedClient) -> None:
     assert len(rekognition.list_faces(CollectionId=COLLECTION, UserId="many")["Faces"]) == 100
 
 
-def test_user_matching_rule_separates_people_on_shared_faces() -> None:
+def test_user_matching_rule_separates_people_on_shared_faces(descriptors) -> None:
     """The rule the engine uses (USER_MATCH_RULE) against the other, leave-one-out on ../shared/faces."""
     import numpy as np
 
-    from facerec import faces as facelib
     from facerec.local.rekognition import USER_MATCH_RULE, user_distances
 
-    labelled = [
-        (name, facelib.find_faces(facelib.decode(p.read_bytes()))[0].descriptor)
-        for name, paths in people().items()
-        for p in paths
-    ]
+    labelled = [(name, descriptors[str(p.relative_to(FACES_DIR))]) for name, paths in people().items() for p in paths]
     margins = {}
     for rule in ("nearest", "mean"):
         genuine, impostor = [], []
@@ -568,7 +563,7 @@ def test_user_matching_rule_separates_people_on_shared_faces() -> None:
     assert margins[USER_MATCH_RULE] == max(margins.values()) and margins[USER_MATCH_RULE] > 0
 
 
-def test_a_user_is_matched_by_the_mean_of_its_faces(rekognition: CheckedClient) -> None:
+def test_a_user_is_matched_by_the_mean_of_its_faces(rekognition: CheckedClient, descriptors) -> None:
     """SearchUsersByImage and SearchUsers score a user by its faces' mean descriptor, the rule measured above."""
     import numpy as np
 
@@ -576,19 +571,19 @@ def test_a_user_is_matched_by_the_mean_of_its_faces(rekognition: CheckedClient) 
 
     members = {"obama": ["obama1.jpg", "obama2.jpg", "obama3.jpg"], "biden": ["biden1.jpg", "biden2.jpg"]}
     folders = {"obama": "people/barack_obama", "biden": "people/joe_biden"}
-    descriptors = {}
+    of_user: dict[str, list] = {}
     for user, names in members.items():
         rekognition.create_user(CollectionId=COLLECTION, UserId=user)
         ids = []
         for name in names:
             data = photo(f"{folders[user]}/{name}")
             ids.append(rekognition.index_faces(CollectionId=COLLECTION, Image={"Bytes": data})["FaceRecords"][0])
-            descriptors.setdefault(user, []).append(facelib.find_faces(facelib.decode(data))[0].descriptor)
+            of_user.setdefault(user, []).append(descriptors[f"{folders[user]}/{name}"])
         rekognition.associate_faces(CollectionId=COLLECTION, UserId=user, FaceIds=[r["Face"]["FaceId"] for r in ids])
     probe = photo("people/barack_obama/obama4.jpg")  # a photo of neither user's faces
-    query = facelib.find_faces(facelib.decode(probe))[0].descriptor
-    expected = {user: similarity(float(np.linalg.norm(np.mean(d, axis=0) - query))) for user, d in descriptors.items()}
-    nearest = {user: similarity(min(float(np.linalg.norm(v - query)) for v in d)) for user, d in descriptors.items()}
+    query = descriptors["people/barack_obama/obama4.jpg"]
+    expected = {user: similarity(float(np.linalg.norm(np.mean(d, axis=0) - query))) for user, d in of_user.items()}
+    nearest = {user: similarity(min(float(np.linalg.norm(v - query)) for v in d)) for user, d in of_user.items()}
     assert max(abs(expected[u] - nearest[u]) for u in members) > 0.5  # the probe tells the two rules apart
 
     found = rekognition.search_users_by_image(CollectionId=COLLECTION, Image={"Bytes": probe}, UserMatchThreshold=0)
@@ -597,7 +592,7 @@ def test_a_user_is_matched_by_the_mean_of_its_faces(rekognition: CheckedClient) 
     assert scores == pytest.approx(expected, abs=1e-3)
     # SearchUsers from a user: the others, by the distance between the two users' means.
     by_user = rekognition.search_users(CollectionId=COLLECTION, UserId="obama", UserMatchThreshold=0)
-    between = similarity(float(np.linalg.norm(np.mean(descriptors["obama"], 0) - np.mean(descriptors["biden"], 0))))
+    between = similarity(float(np.linalg.norm(np.mean(of_user["obama"], 0) - np.mean(of_user["biden"], 0))))
     matches = [(m["User"]["UserId"], m["Similarity"]) for m in by_user["UserMatches"]]
     assert matches == [("biden", pytest.approx(between, abs=1e-3))]
 
