@@ -270,12 +270,19 @@ def prepare_models() -> None:
 
 # --- running --------------------------------------------------------------------------------------
 
+MAX_TEST_WORKERS = 4
+
+
+def pytest_args() -> list[str]:
+    """The suite on one worker process a core (pytest-xdist), at most MAX_TEST_WORKERS: each holds the models
+    and its own servers. A test module stays on one worker, so its module fixtures are made once."""
+    workers = min(os.cpu_count() or 1, MAX_TEST_WORKERS)
+    return ["-m", "pytest", "-q", "-n", str(workers), "--dist", "loadfile"]
+
 
 def run(command: str, args: list[str]) -> int:
     python = str(venv_python())
-    argv = (
-        [python, str(ROOT / "face_recognizer.py"), *args] if command == "app" else [python, "-m", "pytest", "-q", *args]
-    )
+    argv = [python, str(ROOT / "face_recognizer.py"), *args] if command == "app" else [python, *pytest_args(), *args]
     # As `activate` would: the venv's programs (the AWS CLI among them) come first on PATH.
     env = dict(os.environ, VIRTUAL_ENV=str(VENV), PATH=os.pathsep.join([str(venv_python().parent), os.environ["PATH"]]))
     env.pop("PYTHONHOME", None)
