@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
 import stat
 import subprocess
 import sys
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
 from pathlib import Path
 from subprocess import PIPE
 
@@ -15,39 +18,64 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from facerec.cli import main
 from tests.conftest import FACES_DIR, ROOT
 
 
+@dataclass
+class Ran:
+    """What a run of the CLI printed and answered, as `subprocess.run` reports it."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
 @pytest.fixture
-def facerec(tmp_path: Path):
+def facerec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The CLI run as `python -m facerec ARGS` would run it, in this process: the tests of its logic share the
+    loaded models; `facerec.process` and `facerec.start` run the real process where the process is the point."""
     base = {
-        **os.environ,
         "FACEREC_BACKEND": "local",
         "FACEREC_DATA_DIR": str(tmp_path / "data"),
         "FACEREC_DELIVERY": "adversarial",
-        "PYTHONPATH": str(ROOT),
     }
 
-    def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    def run(*args: str, env: dict[str, str] | None = None) -> Ran:
+        out, err = io.StringIO(), io.StringIO()
+        with monkeypatch.context() as patch, redirect_stdout(out), redirect_stderr(err):
+            for key, value in {**base, **(env or {})}.items():
+                patch.setenv(key, value)
+            patch.chdir(tmp_path)
+            try:
+                code = main(list(args))
+            except SystemExit as exc:  # argparse's usage errors
+                code = exc.code
+        return Ran(code, out.getvalue(), err.getvalue())
+
+    process_env = {**os.environ, **base, "PYTHONPATH": str(ROOT)}
+
+    def process(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         return subprocess.run(
             [sys.executable, "-m", "facerec", *args],
             cwd=tmp_path,
-            env={**base, **(env or {})},
+            env={**process_env, **(env or {})},
             capture_output=True,
             text=True,
         )
 
     def start(*args: str) -> subprocess.Popen:
         return subprocess.Popen(
-            [sys.executable, "-m", "facerec", *args], cwd=tmp_path, env=base, stdout=PIPE, stderr=PIPE, text=True
+            [sys.executable, "-m", "facerec", *args], cwd=tmp_path, env=process_env, stdout=PIPE, stderr=PIPE, text=True
         )
 
     run.data_dir = tmp_path / "data"
+    run.process = process
     run.start = start
     return run
 
 
-def names_in(result: subprocess.CompletedProcess) -> list:
+def names_in(result: Ran) -> list:
     assert result.returncode == 0, result.stderr
     return [face["name"] for face in json.loads(result.stdout)["faces"]]
 
@@ -124,6 +152,8 @@ def test_usage_errors_exit_2(facerec) -> None:
     assert facerec().returncode == 2
     assert facerec("check").returncode == 2
     assert facerec("frobnicate").returncode == 2
+    usage = facerec.process("frobnicate")  # and the interpreter's exit status is the CLI's
+    assert usage.returncode == 2 and "invalid choice" in usage.stderr
 
 
 def test_invalid_settings_name_the_setting(facerec, tmp_path: Path) -> None:
@@ -250,16 +280,16 @@ def test_prepare_converts_the_models_once_and_a_fresh_data_folder_then_converts_
     """Set-up's step: after `prepare`, a check in a fresh data folder needs neither a conversion nor the onnx
     package (which builds ONNX graphs): no model is converted on the user's path, nor a graph per image size."""
     models = tmp_path / "cache" / "models"
-    prepared = facerec("prepare", env={"FACEREC_MODEL_DIR": str(models)})
+    prepared = facerec.process("prepare", env={"FACEREC_MODEL_DIR": str(models)})
     assert prepared.returncode == 0, prepared.stderr
     made = {path.name: path.stat().st_mtime_ns for path in models.iterdir()}
     assert len(made) == len(prepared.stdout.split()) >= 2
     assert all(stat.S_IMODE(path.stat().st_mode) == 0o600 for path in models.iterdir())
-    assert facerec("prepare", env={"FACEREC_MODEL_DIR": str(models)}).returncode == 0
+    assert facerec.process("prepare", env={"FACEREC_MODEL_DIR": str(models)}).returncode == 0
     assert {path.name: path.stat().st_mtime_ns for path in models.iterdir()} == made, "converted only once"
 
     without_onnx = missing_package(tmp_path / "no-onnx", "onnx")
-    checked = facerec(
+    checked = facerec.process(
         "check",
         str(FACES_DIR / "people/rose_leslie/rose1.jpg"),  # 1 MP: the CNN detector's path
         "--json",
