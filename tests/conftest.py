@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import pickle
 import sys
 import uuid
 from collections.abc import Callable, Iterator
@@ -78,38 +79,68 @@ class FoundFace:
         return (self.box[2] - self.box[0] + 1) * (self.box[3] - self.box[1] + 1)
 
 
+def once_per_run(tmp_path_factory: pytest.TempPathFactory, name: str, compute: Callable[[], Any]) -> Any:
+    """compute()'s value, computed by the first of the run's worker processes (pytest-xdist) that asks and
+    read by the others from a file beside their temporary folders: a session fixture costs its time once."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return compute()
+    from filelock import FileLock
+
+    path = tmp_path_factory.getbasetemp().parent / f"{name}.pickle"
+    with FileLock(f"{path}.lock"):
+        if not path.is_file():
+            path.write_bytes(pickle.dumps(compute()))
+        return pickle.loads(path.read_bytes())
+
+
 @pytest.fixture(scope="session")
-def found_faces(face_models) -> list[FoundFace]:
+def found_faces(face_models, tmp_path_factory: pytest.TempPathFactory) -> list[FoundFace]:
     """Every face the engine's detector finds in the test photos: detected once for the run's tests
     of the models that work from the detector's boxes."""
     from facerec import faces as facelib
 
-    engine, found = facelib.models(face_models), []
-    for path in sorted(p for p in FACES_DIR.rglob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png"}):
-        pixels = facelib.decode(path.read_bytes()).pixels
-        for rect, _ in facelib._detect(engine, pixels):
-            box = (rect.left(), rect.top(), rect.right(), rect.bottom())
-            found.append(FoundFace(str(path.relative_to(FACES_DIR)), pixels, box))
-    return found
+    def detect_every_photo() -> list[tuple[str, tuple[int, int, int, int]]]:
+        engine, boxes = facelib.models(face_models), []
+        for relative in photo_paths():
+            pixels = facelib.decode(photo(relative)).pixels
+            boxes += [
+                (relative, (r.left(), r.top(), r.right(), r.bottom())) for r, _ in facelib._detect(engine, pixels)
+            ]
+        return boxes
+
+    pixels = cache(lambda relative: facelib.decode(photo(relative)).pixels)
+    return [
+        FoundFace(relative, pixels(relative), box)
+        for relative, box in once_per_run(tmp_path_factory, "found_faces", detect_every_photo)
+    ]
+
+
+def photo_paths() -> list[str]:
+    """Every photo of FACES_DIR, relative to it."""
+    photos = (p for p in FACES_DIR.rglob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
+    return sorted(str(path.relative_to(FACES_DIR)) for path in photos)
 
 
 @pytest.fixture(scope="session")
-def descriptors(face_models, found_faces) -> dict[str, Any]:
+def descriptors(face_models, found_faces, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The descriptor of the largest face of every test photo, by path relative to FACES_DIR: described
     once for the run from its detections, as find_faces describes them."""
     from facerec import faces as facelib
 
-    engine, largest = facelib.models(face_models), {}
-    for face in found_faces:
-        if face.photo not in largest or face.area > largest[face.photo].area:
-            largest[face.photo] = face
-    described = {}
-    for relative, face in largest.items():
-        with engine.lock:
-            shape = engine.predictor(face.pixels, engine.dlib.rectangle(*face.box))
-            chip = engine.dlib.get_face_chip(face.pixels, shape, facelib.CHIP_SIZE, facelib.CHIP_PADDING)
-        described[relative] = facelib.describe_chips([chip], engine)[0]
-    return described
+    def describe_largest_faces() -> dict[str, Any]:
+        engine, largest = facelib.models(face_models), {}
+        for face in found_faces:
+            if face.photo not in largest or face.area > largest[face.photo].area:
+                largest[face.photo] = face
+        described = {}
+        for relative, face in largest.items():
+            with engine.lock:
+                shape = engine.predictor(face.pixels, engine.dlib.rectangle(*face.box))
+                chip = engine.dlib.get_face_chip(face.pixels, shape, facelib.CHIP_SIZE, facelib.CHIP_PADDING)
+            described[relative] = facelib.describe_chips([chip], engine)[0]
+        return described
+
+    return once_per_run(tmp_path_factory, "descriptors", describe_largest_faces)
 
 
 # Photos of people/ shrunk to this many pixels: still over 640x480's count, so still the photo (CNN) path,
