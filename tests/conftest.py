@@ -99,16 +99,15 @@ def found_faces(face_models, tmp_path_factory: pytest.TempPathFactory) -> list[F
     of the models that work from the detector's boxes."""
     from facerec import faces as facelib
 
+    pixels = cache(lambda relative: facelib.decode(photo(relative)).pixels)
+
     def detect_every_photo() -> list[tuple[str, tuple[int, int, int, int]]]:
         engine, boxes = facelib.models(face_models), []
         for relative in photo_paths():
-            pixels = facelib.decode(photo(relative)).pixels
-            boxes += [
-                (relative, (r.left(), r.top(), r.right(), r.bottom())) for r, _ in facelib._detect(engine, pixels)
-            ]
+            found = facelib._detect(engine, pixels(relative))
+            boxes += [(relative, (r.left(), r.top(), r.right(), r.bottom())) for r, _ in found]
         return boxes
 
-    pixels = cache(lambda relative: facelib.decode(photo(relative)).pixels)
     return [
         FoundFace(relative, pixels(relative), box)
         for relative, box in once_per_run(tmp_path_factory, "found_faces", detect_every_photo)

@@ -10,7 +10,6 @@ import stat
 import subprocess
 import sys
 from contextlib import redirect_stderr, redirect_stdout
-from dataclasses import dataclass
 from pathlib import Path
 from subprocess import PIPE
 
@@ -20,15 +19,6 @@ from PIL import Image
 
 from facerec.cli import main
 from tests.conftest import FACES_DIR, ROOT
-
-
-@dataclass
-class Ran:
-    """What a run of the CLI printed and answered, as `subprocess.run` reports it."""
-
-    returncode: int
-    stdout: str
-    stderr: str
 
 
 @pytest.fixture
@@ -41,7 +31,7 @@ def facerec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         "FACEREC_DELIVERY": "adversarial",
     }
 
-    def run(*args: str, env: dict[str, str] | None = None) -> Ran:
+    def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         out, err = io.StringIO(), io.StringIO()
         with monkeypatch.context() as patch, redirect_stdout(out), redirect_stderr(err):
             for key, value in {**base, **(env or {})}.items():
@@ -51,7 +41,7 @@ def facerec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
                 code = main(list(args))
             except SystemExit as exc:  # argparse's usage errors
                 code = exc.code
-        return Ran(code, out.getvalue(), err.getvalue())
+        return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
 
     process_env = {**os.environ, **base, "PYTHONPATH": str(ROOT)}
 
@@ -69,13 +59,12 @@ def facerec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
             [sys.executable, "-m", "facerec", *args], cwd=tmp_path, env=process_env, stdout=PIPE, stderr=PIPE, text=True
         )
 
-    run.data_dir = tmp_path / "data"
     run.process = process
     run.start = start
     return run
 
 
-def names_in(result: Ran) -> list:
+def names_in(result: subprocess.CompletedProcess) -> list:
     assert result.returncode == 0, result.stderr
     return [face["name"] for face in json.loads(result.stdout)["faces"]]
 

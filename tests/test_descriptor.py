@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import stat
 from pathlib import Path
@@ -14,9 +13,8 @@ from facerec import descriptor
 from facerec import faces as facelib
 from facerec.descriptor import FastDescriptor, ModelFileError
 from facerec.settings import ModelSettings, load
+from tests.conftest import FACES_DIR, photo_paths
 
-FACES_DIR = Path(os.environ.get("FACEREC_FACES_DIR", Path(__file__).resolve().parents[2] / "shared" / "faces"))
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 # dlib's and onnxruntime's float32 sums differ in order only; measured gap ~3e-7.
 TOLERANCE = 1e-4
 
@@ -35,8 +33,7 @@ def engine(face_models) -> facelib.Models:
 @pytest.fixture(scope="module")
 def chips(engine: facelib.Models, found_faces) -> dict[str, list[np.ndarray]]:
     """The aligned chip of every face the engine finds, by image path relative to FACES_DIR."""
-    photos = sorted(p for p in FACES_DIR.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-    found: dict[str, list[np.ndarray]] = {str(p.relative_to(FACES_DIR)): [] for p in photos}
+    found: dict[str, list[np.ndarray]] = {relative: [] for relative in photo_paths()}
     for face in found_faces:
         shape = engine.predictor(face.pixels, engine.dlib.rectangle(*face.box))
         chip = engine.dlib.get_face_chip(face.pixels, shape, facelib.CHIP_SIZE, facelib.CHIP_PADDING)

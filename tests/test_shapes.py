@@ -17,9 +17,6 @@ from facerec.descriptor import ModelFileError
 from facerec.settings import ModelSettings
 from facerec.shapes import ShapeModel
 
-FACES_DIR = Path(os.environ.get("FACEREC_FACES_DIR", Path(__file__).resolve().parents[2] / "shared" / "faces"))
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
-
 
 def dat_path() -> Path:
     return Path(facelib.model_file(facelib.SIXTY_EIGHT_POINTS))
