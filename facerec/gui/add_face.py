@@ -134,8 +134,8 @@ class AddFaceWindow(Window):
     def _camera_live(self) -> bool:
         return self.app.camera.state.live
 
-    def picture_changed(self) -> None:
-        super().picture_changed()
+    def picture_changed(self, by_camera: bool = False) -> None:
+        super().picture_changed(by_camera)
         self._update_controls()
 
     # Capture and add

@@ -33,12 +33,14 @@ class App:
         settings: Settings,
         open_service: Callable[[Settings], FaceService],
         camera_source: int | str | None = None,
+        camera: Camera | None = None,
     ) -> None:
+        """`camera`, when given, is the one the windows use (started already); else one on `camera_source`."""
         self.root = root
         self.settings = settings
         self.service: FaceService | None = None
         self.camera_source = settings.camera if camera_source is None else camera_source
-        self._camera: Camera | None = None
+        self._camera = camera
         self.windows: dict[str, tk.Toplevel] = {}
         root.report_callback_exception = self._report_callback_exception
         self.tasks = TaskRunner(root, on_error=self.show_error)

@@ -77,8 +77,8 @@ class CheckFaceWindow(Window):
         self.bind_capture_keys(self.capture)
         self._update_controls()
 
-    def picture_changed(self) -> None:
-        super().picture_changed()
+    def picture_changed(self, by_camera: bool = False) -> None:
+        super().picture_changed(by_camera)
         self._update_controls()
 
     def _update_controls(self) -> None:
@@ -96,7 +96,7 @@ class CheckFaceWindow(Window):
     def capture(self) -> None:
         frame = self.preview.latest_frame()
         if frame is None:
-            self.status.say("No camera picture to capture: use “Open image…”", error=True)
+            self.status.say("No camera picture to capture: use “Open image…”", error=True, about_camera=True)
             return
         self.preview.show_still(Image.fromarray(frame.pixels))
         self.check(frame.pixels, frame.pixels)

@@ -57,8 +57,8 @@ class LiveWindow(Window):
         frame = self.preview.latest_frame()
         return frame is not None and frame.time - self._result_time <= MIN_INTERVAL_S + 0.1
 
-    def picture_changed(self) -> None:
-        super().picture_changed()
+    def picture_changed(self, by_camera: bool = False) -> None:
+        super().picture_changed(by_camera)
         self.status.say("Recognising…" if self.preview.live else "")
 
     def _checked(self, checked: tuple[Frame, list[CheckedFace]]) -> None:

@@ -27,7 +27,8 @@ class Preview(ttk.Frame):
 
     Overlays belong to the picture they were found on: they are drawn only while the picture on
     screen is that one (a still) or the same scene (a live camera), never over the next picture.
-    `on_change` is called when the source changes (a still, the camera again, the camera lost or found).
+    `on_change(by_camera)` is called when the source changes: a still or the camera again (False), the camera
+    lost or found (True).
     """
 
     def __init__(
@@ -35,13 +36,13 @@ class Preview(ttk.Frame):
         master: tk.Misc,
         camera: Camera | None,
         fallback: str | None = "Use “Open image…” to pick a photo instead.",
-        on_change: Callable[[], None] | None = None,
+        on_change: Callable[[bool], None] | None = None,
     ) -> None:
         super().__init__(master, width=PREVIEW_MIN_SIZE[0], height=PREVIEW_MIN_SIZE[1])
         self.pack_propagate(False)
         self.camera = camera
         self.fallback = fallback
-        self.on_change = on_change or (lambda: None)
+        self.on_change = on_change or (lambda _by_camera: None)
         self.overlays: list[Overlay] = []
         self.still: Image.Image | None = None
         self.frames_shown = 0
@@ -75,13 +76,13 @@ class Preview(ttk.Frame):
         self._still_scene = scene(self.still)
         self.overlays, self._overlay_scene = [], None
         self._render(self.still)
-        self.on_change()
+        self.on_change(False)
 
     def show_live(self) -> None:
         self.still = None
         self.overlays, self._overlay_scene = [], None
         self._shown_number = -1
-        self.on_change()
+        self.on_change(False)
 
     def set_overlays(self, overlays: list[Overlay], picture: Picture) -> None:
         """Draw `overlays`, found on `picture`, as long as that picture is the one on screen."""
@@ -106,7 +107,7 @@ class Preview(ttk.Frame):
         live = self.camera is not None and self.camera.state.live
         if live != self._was_live:
             self._was_live = live
-            self.on_change()
+            self.on_change(True)
         if self.still is not None or self.camera is None:
             return
         frame = self.camera.latest()
@@ -156,16 +157,19 @@ class StatusLine(ttk.Label):
         super().__init__(master, text=text, anchor="w", justify="left", padding=(10, 6))
         self.changed_at = time.monotonic()
         self.is_error = False
+        self.about_camera = False
         self.bind("<Configure>", self._wrap)
 
-    def say(self, text: str, error: bool = False) -> None:
+    def say(self, text: str, error: bool = False, about_camera: bool = False) -> None:
+        """Show `text`; an error `about_camera` goes when the camera is found or lost, any other stays then."""
         self.configure(text=text, foreground=ERROR_COLOUR if error else self.normal_colour)
         self.is_error = error
+        self.about_camera = error and about_camera
         self.changed_at = time.monotonic()
 
-    def clear_error(self) -> None:
-        """Take an error off once the situation it was about has gone."""
-        if self.is_error:
+    def clear_error(self, by_camera: bool = False) -> None:
+        """Take an error off once the situation it was about has gone: the picture, or (`by_camera`) the camera."""
+        if self.is_error and (self.about_camera or not by_camera):
             self.say("")
 
     @property

@@ -60,9 +60,12 @@ class Window(tk.Toplevel):
         side.grid(row=0, column=1, sticky="nsew")
         return side
 
-    def picture_changed(self) -> None:
-        """A new picture (or the camera lost or found): an error about the old one no longer applies."""
-        self.status.clear_error()
+    def picture_changed(self, by_camera: bool = False) -> None:
+        """A new picture, or the camera lost or found (`by_camera`): an error about what changed no longer applies.
+
+        An error about an opened file stays when the camera is found meanwhile: it is still true.
+        """
+        self.status.clear_error(by_camera)
 
     def bind_capture_keys(self, capture: Callable[[], None]) -> None:
         """Space and Enter capture, unless the widget with the focus uses the key itself.

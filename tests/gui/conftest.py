@@ -73,15 +73,18 @@ def make_app(display: str, tmp_path: Path):
 
     apps = []
 
-    def make(camera: int | str) -> App:
+    def make(camera) -> App:
+        """`camera`: a source (a device index or a video file) for the app's camera, or a camera object."""
+        source = camera if isinstance(camera, int | str | Path) else "unused"
         env = {
             "FACEREC_BACKEND": "local",
             "FACEREC_DATA_DIR": str(tmp_path / "data"),
-            "FACEREC_CAMERA": str(camera),
+            "FACEREC_CAMERA": str(source),
             "FACEREC_DELIVERY": "adversarial",  # events late and twice, as AWS may deliver them
         }
         root = tk.Tk()
-        app = App(root, load(env_file=None, environ=env), open_service)
+        given = None if isinstance(camera, int | str | Path) else camera
+        app = App(root, load(env_file=None, environ=env), open_service, camera=given)
         apps.append(app)
         pump(root, lambda: app.service is not None and "ready" in app.status.text, what="the back end")
         return app
@@ -236,3 +239,30 @@ def within(inner, outer) -> bool:
         and inner.winfo_rootx() + inner.winfo_width() <= outer.winfo_rootx() + outer.winfo_width()
         and inner.winfo_rooty() + inner.winfo_height() <= outer.winfo_rooty() + outer.winfo_height()
     )
+
+
+class HeldCamera:
+    """A real camera whose frames are held back until `release()` and after `hold()`: slow to open, or lost."""
+
+    def __init__(self, source: Path) -> None:
+        from facerec.camera import Camera, CameraState
+
+        self._camera = Camera(str(source)).start()
+        self._opening = CameraState(False, "Opening the camera…")
+        self.released = False
+
+    def release(self) -> None:
+        self.released = True
+
+    def hold(self) -> None:
+        self.released = False
+
+    @property
+    def state(self):
+        return self._camera.state if self.released else self._opening
+
+    def latest(self):
+        return self._camera.latest() if self.released else None
+
+    def stop(self) -> None:
+        self._camera.stop()

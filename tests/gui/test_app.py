@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.conftest import FACES_DIR
-from tests.gui.conftest import pump
+from tests.gui.conftest import HeldCamera, pump
 
 
 def names_in_history(window) -> list[str]:
@@ -115,10 +115,32 @@ def test_bad_input_is_explained_in_the_window(make_app, obama_video: Path, tmp_p
     text.write_text("not a photo")
     app.buttons["check"].invoke()
     check = app.windows["check"]
-    # As a person does: the window shows the camera, then the file is opened. (Opened within the preview's
-    # first refresh, the error was cleared by the preview finding the camera live: a race seen under load.)
+    # As a person does: the window shows the camera, then the file is opened.
     pump(app.root, lambda: check.preview.live, what="the camera in Check face")
     check.ask_image_path = lambda: text
     check.open_file()
     pump(app.root, lambda: "not an image" in check.status.text, what="the error in the status line")
     assert check.results == []
+
+
+def test_an_error_about_a_file_stays_when_the_camera_is_found(make_app, obama_video: Path, tmp_path: Path) -> None:
+    camera = HeldCamera(obama_video)
+    app = make_app(camera)
+    app.buttons["check"].invoke()
+    check = app.windows["check"]
+    text = tmp_path / "notes.txt"
+    text.write_text("not a photo")
+    check.ask_image_path = lambda: text
+    check.open_file()
+    pump(app.root, lambda: "not an image" in check.status.text, what="the error in the status line")
+
+    camera.release()  # the camera opens while the error is on screen: the error is still true
+    pump(app.root, lambda: check.preview.frames_shown > 0, what="the camera in Check face")
+    assert check.status.is_error and "not an image" in check.status.text
+
+    camera.hold()  # lost: Capture has nothing to capture, and says so until the camera is back
+    pump(app.root, lambda: not check.preview.live and check.preview.message, what="the camera lost")
+    check.capture()
+    assert check.status.is_error and "No camera picture" in check.status.text
+    camera.release()
+    pump(app.root, lambda: not check.status.is_error, what="the camera error cleared")
