@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -46,6 +47,13 @@ def test_scores_leave_a_wide_margin_as_rekognitions_do(pair_scores) -> None:
 def test_distance_for_is_the_largest_distance_that_still_scores_the_threshold(threshold: float) -> None:
     limit = distance_for(threshold)
     assert similarity(limit * 0.999) >= threshold > similarity(limit * 1.001)
+
+
+def test_the_ends_of_the_threshold_range_accept_any_face_and_only_the_same_descriptor() -> None:
+    # Rekognition's FaceMatchThreshold runs 0-100; no two different descriptors score a full 100.
+    assert distance_for(0) == math.inf
+    assert similarity(np.nextafter(0.0, 1.0)) < 100
+    assert distance_for(100) == 0.0
 
 
 def test_similarity_falls_as_descriptors_move_apart() -> None:
