@@ -216,8 +216,17 @@ class AddFaceWindow(Window):
         self.hint = Hint(False, "Looking for a face…", ())
         self.preview.show_still(image)
         self.status.say(f"Opened {self.last_opened.name}" if self.last_opened else "")
+        self._focus_next_step()
         if not self._hint_busy:
             self._request_hint(pixels)
+
+    def _focus_next_step(self) -> None:
+        """The name field while the name is missing, else the window, where Enter captures: never the button
+        that opened the photo, where Enter would open the file dialog again."""
+        if self._name_error():
+            self.name_entry.focus_set()
+        else:
+            self.focus_set()
 
     def back_to_camera(self) -> None:
         self._still = None

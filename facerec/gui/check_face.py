@@ -16,6 +16,8 @@ from facerec.gui.widgets import fit_headings, set_busy
 from facerec.gui.window import PAD, Window, as_image_bytes
 from facerec.service import CheckedFace
 
+RECHECK_AFTER_MS = 300  # a threshold held this long is the one wanted: check the picture again
+
 
 def overlays_for(faces: list[CheckedFace]) -> list[Overlay]:
     """Names over faces: blue with the similarity, grey for Unknown."""
@@ -39,6 +41,7 @@ class CheckFaceWindow(Window):
         self._pending: tuple[bytes | np.ndarray, Image.Image | np.ndarray] | None = None
         self._checking = False
         self.results: list[CheckedFace] = []
+        self._recheck_job: str | None = None
         self._build()
         self.focus_set()  # Space captures until a control takes the focus
 
@@ -59,11 +62,12 @@ class CheckFaceWindow(Window):
         self.threshold = tk.DoubleVar(value=self.app.settings.match_threshold)
         self.threshold_label = ttk.Label(side)
         self.threshold_label.grid(row=3, column=0, sticky="w", pady=(PAD, 0))
-        scale = ttk.Scale(side, from_=50, to=99, variable=self.threshold, command=self._threshold_moved)
+        self.threshold_scale = scale = ttk.Scale(
+            side, from_=50, to=99, variable=self.threshold, command=self._threshold_moved
+        )
         scale.grid(row=4, column=0, sticky="ew")
-        scale.bind("<ButtonRelease-1>", lambda _e: self.recheck())
         ToolTip(scale, msg="How similar a face must be to count as a match; 80 is Rekognition's default", delay=0.5)
-        self._threshold_moved()
+        self._show_threshold()
 
         self.progress = ttk.Progressbar(side, mode="determinate")
         self.progress.grid(row=5, column=0, sticky="ew", pady=(PAD, 4))
@@ -90,8 +94,19 @@ class CheckFaceWindow(Window):
     def _has_camera(self) -> bool:
         return self.app.camera.state.live
 
-    def _threshold_moved(self, *_: object) -> None:
+    def _show_threshold(self) -> None:
         self.threshold_label.configure(text=f"Match threshold: {self.threshold.get():.0f}")
+
+    def _threshold_moved(self, *_: object) -> None:
+        """The slider moved, by mouse or keys: the picture is checked again once it rests."""
+        self._show_threshold()
+        if self._recheck_job is not None:
+            self.after_cancel(self._recheck_job)
+        self._recheck_job = self.after(RECHECK_AFTER_MS, self._threshold_rested)
+
+    def _threshold_rested(self) -> None:
+        self._recheck_job = None
+        self.recheck()
 
     def capture(self) -> None:
         frame = self.preview.latest_frame()
@@ -167,3 +182,8 @@ class CheckFaceWindow(Window):
     def _done(self) -> None:
         self._checking = False
         set_busy(self.progress, False)
+
+    def close(self) -> None:
+        if self._recheck_job is not None:
+            self.after_cancel(self._recheck_job)
+        super().close()

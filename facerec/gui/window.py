@@ -21,9 +21,10 @@ if TYPE_CHECKING:
 
 IMAGE_TYPES = [("Images", "*.jpg *.jpeg *.png *.bmp *.webp"), ("All files", "*")]
 # Widgets that use Space (or Enter) themselves: while one has the focus, the key is its own, not a capture.
+# A slider is not one of them: it takes the arrow keys, and Space on it captures.
 OWN_KEYS = {
     "space": {"TButton", "Button", "TCheckbutton", "Checkbutton", "TRadiobutton", "Radiobutton", "TEntry", "Entry"}
-    | {"TCombobox", "TSpinbox", "Spinbox", "Listbox", "Text", "Treeview", "TScale", "Scale"},
+    | {"TCombobox", "TSpinbox", "Spinbox", "Listbox", "Text", "Treeview"},
     "Return": {"TButton", "Button", "TCheckbutton", "Checkbutton", "TRadiobutton", "Radiobutton"},
 }
 PAD = 12  # between the parts of a window, and around them
@@ -74,8 +75,7 @@ class Window(tk.Toplevel):
         """
 
         def on_key(event: tk.Event) -> str | None:
-            widget_class = event.widget.winfo_class() if isinstance(event.widget, tk.Misc) else ""
-            if widget_class in OWN_KEYS.get(event.keysym, ()):
+            if uses_key(event.widget, event.keysym):
                 if event.keysym == "Return":
                     event.widget.invoke()
                     return "break"
@@ -125,6 +125,16 @@ class Window(tk.Toplevel):
     def destroy(self) -> None:
         self.closed = True
         super().destroy()
+
+
+def uses_key(widget: object, keysym: str) -> bool:
+    """Does `widget` do something with the key itself? A disabled one does not (a button just clicked that
+    disabled itself keeps the focus): the key is the window's then."""
+    if not isinstance(widget, tk.Misc) or widget.winfo_class() not in OWN_KEYS.get(keysym, ()):
+        return False
+    if isinstance(widget, ttk.Widget):
+        return not widget.instate(["disabled"])
+    return str(widget.cget("state")) != "disabled"
 
 
 def load_image(path: Path) -> tuple[bytes, Image.Image]:

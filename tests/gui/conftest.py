@@ -150,6 +150,15 @@ def press(widget, key: str) -> None:
         widget.event_generate(f"<KeyRelease-{key}>", when="now")
 
 
+def press_where_focused(root, key: str) -> None:
+    """Press `key` wherever the keyboard focus is now, as a person does without reaching for the mouse."""
+    widget = root.focus_get()
+    assert widget is not None, "nothing has the keyboard focus"
+    widget.event_generate(f"<KeyPress-{key}>", when="now")
+    if widget.winfo_exists():
+        widget.event_generate(f"<KeyRelease-{key}>", when="now")
+
+
 def click(widget) -> None:
     """Press and release the left mouse button over `widget`."""
     x, y = widget.winfo_width() // 2, widget.winfo_height() // 2

@@ -19,6 +19,7 @@ from tests.gui.conftest import (
     idle,
     offered_but_disabled,
     press,
+    press_where_focused,
     pump,
     type_into,
     within,
@@ -112,6 +113,49 @@ def test_space_on_a_focused_button_only_presses_that_button(make_app, obama_vide
     press(add.open_button, "space")
     idle(app)
     assert add.added == [] and [p.name for p in app.service.people()] == ["Kit Harington"]
+
+
+def test_after_opening_a_photo_enter_adds_it_rather_than_opening_another(make_app, obama_video: Path) -> None:
+    app = make_app(obama_video)
+    add = open_window(app, "add")
+    asked = []
+    add.ask_image_path = lambda: asked.append(1) or FACES_DIR / "people/kit_harington/kit1.jpg"
+    press(add.open_button, "space")  # no name yet: the name field is where to go next
+    pump(app.root, lambda: add.preview.still is not None, what="the photo")
+    assert app.root.focus_get() is add.name_entry
+    type_into(add.name_entry, "Kit Harington")
+
+    add.ask_image_path = lambda: asked.append(1) or FACES_DIR / "people/kit_harington/kit2.jpg"
+    press(add.open_button, "space")
+    pump(app.root, lambda: "kit2" in add.status.text and add.hint.ok, what="the second photo judged")
+    press_where_focused(app.root, "Return")  # as the hint says: press Capture (Enter)
+    pump(app.root, lambda: add.added, what="the add")
+    assert asked == [1, 1] and add.added[0].ok
+    assert [p.name for p in app.service.people()] == ["Kit Harington"]
+
+
+def test_the_threshold_moved_with_keys_checks_again_and_space_still_captures(make_app, obama_video: Path) -> None:
+    app = make_app(obama_video)
+    enrol(app, "Alex Lacamoire", "people/alex_lacamoire/alex1.png")
+    check = open_window(app, "check")
+    pump(app.root, lambda: check.preview.live, what="the camera")
+    check.ask_image_path = lambda: FACES_DIR / "people/alex_lacamoire/alex2.jpg"  # a match at about 95
+    press(check.open_button, "space")
+    pump(app.root, lambda: check.results, what="the check of the photo")
+    [face] = check.results
+    assert face.name == "Alex Lacamoire" and face.similarity < 99
+
+    press(check.threshold_scale, "End")  # the strictest threshold, from the keyboard: no mouse button released
+    pump(app.root, lambda: check.results and check.results[0].name is None, what="the check at 99")
+    press(check.threshold_scale, "Home")
+    pump(app.root, lambda: check.results and check.results[0].name == "Alex Lacamoire", what="the check at 50")
+    assert round(check.threshold.get()) == 50
+
+    click(check.camera_button)
+    rows = len(check.history.get_children())
+    press_where_focused(app.root, "space")  # the slider still has the focus: Space captures the camera's picture
+    pump(app.root, lambda: len(check.history.get_children()) > rows, what="the capture")
+    assert names_in_history(check)[0] == "Unknown"
 
 
 # The preview
