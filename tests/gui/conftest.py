@@ -75,15 +75,14 @@ def make_app(display: str, tmp_path: Path):
 
     def make(camera) -> App:
         """`camera`: a source (a device index or a video file) for the app's camera, or a camera object."""
-        source = camera if isinstance(camera, int | str | Path) else "unused"
+        given = None if isinstance(camera, int | str | Path) else camera
         env = {
             "FACEREC_BACKEND": "local",
             "FACEREC_DATA_DIR": str(tmp_path / "data"),
-            "FACEREC_CAMERA": str(source),
+            "FACEREC_CAMERA": "unused" if given else str(camera),
             "FACEREC_DELIVERY": "adversarial",  # events late and twice, as AWS may deliver them
         }
         root = tk.Tk()
-        given = None if isinstance(camera, int | str | Path) else camera
         app = App(root, load(env_file=None, environ=env), open_service, camera=given)
         apps.append(app)
         pump(root, lambda: app.service is not None and "ready" in app.status.text, what="the back end")
@@ -145,17 +144,19 @@ def press(widget, key: str) -> None:
     """Give `widget` the keyboard focus and press `key` (a keysym: space, Return, Delete, Escape...)."""
     widget.focus_force()
     widget.update()
-    widget.event_generate(f"<KeyPress-{key}>", when="now")
-    if widget.winfo_exists():  # Esc may have closed it
-        widget.event_generate(f"<KeyRelease-{key}>", when="now")
+    key_down_and_up(widget, key)
 
 
 def press_where_focused(root, key: str) -> None:
     """Press `key` wherever the keyboard focus is now, as a person does without reaching for the mouse."""
     widget = root.focus_get()
     assert widget is not None, "nothing has the keyboard focus"
+    key_down_and_up(widget, key)
+
+
+def key_down_and_up(widget, key: str) -> None:
     widget.event_generate(f"<KeyPress-{key}>", when="now")
-    if widget.winfo_exists():
+    if widget.winfo_exists():  # Esc may have closed it
         widget.event_generate(f"<KeyRelease-{key}>", when="now")
 
 
