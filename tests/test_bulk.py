@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from botocore.exceptions import ClientError
 
+from facerec import bulk
 from facerec.bulk import add_photos
 from facerec.service import FaceService, open_service
 from facerec.settings import load
@@ -51,3 +53,37 @@ def test_photos_added_by_worker_processes_stay_added_when_one_fails(tmp_path: Pa
     assert sorted(s for s, o in outcomes.items() if o.result and o.result.ok) == ["kit1.jpg", "kit2.jpg"]
     assert outcomes["notes.jpg"].result is None and outcomes["notes.jpg"].error
     assert [(p.name, p.face_count) for p in open_service(settings).people()] == [("Kit", 2)]
+
+
+def test_progress_counts_each_photo_once_against_the_total(tmp_path: Path) -> None:
+    settings = load(env_file=None, environ={"FACEREC_DATA_DIR": str(tmp_path / "data")})
+    photos = [(f"kit{n}.jpg", small_photo(f"people/kit_harington/kit{n}.jpg")) for n in (1, 2)]
+    heard = []
+    before = time.monotonic()
+    returned = add_photos(settings, "Kit", photos, on_progress=heard.append, workers=1)
+    took = time.monotonic() - before
+    assert heard == returned
+    assert [(p.done, p.total, p.source) for p in heard] == [(1, 2, "kit1.jpg"), (2, 2, "kit2.jpg")]
+    assert 0 < heard[0].elapsed <= heard[1].elapsed <= took
+    # Into the settings' collection, not one the environment names.
+    assert [(p.name, p.face_count) for p in open_service(settings).people()] == [("Kit", 2)]
+
+
+def test_by_default_each_core_adds_photos_in_a_process_of_its_own(tmp_path: Path, monkeypatch) -> None:
+    settings = load(env_file=None, environ={"FACEREC_DATA_DIR": str(tmp_path / "data")})
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("added in the parent process")
+
+    monkeypatch.setattr(bulk.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(bulk, "open_service", refuse)
+    # Workers start afresh (spawned): a forked one would inherit this parent's state, its patched
+    # methods here, its open database connections in the app.
+    monkeypatch.setattr(FaceService, "add", refuse)
+    photos = [
+        ("kit1.jpg", small_photo("people/kit_harington/kit1.jpg")),
+        ("notes.jpg", b"not a photo at all"),
+    ]
+    outcomes = {o.source: o for o in add_photos(settings, "Kit", photos)}
+    assert outcomes["kit1.jpg"].result.ok
+    assert "notes.jpg" in outcomes["notes.jpg"].error  # the worker names the photo it failed on
