@@ -179,10 +179,9 @@ def cmd_check(service, args, out: TextIO, err: TextIO) -> int:
     if args.json:
         json.dump({"faces": [_face_json(f) for f in faces]}, out, ensure_ascii=False)
         out.write("\n")
-        return 0
-    if not faces:
-        print("No face found.", file=out)
-    for face in faces:
+    if not faces:  # nobody in the photo is not "somebody unknown": a script tells them by the exit code
+        raise UserError(f"no face found in {args.image}")
+    for face in [] if args.json else faces:
         if face.name:
             who = f"{face.name} (similarity {face.similarity:.1f})"
         else:

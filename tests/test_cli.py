@@ -127,14 +127,30 @@ def test_a_photo_of_two_faces_is_not_added(facerec) -> None:
     assert "Kit" not in facerec("people").stdout
 
 
-def test_a_photo_without_a_face_is_not_added(facerec, tmp_path: Path) -> None:
-    wall = tmp_path / "wall.jpg"  # a plain, grainy wall: a valid photo with nobody in it
+def photo_of_a_wall(folder: Path) -> Path:
+    """A plain, grainy wall: a valid photo with nobody in it."""
+    wall = folder / "wall.jpg"
     noise = np.random.default_rng(1).integers(100, 160, size=(300, 400, 3), dtype=np.uint8)
     Image.fromarray(noise).save(wall)
+    return wall
+
+
+def test_a_photo_without_a_face_is_not_added(facerec, tmp_path: Path) -> None:
+    wall = photo_of_a_wall(tmp_path)
     result = facerec("add", "Kit", str(wall))
     assert result.returncode == 1
     assert "wall.jpg" in result.stderr and "no face" in result.stderr
     assert "Kit" not in facerec("people").stdout
+
+
+def test_checking_a_photo_without_a_face_is_a_user_error(facerec, tmp_path: Path) -> None:
+    # A script must tell "nobody in the photo" from "somebody, unknown" without parsing words.
+    wall = photo_of_a_wall(tmp_path)
+    result = facerec("check", str(wall))
+    assert result.returncode == 1
+    assert result.stdout == "" and result.stderr.strip().splitlines() == [f"error: no face found in {wall}"]
+    as_json = facerec("check", str(wall), "--json")
+    assert as_json.returncode == 1 and json.loads(as_json.stdout) == {"faces": []}
 
 
 def test_usage_errors_exit_2(facerec) -> None:
