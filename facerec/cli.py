@@ -14,7 +14,7 @@ from typing import TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from facerec.errors import DuplicateEnrolment, UserError, counted, describe
+from facerec.errors import DuplicateEnrolment, InvalidImage, UserError, counted, describe
 from facerec.settings import ModelSettings, SettingsError, load
 
 DEFAULT_FACES = Path(__file__).resolve().parents[2] / "shared" / "faces"
@@ -107,15 +107,14 @@ def cmd_prepare(models: ModelSettings, out: TextIO) -> int:
 def cmd_add(service, args, out: TextIO, err: TextIO) -> int:
     """Add the photos on every core, with a progress bar that shows the rate."""
     from facerec.bulk import add_photos
-    from facerec.service import prepare_image, validate_name
+    from facerec.service import validate_name
 
     validate_name(args.name)
     paths = [photo for path in args.images for photo in _photos_in(path)]
     photos = [(str(path), _read(path)) for path in paths]
-    for source, data in photos:  # every file an image before anything is sent
-        prepare_image(data, source=Path(source).name)
     if not args.allow_duplicate:
-        _refuse_duplicates(service, args.name, photos)
+        # A file that is no image is no duplicate: add_photos lists it as not added, and adds the others.
+        _refuse_duplicates(service, args.name, [photo for photo in photos if _is_image(*photo)])
 
     def report(progress) -> None:
         if progress.result and progress.result.pending:
@@ -130,6 +129,16 @@ def cmd_add(service, args, out: TextIO, err: TextIO) -> int:
     outcomes = add_photos(service.settings, args.name, photos, on_progress=report)
     print(add_summary(service_name(args.name), outcomes), file=out)
     return 0 if any(o.result and o.result.ok for o in outcomes) else 1
+
+
+def _is_image(source: str, data: bytes) -> bool:
+    from facerec.service import prepare_image
+
+    try:
+        prepare_image(data, source=Path(source).name)
+    except InvalidImage:
+        return False
+    return True
 
 
 def add_summary(name: str, outcomes: list) -> str:

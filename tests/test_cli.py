@@ -6,6 +6,7 @@ import io
 import json
 import os
 import re
+import shutil
 import stat
 import subprocess
 import sys
@@ -234,6 +235,18 @@ def test_add_enrols_every_photo_of_a_folder(facerec, small_faces) -> None:
     added = facerec("add", "Kit Harington", str(small_faces / "people/kit_harington"))
     assert added.returncode == 0, added.stderr
     assert "Added 3 of 3" in added.stdout
+    assert json.loads(facerec("people", "--json").stdout) == [{"name": "Kit Harington", "faces": 3}]
+
+
+def test_a_broken_file_in_a_folder_is_listed_and_the_other_photos_added(facerec, small_faces, tmp_path: Path) -> None:
+    folder = tmp_path / "kit"
+    shutil.copytree(small_faces / "people/kit_harington", folder)
+    whole = (folder / "kit1.jpg").read_bytes()
+    (folder / "kit0.jpg").write_bytes(whole[: len(whole) // 3])  # cut short, as by a failed copy
+    added = facerec("add", "Kit Harington", str(folder))
+    assert added.returncode == 0, added.stderr
+    assert "Added 3 of 4" in added.stdout and "not added: kit0.jpg" in added.stdout
+    assert "kit0.jpg: not added:" in added.stderr and "Traceback" not in added.stderr
     assert json.loads(facerec("people", "--json").stdout) == [{"name": "Kit Harington", "faces": 3}]
 
 
