@@ -142,14 +142,17 @@ def _is_image(source: str, data: bytes) -> bool:
 
 
 def add_summary(name: str, outcomes: list) -> str:
-    """How many photos were added, then which were added, which are still indexing and which were not."""
+    """Which photo was added, or for several how many, then which were added, still indexing and not added."""
     groups: dict[str, list[str]] = {"added": [], "still indexing": [], "not added": []}
     for outcome in sorted(outcomes, key=lambda o: o.source):
         result = outcome.result
         group = "added" if result and result.ok else "still indexing" if result and result.pending else "not added"
         groups[group].append(Path(outcome.source).name)
+    if len(outcomes) == 1:  # one photo: say which, and leave a refusal to its line on stderr
+        group, (file,) = next((group, files) for group, files in groups.items() if files)
+        return f"Added {file} as {name}" if group == "added" else f"{file}: {group}"
     lines = [f"Added {len(groups['added'])} of {len(outcomes)} photos of {name}"]
-    lines += [f"  {group}: {', '.join(files)}" for group, files in groups.items() if files and len(outcomes) > 1]
+    lines += [f"  {group}: {', '.join(files)}" for group, files in groups.items() if files]
     return "\n".join(lines)
 
 

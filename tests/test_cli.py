@@ -77,7 +77,9 @@ def test_enrol_check_and_delete_through_the_cli(facerec, small_faces) -> None:
     assert added.returncode == 0, added.stderr
     assert "Added 2 of 2" in added.stdout
     assert "2/2" in added.stderr and "photos/s" in added.stderr  # the progress bar, with the rate
-    assert facerec("add", "Joe Biden", str(biden[0])).returncode == 0
+    one = facerec("add", "Joe Biden", str(biden[0]))
+    assert one.returncode == 0
+    assert one.stdout == f"Added {biden[0].name} as Joe Biden\n"  # not "Added 1 of 1 photos"
 
     people = json.loads(facerec("people", "--json").stdout)
     assert people == [{"name": "Barack Obama", "faces": 2}, {"name": "Joe Biden", "faces": 1}]
