@@ -191,15 +191,18 @@ def cmd_check(service, args, out: TextIO, err: TextIO) -> int:
     if args.json:
         json.dump({"faces": [_face_json(f) for f in faces]}, out, ensure_ascii=False)
         out.write("\n")
+    else:
+        for face in faces:
+            print(_who(face), file=out)
     if not faces:  # nobody in the photo is not "somebody unknown": a script tells them by the exit code
         raise UserError(f"no face found in {args.image}")
-    for face in [] if args.json else faces:
-        if face.name:
-            who = f"{face.name} (similarity {face.similarity:.1f})"
-        else:
-            who = "Unknown" + (f" (nearest enrolled face: similarity {face.best:.1f})" if face.best is not None else "")
-        print(who, file=out)
     return 0
+
+
+def _who(face) -> str:
+    if face.name:
+        return f"{face.name} (similarity {face.similarity:.1f})"
+    return "Unknown" + (f" (nearest enrolled face: similarity {face.best:.1f})" if face.best is not None else "")
 
 
 def cmd_people(service, args, out: TextIO, err: TextIO) -> int:
@@ -209,8 +212,9 @@ def cmd_people(service, args, out: TextIO, err: TextIO) -> int:
         out.write("\n")
     elif not people:
         print("Nobody is enrolled yet.", file=out)
-    for person in [] if args.json else people:
-        print(f"{person.name}\t{counted(person.face_count, 'face')}", file=out)
+    else:
+        for person in people:
+            print(f"{person.name}\t{counted(person.face_count, 'face')}", file=out)
     return 0
 
 
