@@ -371,11 +371,10 @@ class FaceService:
         again finishes the job. It holds the maintenance lock, so that reindex
         never works from a half-deleted person.
         """
-        name = validate_name(name)
         with self._maintenance_lock():
-            items = [i for i in self._items() if i.get("FullName") == name]
-            if not items:
-                raise NotEnrolled(f"Nobody called {name!r} is enrolled.")
+            all_items = self._items()
+            name = enrolled_name(name, {i["FullName"] for i in all_items if "FullName" in i})
+            items = [i for i in all_items if i.get("FullName") == name]
             face_ids = [i["RekognitionId"] for i in items if i.get("ItemType") == "face"]
             image_items = [i["RekognitionId"] for i in items if i.get("ItemType") == "image"]
             image_keys = sorted({i["ImageKey"] for i in items if "ImageKey" in i})
@@ -502,6 +501,23 @@ class FaceService:
 def _name_key(name: str) -> str:
     """Names that differ only in case or spaces have the same key."""
     return " ".join(name.casefold().split())
+
+
+def enrolled_name(name: str, enrolled: set[str]) -> str:
+    """The enrolled name that `name` means, compared as add compares names (case and spaces aside).
+
+    An exact match wins; NotEnrolled when no name, or more than one, matches the typed one.
+    """
+    name = validate_name(name)
+    if name in enrolled:
+        return name
+    same = sorted(n for n in enrolled if _name_key(n) == _name_key(name))
+    if not same:
+        raise NotEnrolled(f"Nobody called {name!r} is enrolled.")
+    if len(same) > 1:
+        spelt = " and ".join(repr(n) for n in same)
+        raise NotEnrolled(f"{spelt} are both enrolled: give the name exactly as People lists it.")
+    return same[0]
 
 
 def _crop(image: Image.Image, box: RatioBox) -> bytes:

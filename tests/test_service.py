@@ -196,6 +196,24 @@ def test_deleting_someone_not_enrolled_says_so(service: FaceService) -> None:
         service.delete("Nobody Here")
 
 
+def test_delete_finds_the_person_as_add_compares_names(service: FaceService) -> None:
+    assert service.add("Rose Leslie", small_photo("people/rose_leslie/rose1.jpg")).ok
+    deleted = service.delete("  rose   LESLIE ")
+    assert deleted.name == "Rose Leslie" and deleted.faces == 1
+    assert service.people() == []
+
+
+def test_delete_of_a_name_spelt_two_ways_wants_the_exact_spelling(service: FaceService) -> None:
+    assert service.add("Rose Leslie", small_photo("people/rose_leslie/rose1.jpg")).ok
+    assert service.add("ROSE LESLIE", small_photo("people/rose_leslie/rose2.jpg")).ok
+    before = snapshot(service)
+    with pytest.raises(NotEnrolled, match="'ROSE LESLIE' and 'Rose Leslie' are both enrolled"):
+        service.delete("rose leslie")
+    assert snapshot(service) == before
+    service.delete("ROSE LESLIE")
+    assert [p.name for p in service.people()] == ["Rose Leslie"]
+
+
 def test_webcam_frame_is_checked(service: FaceService) -> None:
     assert service.add("Kit", small_photo("people/kit_harington/kit1.jpg")).ok
     (face,) = service.check(jpeg(letterbox(small_photo("people/kit_harington/kit3.jpg"))))
