@@ -45,6 +45,15 @@ def duplicate_message(kind: str, enrolled_name: str, similarity: float | None = 
     return f"{enrolled_name} is already enrolled: the names differ only in capitals or spaces."
 
 
+def duplicate_risk(kind: str, same_name: bool) -> str:
+    """What enrolling it anyway does, for a duplicate of this kind (see duplicate_message)."""
+    if kind == "name":
+        return "Two spellings of one name make two people in People."
+    if kind == "photo" and same_name:
+        return "Enrolling it again adds only a second copy of the same face."
+    return "A face enrolled under two names makes Check face answer either."
+
+
 # What a person should read for the AWS error codes the app can meet.
 CLIENT_ERROR_MESSAGES = {
     "ResourceNotFoundException": "An AWS resource is missing (collection or table): run scripts/provision.sh.",

@@ -28,6 +28,8 @@ from facerec.settings import ModelSettings
 # Largest image we agree to decode. Rekognition caps bytes, not pixels, but a
 # small PNG can claim billions of pixels; we refuse those before decoding.
 MAX_PIXELS = 40_000_000
+# Rekognition's smallest image: at least 80 pixels high and wide.
+MIN_IMAGE_SIDE = 80
 # Photos are searched with dlib's CNN detector upsampled once (80x80 px window,
 # so faces from 40 px), at their own size up to 1920x1080's pixel count and scaled
 # down to it above: Rekognition's "40x40 px in 1920x1080, proportionally more in

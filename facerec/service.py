@@ -27,7 +27,7 @@ from PIL import Image
 from facerec import faces as facelib
 from facerec.boxes import RatioBox
 from facerec.clients import lambda_module
-from facerec.errors import InvalidImage, InvalidName, NotEnrolled
+from facerec.errors import InvalidImage, InvalidName, NotEnrolled, duplicate_message, duplicate_risk
 from facerec.paths import private_dir
 from facerec.s3_events import s3_event
 from facerec.settings import Settings
@@ -40,6 +40,8 @@ CROP_MARGIN = 0.6  # of the face box, on each side: enough context for the detec
 # Twice the Lambda's timeout: an upload younger than this may still be indexing.
 REINDEX_GRACE_S = 120.0
 MAX_BYTES_IMAGE = 5 * 1024 * 1024  # Rekognition's limit for images sent as bytes
+# How JPEG and PNG files begin: a file that does and cannot be read is damaged, not something else.
+IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
 # Outcomes that no retry changes: the photo is removed again.
 REFUSED = {"no_face", "several_faces", "invalid_image"}
 LIST_FACE_IDS = 4096  # ListFaces takes at most this many FaceIds
@@ -85,9 +87,11 @@ class Duplicate:
 
     @property
     def message(self) -> str:
-        from facerec.errors import duplicate_message
-
         return duplicate_message(self.kind, self.name, self.similarity)
+
+    def risk(self, name: str) -> str:
+        """What enrolling it anyway under `name` does."""
+        return duplicate_risk(self.kind, self.name == validate_name(name))
 
 
 @dataclass(frozen=True)
@@ -147,18 +151,27 @@ def prepare_image(data: bytes, source: str = "the image") -> Upload:
     for images in S3, re-encoded (and, only if it must be, shrunk) when it is not."""
     if not data:
         raise InvalidImage(f"{source} is empty.")
-    not_an_image = InvalidImage(f"{source} is not an image (use a JPEG or PNG photo).")
+    damaged = InvalidImage(f"{source} is damaged or cut short: its picture cannot be read to the end.")
     try:
         image = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError:
+        raise InvalidImage(f"{source} is too large (over {facelib.MAX_PIXELS:,} pixels).") from None
     except Exception:
-        raise not_an_image from None
+        if data.startswith(IMAGE_SIGNATURES):
+            raise damaged from None
+        raise InvalidImage(f"{source} is not an image (use a JPEG or PNG photo).") from None
     # The header tells the size: refuse before decoding billions of pixels.
     if image.width * image.height > facelib.MAX_PIXELS:
         raise InvalidImage(f"{source} is too large ({image.width}x{image.height} pixels).")
+    if min(image.width, image.height) < facelib.MIN_IMAGE_SIDE:
+        raise InvalidImage(
+            f"{source} is {image.width}x{image.height} pixels: a photo needs at least "
+            f"{facelib.MIN_IMAGE_SIDE} pixels on each side."
+        )
     try:
         image.load()
-    except Exception:
-        raise not_an_image from None
+    except Exception:  # the header was read, the pixels were not: a file cut short or damaged
+        raise damaged from None
     if image.format in ("JPEG", "PNG") and len(data) <= MAX_UPLOAD_BYTES:
         return Upload(data, f"image/{image.format.lower()}", image)
     # Re-encoded upright: the new bytes carry no EXIF orientation to turn them by.

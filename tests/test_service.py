@@ -142,11 +142,19 @@ def test_a_photo_over_15_mb_is_added_as_it_is_checked(service: FaceService) -> N
     assert face.name == "Rose"
 
 
+def tiny_photo(side: int = 60) -> bytes:
+    image = Image.open(io.BytesIO(photo("people/rose_leslie/rose1.jpg"))).convert("RGB")
+    return jpeg(image.resize((side, side)))
+
+
+# Each bad file, and what the person is told about it.
 BAD_FILES = {
-    "empty": lambda: b"",
-    "text": lambda: b"plain text, not a photo",
-    "truncated PNG": lambda: photo("people/lin_manuel_miranda/lin1.png")[:300],
-    "30000x30000 PNG header": lambda: png_claiming(30000, 30000),
+    "empty": (lambda: b"", "is empty"),
+    "text": (lambda: b"plain text, not a photo", "is not an image"),
+    "truncated PNG": (lambda: photo("people/lin_manuel_miranda/lin1.png")[:300], "damaged or cut short"),
+    "truncated JPEG": (lambda: photo("people/rose_leslie/rose1.jpg")[:-4000], "damaged or cut short"),
+    "60x60 photo": (tiny_photo, "is 60x60 pixels: a photo needs at least 80 pixels on each side"),
+    "30000x30000 PNG header": (lambda: png_claiming(30000, 30000), "too large"),
 }
 
 
@@ -175,8 +183,9 @@ def test_an_image_too_large_is_refused_from_its_header(service: FaceService) -> 
 @pytest.mark.parametrize("kind", BAD_FILES)
 def test_bad_files_are_refused_before_upload(service: FaceService, kind: str) -> None:
     before = snapshot(service)
-    with pytest.raises(InvalidImage):
-        service.add("Lin", BAD_FILES[kind]())
+    make, message = BAD_FILES[kind]
+    with pytest.raises(InvalidImage, match=message):
+        service.add("Lin", make())
     assert snapshot(service) == before
 
 

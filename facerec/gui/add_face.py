@@ -7,11 +7,10 @@ import tkinter as tk
 from tkinter import messagebox, ttk
 
 import numpy as np
-from tktooltip import ToolTip
 
 from facerec.errors import InvalidName
 from facerec.gui.hints import Hint, enrolment_hint
-from facerec.gui.widgets import ERROR_COLOUR, set_busy
+from facerec.gui.widgets import ERROR_COLOUR, Tooltip, set_busy
 from facerec.gui.window import PAD, Window, as_image_bytes
 from facerec.service import AddResult, Duplicate, validate_name
 
@@ -42,20 +41,20 @@ class AddFaceWindow(Window):
         self.name = tk.StringVar()
         self.name_entry = ttk.Entry(side, textvariable=self.name, width=28)
         self.name_entry.pack(fill="x", pady=(2, 2))
-        ToolTip(self.name_entry, msg="The person's name, as it will be shown", delay=0.5)
+        Tooltip(self.name_entry, "The person's name, as it will be shown")
         self.name_note = ttk.Label(side, text="", foreground=ERROR_COLOUR, wraplength=220)
         self.name_note.pack(anchor="w")
         self.name.trace_add("write", lambda *_: self._update_controls())
 
         self.capture_button = ttk.Button(side, text="Capture (Enter)", command=self.capture, state="disabled")
         self.capture_button.pack(fill="x", pady=(PAD, 4))
-        ToolTip(self.capture_button, msg="Enrol the face in view under this name (Enter)", delay=0.5)
+        Tooltip(self.capture_button, "Enrol the face in view under this name (Enter)")
         self.open_button = ttk.Button(side, text="Open image…", command=self.open_file)
         self.open_button.pack(fill="x", pady=4)
-        ToolTip(self.open_button, msg="Enrol from a photo file instead of the camera", delay=0.5)
+        Tooltip(self.open_button, "Enrol from a photo file instead of the camera")
         self.camera_button = ttk.Button(side, text="Back to camera", command=self.back_to_camera, state="disabled")
         self.camera_button.pack(fill="x", pady=4)
-        ToolTip(self.camera_button, msg="Leave the opened photo and use the camera again", delay=0.5)
+        Tooltip(self.camera_button, "Leave the opened photo and use the camera again")
         self.progress = ttk.Progressbar(side, mode="determinate")
         self.progress.pack(fill="x", pady=(PAD, 4))
         self.hint_label = ttk.Label(side, text="", wraplength=220)
@@ -82,18 +81,18 @@ class AddFaceWindow(Window):
             self._hint_frame = frame.number
             self._request_hint(frame.pixels)
 
-    def _request_hint(self, pixels: np.ndarray) -> None:
+    def _request_hint(self, pixels: np.ndarray, photo: bool = False) -> None:
         self._hint_busy = True
         self._last_hint = time.monotonic()
         picture = self._picture
-        self.run(lambda: (picture, pixels, enrolment_hint(pixels)), self._show_hint, self._hint_failed)
+        self.run(lambda: (picture, pixels, enrolment_hint(pixels, photo)), self._show_hint, self._hint_failed)
 
     def _show_hint(self, judged: tuple[int, np.ndarray, Hint]) -> None:
         picture, pixels, hint = judged
         self._hint_busy = False
         if picture != self._picture:
             if self._still is not None:
-                self._request_hint(self._still[1])  # the photo opened meanwhile is still to be judged
+                self._request_hint(self._still[1], photo=True)  # the photo opened meanwhile is still to be judged
             return
         self.hint = hint
         self.preview.set_overlays(list(hint.overlays), pixels)
@@ -109,7 +108,8 @@ class AddFaceWindow(Window):
         ready = not name_error and self.hint.ok and not self._adding and self.service is not None
         self.capture_button.state(["!disabled"] if ready else ["disabled"])
         self.camera_button.state(["!disabled"] if self._still is not None and self._camera_live() else ["disabled"])
-        self.hint_label.configure(text=self._guidance(name_error), foreground="" if self.hint.ok else ERROR_COLOUR)
+        verdict = self.hint.message and not self.hint.ok  # while the face is looked for, nothing is wrong yet
+        self.hint_label.configure(text=self._guidance(name_error), foreground=ERROR_COLOUR if verdict else "")
 
     def _name_error(self) -> str:
         try:
@@ -172,10 +172,10 @@ class AddFaceWindow(Window):
     def confirm_duplicate(self, name: str, duplicates: list[Duplicate]) -> bool:
         """Ask before enrolling what is enrolled already; No is the default answer."""
         reasons = "\n".join(d.message for d in duplicates)
+        risks = " ".join(dict.fromkeys(d.risk(name) for d in duplicates))
         return messagebox.askyesno(
             "Already enrolled",
-            f"{reasons}\n\nA face enrolled under two names makes Check face answer either. "
-            f"Enrol this photo as {' '.join(name.split())} anyway?",
+            f"{reasons}\n\n{risks} Enrol this photo as {validate_name(name)} anyway?",
             default=messagebox.NO,
             icon=messagebox.WARNING,
             parent=self,
@@ -193,7 +193,7 @@ class AddFaceWindow(Window):
         else:
             self.status.say(f"Not added: {result.message}", error=True)
             self.log.insert("end", f"✗ {result.name}: {result.message}")
-        self.app.refresh_health()
+        self.app.enrolment_changed()
 
     def _add_failed(self, error: BaseException) -> None:
         self._finish_adding()
@@ -213,12 +213,18 @@ class AddFaceWindow(Window):
         pixels = np.asarray(image)
         self._still = (data, pixels)
         self._picture += 1
-        self.hint = Hint(False, "Looking for a face…", ())
+        self.hint = NO_HINT
         self.preview.show_still(image)
         self.status.say(f"Opened {self.last_opened.name}" if self.last_opened else "")
         self._focus_next_step()
         if not self._hint_busy:
-            self._request_hint(pixels)
+            self._request_hint(pixels, photo=True)
+
+    def opening_failed(self, error: BaseException) -> None:
+        """The photo that could not be opened replaces the one shown: neither it nor its hint applies now."""
+        if self._still is not None:
+            self.back_to_camera()
+        super().opening_failed(error)
 
     def _focus_next_step(self) -> None:
         """The name field while the name is missing, else the window, where Enter captures: never the button

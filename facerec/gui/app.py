@@ -15,7 +15,7 @@ from facerec.camera import Camera
 from facerec.errors import UserError, describe
 from facerec.gui.drawing import app_icon
 from facerec.gui.tasks import TaskRunner
-from facerec.gui.widgets import StatusLine
+from facerec.gui.widgets import StatusLine, Tooltip
 from facerec.gui.window import PAD
 from facerec.service import FaceService
 from facerec.settings import Settings, SettingsError, load
@@ -51,8 +51,6 @@ class App:
     # Windows
 
     def _build(self) -> None:
-        from tktooltip import ToolTip
-
         root = self.root
         root.title(TITLE)
         root.minsize(420, 300)
@@ -81,7 +79,7 @@ class App:
         for index, (key, text, tip, command) in enumerate(entries):
             button = ttk.Button(grid, text=text, style="Big.TButton", command=command, state="disabled")
             button.grid(row=index // 2, column=index % 2, sticky="nsew", padx=PAD // 2, pady=PAD // 2)
-            ToolTip(button, msg=tip, delay=0.5)
+            Tooltip(button, tip)
             self.buttons[key] = button
             root.bind(f"<KeyPress-{key[0]}>", lambda _e, c=command, b=button: b.instate(["!disabled"]) and c())
         for column in (0, 1):
@@ -90,7 +88,7 @@ class App:
             grid.rowconfigure(row, weight=1)
         quit_button = ttk.Button(body, text="Quit", command=self.quit)
         quit_button.pack(anchor="e", pady=(PAD, 0))
-        ToolTip(quit_button, msg="Close the app (Esc)", delay=0.5)
+        Tooltip(quit_button, "Close the app (Esc)")
         self.status = StatusLine(root)
         self.status.pack(fill="x", side="bottom")
         ttk.Separator(root).pack(fill="x", side="bottom")
@@ -158,6 +156,13 @@ class App:
     def refresh_health(self) -> None:
         if self.service is not None:
             self.tasks.submit(self.service.health, self._show_health, self._service_failed)
+
+    def enrolment_changed(self) -> None:
+        """Someone was added or deleted: the home status counts them, and an open People lists them."""
+        self.refresh_health()
+        people = self.windows.get("people")
+        if people is not None and people.winfo_exists():
+            people.refresh()
 
     def _show_health(self, health: str) -> None:
         self.status.say(f"{self.backend_label()} · {health}")

@@ -8,11 +8,10 @@ from tkinter import ttk
 
 import numpy as np
 from PIL import Image
-from tktooltip import ToolTip
 
 from facerec.errors import counted
 from facerec.gui.drawing import BLUE, GREY, Overlay
-from facerec.gui.widgets import fit_headings, set_busy
+from facerec.gui.widgets import Tooltip, fit_headings, scrolled_table, set_busy
 from facerec.gui.window import PAD, Window, as_image_bytes
 from facerec.service import CheckedFace
 
@@ -22,6 +21,13 @@ RECHECK_AFTER_MS = 300  # a threshold held this long is the one wanted: check th
 def overlays_for(faces: list[CheckedFace]) -> list[Overlay]:
     """Names over faces: blue with the similarity, grey for Unknown."""
     return [Overlay(f.box, label(f), BLUE if f.name else GREY) for f in faces]
+
+
+def history_similarity(face: CheckedFace) -> str:
+    """The history's similarity column: the match's, or the nearest enrolled face's for an unknown one."""
+    if face.name:
+        return f"{face.similarity:.1f}"
+    return f"best {face.best:.0f}" if face.best else ""
 
 
 def label(face: CheckedFace) -> str:
@@ -42,6 +48,9 @@ class CheckFaceWindow(Window):
         self._checking = False
         self.results: list[CheckedFace] = []
         self._recheck_job: str | None = None
+        # The history's rows for the picture checked last: a re-check of it (the threshold moved) replaces them.
+        self._history_picture: Image.Image | np.ndarray | None = None
+        self._history_rows: list[str] = []
         self._build()
         self.focus_set()  # Space captures until a control takes the focus
 
@@ -51,13 +60,13 @@ class CheckFaceWindow(Window):
 
         self.capture_button = ttk.Button(side, text="Capture (Space)", command=self.capture, state="disabled")
         self.capture_button.grid(row=0, column=0, sticky="ew", pady=(0, 4))
-        ToolTip(self.capture_button, msg="Freeze the camera picture and say who is in it (Space)", delay=0.5)
+        Tooltip(self.capture_button, "Freeze the camera picture and say who is in it (Space)")
         self.open_button = ttk.Button(side, text="Open image…", command=self.open_file)
         self.open_button.grid(row=1, column=0, sticky="ew", pady=4)
-        ToolTip(self.open_button, msg="Check a photo file instead of the camera", delay=0.5)
+        Tooltip(self.open_button, "Check a photo file instead of the camera")
         self.camera_button = ttk.Button(side, text="Back to camera", command=self.back_to_camera)
         self.camera_button.grid(row=2, column=0, sticky="ew", pady=4)
-        ToolTip(self.camera_button, msg="Unfreeze the preview", delay=0.5)
+        Tooltip(self.camera_button, "Unfreeze the preview")
 
         self.threshold = tk.DoubleVar(value=self.app.settings.match_threshold)
         self.threshold_label = ttk.Label(side)
@@ -66,18 +75,18 @@ class CheckFaceWindow(Window):
             side, from_=50, to=99, variable=self.threshold, command=self._threshold_moved
         )
         scale.grid(row=4, column=0, sticky="ew")
-        ToolTip(scale, msg="How similar a face must be to count as a match; 80 is Rekognition's default", delay=0.5)
+        Tooltip(scale, "How similar a face must be to count as a match; 80 is Rekognition's default")
         self._show_threshold()
 
         self.progress = ttk.Progressbar(side, mode="determinate")
         self.progress.grid(row=5, column=0, sticky="ew", pady=(PAD, 4))
         ttk.Label(side, text="History").grid(row=6, column=0, sticky="w", pady=(PAD // 2, 0))
-        self.history = ttk.Treeview(side, columns=("time", "name", "similarity"), show="headings", height=10)
+        frame, self.history = scrolled_table(side, columns=("time", "name", "similarity"), show="headings", height=10)
         for column, heading, width in (("time", "Time", 70), ("name", "Name", 150), ("similarity", "Similarity", 80)):
             self.history.heading(column, text=heading)
             self.history.column(column, width=width, anchor="w")
         fit_headings(self.history)
-        self.history.grid(row=7, column=0, sticky="nsew")
+        frame.grid(row=7, column=0, sticky="nsew")
         self.bind_capture_keys(self.capture)
         self._update_controls()
 
@@ -117,7 +126,15 @@ class CheckFaceWindow(Window):
         self.check(frame.pixels, frame.pixels)
 
     def back_to_camera(self) -> None:
+        """The camera again: the last check's answer is about a picture no longer shown."""
+        self.results = []
         self.preview.show_live()
+        self.status.say("")
+
+    def opening_failed(self, error: BaseException) -> None:
+        if self.preview.still is not None:
+            self.back_to_camera()
+        super().opening_failed(error)
 
     def open_file(self) -> None:
         self.open_image(self._opened)
@@ -159,12 +176,19 @@ class CheckFaceWindow(Window):
         if not faces:
             self.status.say("No face found in the picture.", error=True)
             return
-        now = time.strftime("%H:%M:%S")
-        for face in faces:
-            similarity = f"{face.similarity:.1f}" if face.name else (f"best {face.best:.0f}" if face.best else "")
-            self.history.insert("", 0, values=(now, face.name or "Unknown", similarity))
+        self._record(picture, faces)
         names = ", ".join(label(f) for f in faces)
         self.status.say(f"{counted(len(faces), 'face')}: {names}")
+
+    def _record(self, picture: Image.Image | np.ndarray, faces: list[CheckedFace]) -> None:
+        """The check's rows at the top of the history, in place of the rows of an earlier check of this picture."""
+        if picture is self._history_picture:
+            self.history.delete(*(row for row in self._history_rows if self.history.exists(row)))
+        now = time.strftime("%H:%M:%S")
+        self._history_picture = picture
+        self._history_rows = [
+            self.history.insert("", 0, values=(now, face.name or "Unknown", history_similarity(face))) for face in faces
+        ]
 
     def _check_failed(self, error: BaseException) -> None:
         self._done()

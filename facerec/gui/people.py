@@ -7,11 +7,10 @@ from dataclasses import dataclass
 from tkinter import messagebox, ttk
 
 from PIL import Image, ImageOps, ImageTk
-from tktooltip import ToolTip
 
 from facerec.errors import counted
 from facerec.faces import upright
-from facerec.gui.widgets import fit_headings
+from facerec.gui.widgets import Tooltip, fit_headings, scrolled_table
 from facerec.gui.window import PAD, Window
 from facerec.service import DeleteResult, FaceService, Person
 
@@ -60,18 +59,20 @@ class PeopleWindow(Window):
         buttons.pack(side="bottom", fill="x", pady=(PAD, 0))
         self.delete_button = ttk.Button(buttons, text="Delete…", command=self.delete_selected, state="disabled")
         self.delete_button.pack(side="left")
-        ToolTip(self.delete_button, msg="Delete the selected person: faces, names and photos (Delete)", delay=0.5)
+        Tooltip(self.delete_button, "Delete the selected person: faces, names and photos (Delete)")
         self.refresh_button = ttk.Button(buttons, text="Refresh", command=self.refresh)
         self.refresh_button.pack(side="left", padx=PAD)
-        ToolTip(self.refresh_button, msg="Read the list again (F5)", delay=0.5)
+        Tooltip(self.refresh_button, "Read the list again (F5)")
         ttk.Style(self).configure("People.Treeview", rowheight=THUMBNAIL[1] + 6)
-        self.table = ttk.Treeview(body, columns=("faces",), style="People.Treeview", selectmode="browse", height=4)
+        frame, self.table = scrolled_table(
+            body, columns=("faces",), style="People.Treeview", selectmode="browse", height=4
+        )
         self.table.heading("#0", text="Name")
         self.table.heading("faces", text="Faces")
         self.table.column("#0", width=360)
         self.table.column("faces", width=80, anchor="center")
         fit_headings(self.table)
-        self.table.pack(fill="both", expand=True)
+        frame.pack(fill="both", expand=True)
         self.table.bind("<<TreeviewSelect>>", lambda _e: self._selection_changed())
         self.bind("<Delete>", lambda _e: self.delete_selected())
         self.bind("<F5>", lambda _e: self.refresh())
@@ -127,5 +128,4 @@ class PeopleWindow(Window):
 
     def _deleted(self, result: DeleteResult) -> None:
         self.status.say(f"Deleted {result.name}: {counted(result.faces, 'face')}, {counted(result.images, 'photo')}")
-        self.app.refresh_health()
-        self.refresh()
+        self.app.enrolment_changed()

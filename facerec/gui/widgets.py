@@ -10,6 +10,7 @@ from tkinter import ttk
 
 import numpy as np
 from PIL import Image, ImageTk
+from tktooltip import ToolTip
 
 from facerec.camera import Camera, Frame
 from facerec.gui.drawing import Overlay, draw, same_scene, scene
@@ -18,6 +19,7 @@ PREVIEW_BACKGROUND = "#1f2328"
 PREVIEW_MIN_SIZE = (320, 240)  # what the preview asks for: the window decides, the picture follows
 REFRESH_MS = 15
 ERROR_COLOUR = "#cf222e"
+TOOLTIP_DELAY_S = 0.5
 
 Picture = np.ndarray | Image.Image
 
@@ -182,6 +184,17 @@ class StatusLine(ttk.Label):
             self.configure(wraplength=wrap)
 
 
+def scrolled_table(parent: tk.Misc, **options: object) -> tuple[ttk.Frame, ttk.Treeview]:
+    """A table with a vertical scrollbar beside it, in a frame to place as one: no row is out of reach."""
+    frame = ttk.Frame(parent)
+    table = ttk.Treeview(frame, **options)
+    bar = ttk.Scrollbar(frame, orient="vertical", command=table.yview)
+    table.configure(yscrollcommand=bar.set)
+    bar.pack(side="right", fill="y")
+    table.pack(side="left", fill="both", expand=True)
+    return frame, table
+
+
 def fit_headings(table: ttk.Treeview) -> None:
     """Widen every column to at least its heading's text, so no heading is clipped."""
     style = ttk.Style(table)
@@ -202,3 +215,30 @@ def set_busy(bar: ttk.Progressbar, busy: bool) -> None:
     else:
         bar.stop()
         bar.configure(mode="determinate", value=0)
+
+
+class Tooltip(ToolTip):
+    """tktooltip's tooltip, also hidden when the pointer is no longer over its widget.
+
+    tktooltip hides on <Leave> and on a click only, and its tooltip is a window of the app's root: a
+    widget whose window is closed with Esc, or that a dialog covers, gets no <Leave>, and its tooltip
+    would stay on screen for the rest of the session.
+    """
+
+    def __init__(self, widget: tk.Widget, msg: str) -> None:
+        super().__init__(widget, msg=msg, delay=TOOLTIP_DELAY_S)
+        widget.bind("<Destroy>", lambda _e: self.destroy(), add="+")
+        widget.winfo_toplevel().bind("<Unmap>", lambda _e: self.on_leave(), add="+")
+
+    def _show(self) -> None:
+        if self.winfo_exists() and not self._pointer_over_widget():
+            self.on_leave()
+            return
+        super()._show()
+
+    def _pointer_over_widget(self) -> bool:
+        try:
+            under = self.winfo_containing(*self.winfo_pointerxy())
+        except (tk.TclError, KeyError):  # the pointer is over a window Tk cannot name (another app's)
+            return False
+        return under is not None and str(under).startswith(str(self.widget))

@@ -117,7 +117,11 @@ class Window(tk.Toplevel):
             return
         self.last_opened = path
         self.status.say(f"Opening {path.name}…")
-        self.run(lambda: load_image(path), lambda loaded: on_loaded(*loaded))
+        self.run(lambda: load_image(path), lambda loaded: on_loaded(*loaded), self.opening_failed)
+
+    def opening_failed(self, error: BaseException) -> None:
+        """The file chosen could not be opened: say why (windows that show a picture also put it away)."""
+        self.app.show_error(error, self.status)
 
     def close(self) -> None:
         self.destroy()

@@ -38,7 +38,6 @@ from facerec.similarity import DEFAULT_THRESHOLD, distance_for, similarity
 FACE_MODEL_VERSION = "7.0"
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 MAX_S3_IMAGE_BYTES = 15 * 1024 * 1024
-MIN_IMAGE_SIDE = 80
 ACCOUNT = "000000000000"
 # The attributes beyond DEFAULT this engine measures from the face's points, by the name a request
 # asks for them with (GENDER comes from a trained model: facerec.gender). The others (AGE_RANGE,
@@ -642,10 +641,10 @@ def _picture(data: bytes) -> facelib.Picture:
         raise ServiceError("ImageTooLargeException", f"Image size is too large: {exc}") from None
     except facelib.ImageError:
         raise ServiceError("InvalidImageFormatException", "Request has invalid image format") from None
-    if min(picture.width, picture.height) < MIN_IMAGE_SIDE:
+    if min(picture.width, picture.height) < facelib.MIN_IMAGE_SIDE:
         raise ServiceError(
             "InvalidParameterException",
-            f"The minimum image dimensions are {MIN_IMAGE_SIDE} pixels for both height and width; "
+            f"The minimum image dimensions are {facelib.MIN_IMAGE_SIDE} pixels for both height and width; "
             f"this image is {picture.width}x{picture.height}.",
         )
     return picture

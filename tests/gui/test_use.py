@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import tkinter as tk
 from pathlib import Path
 from tkinter import font as tkfont
@@ -58,6 +59,44 @@ def test_people_buttons_are_visible_at_the_default_size_and_when_smaller(make_ap
         pump(app.root, lambda s=size: people.winfo_width() > 1 and (s is None or people.winfo_height() <= 490))
         for button in (people.delete_button, people.refresh_button):
             assert within(button, people), f"{button.cget('text')} hidden at {people.winfo_geometry()}"
+
+
+def test_people_lists_someone_added_while_it_is_open(make_app, obama_video: Path) -> None:
+    app = make_app(obama_video)
+    enrol(app, "Rose Leslie", "people/rose_leslie/rose1.jpg")
+    people = open_window(app, "people")
+    pump(app.root, lambda: len(people.rows) == 1, what="the list")
+    add = open_window(app, "add")
+    type_into(add.name_entry, "Kit Harington")
+    add.ask_image_path = lambda: FACES_DIR / "people/kit_harington/kit1.jpg"
+    click(add.open_button)
+    pump(app.root, lambda: add.capture_button.instate(["!disabled"]), what="Capture")
+    click(add.capture_button)
+    pump(app.root, lambda: add.added, what="the add")
+    pump(app.root, lambda: len(people.rows) == 2, what="People to list the new person, with no Refresh pressed")
+    assert [r.person.name for r in people.rows] == ["Kit Harington", "Rose Leslie"]
+
+
+def test_the_ninth_person_is_in_reach_in_a_small_window(make_app, obama_video: Path) -> None:
+    app = make_app(obama_video)
+    data = (FACES_DIR / "people/rose_leslie/rose1.jpg").read_bytes()
+    for n in range(1, 10):
+        assert app.service.add(f"Person {n}", data).ok
+    people = open_window(app, "people")
+    people.geometry("640x480")
+    pump(app.root, lambda: len(people.rows) == 9, what="the list")
+    app.root.update()
+    last = people.table.get_children()[-1]
+    assert not people.table.bbox(last), "the window should be too short for nine people"
+    [bar] = [w for w in people.table.master.winfo_children() if w.winfo_class() == "TScrollbar"]
+    assert within(bar, people) and bar.winfo_ismapped() and bar.get()[1] < 1
+    bar_bottom = bar.winfo_height() - 3
+    for _ in range(20):  # a person pulls the scrollbar down by clicks in its trough
+        bar.event_generate("<ButtonPress-1>", x=bar.winfo_width() // 2, y=bar_bottom)
+        bar.event_generate("<ButtonRelease-1>", x=bar.winfo_width() // 2, y=bar_bottom)
+        app.root.update()
+    assert people.table.bbox(last), "the ninth person stays out of reach"
+    assert people.table.item(last, "text").strip() == "Person 9"
 
 
 def test_the_delete_confirmation_counts_faces_and_defaults_to_no(make_app, obama_video: Path) -> None:
@@ -147,9 +186,11 @@ def test_the_threshold_moved_with_keys_checks_again_and_space_still_captures(mak
 
     press(check.threshold_scale, "End")  # the strictest threshold, from the keyboard: no mouse button released
     pump(app.root, lambda: check.results and check.results[0].name is None, what="the check at 99")
+    assert names_in_history(check) == ["Unknown"]  # the photo's row, re-checked: not a second row
     press(check.threshold_scale, "Home")
     pump(app.root, lambda: check.results and check.results[0].name == "Alex Lacamoire", what="the check at 50")
     assert round(check.threshold.get()) == 50
+    assert names_in_history(check) == ["Alex Lacamoire"]
 
     click(check.camera_button)
     rows = len(check.history.get_children())
@@ -449,6 +490,7 @@ def test_enrolling_a_duplicate_asks_first_and_no_is_the_default(make_app, obama_
     idle(app)
     pump(app.root, lambda: add.added, what="the add")
     assert len(seen) == 3 and "already enrolled" in seen[2], seen
+    assert "two names" not in seen[2] and "second copy" in seen[2]  # one name: the risk is a copy, not a mix-up
     assert [(p.name, p.face_count) for p in app.service.people()] == [("Barack Obama", 2)]
 
 
@@ -466,3 +508,125 @@ def test_a_picture_opened_during_a_check_gets_its_own_result(make_app, obama_vid
     assert [f.name for f in check.results] == ["Kit Harington"]
     assert [o.label.split(" · ")[0] for o in check.preview.overlays] == ["Kit Harington"]
     assert names_in_history(check) == ["Kit Harington"]
+
+
+# What the app says about photo files
+
+
+def wall(folder: Path, size: tuple[int, int] = (640, 480)) -> Path:
+    from PIL import Image
+
+    path = folder / "wall.png"
+    Image.new("RGB", size, (200, 190, 180)).save(path)
+    return path
+
+
+def cut_short(folder: Path, relative: str) -> Path:
+    path = folder / Path(relative).name
+    path.write_bytes((FACES_DIR / relative).read_bytes()[:-4000])
+    return path
+
+
+def test_a_photo_file_gets_advice_about_photos_not_the_camera(make_app, obama_video: Path, tmp_path: Path) -> None:
+    app = make_app(obama_video)
+    add = open_window(app, "add")
+    type_into(add.name_entry, "Kit")
+    add.ask_image_path = lambda: wall(tmp_path)
+    click(add.open_button)
+    pump(app.root, lambda: "No face" in add.hint_label.cget("text"), what="the hint on the photo")
+    assert "in this photo" in add.hint_label.cget("text") and "camera" not in add.hint_label.cget("text")
+
+    add.ask_image_path = lambda: FACES_DIR / "groups/kit_and_rose.jpg"
+    click(add.open_button)
+    pump(app.root, lambda: "2 faces in this photo" in add.hint_label.cget("text"), what="the hint on the group")
+
+
+def test_a_photo_that_cannot_be_opened_says_why_and_puts_the_old_one_away(
+    make_app, obama_video: Path, tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    app = make_app(obama_video)
+    tiny = tmp_path / "tiny.jpg"
+    Image.open(FACES_DIR / "people/kit_harington/kit1.jpg").resize((60, 60)).save(tiny)
+    add = open_window(app, "add")
+    type_into(add.name_entry, "Kit")
+    for bad, message in [
+        (tiny, "60x60 pixels: a photo needs at least 80"),
+        (cut_short(tmp_path, "people/kit_harington/kit2.jpg"), "damaged or cut short"),
+    ]:
+        add.ask_image_path = lambda: FACES_DIR / "people/kit_harington/kit1.jpg"
+        click(add.open_button)
+        pump(app.root, lambda: add.capture_button.instate(["!disabled"]), what="the good photo, ready to add")
+        add.ask_image_path = lambda bad=bad: bad
+        click(add.open_button)
+        pump(app.root, lambda: add.status.is_error, what="the error")
+        assert message in add.status.text and "not an image" not in add.status.text
+        assert add.preview.still is None and add.preview.live  # the camera again, not the photo before
+
+    check = open_window(app, "check")
+    enrol(app, "Kit Harington", "people/kit_harington/kit1.jpg")
+    check.ask_image_path = lambda: FACES_DIR / "people/kit_harington/kit3.jpg"
+    click(check.open_button)
+    pump(app.root, lambda: check.results, what="the check")
+    check.ask_image_path = lambda: tiny
+    click(check.open_button)
+    pump(app.root, lambda: check.status.is_error, what="the error")
+    assert "60x60" in check.status.text
+    assert check.preview.still is None and check.results == [] and not check.preview.overlays
+
+
+def test_back_to_camera_forgets_the_last_answer(make_app, obama_video: Path) -> None:
+    app = make_app(obama_video)
+    enrol(app, "Kit Harington", "people/kit_harington/kit1.jpg")
+    check = open_window(app, "check")
+    pump(app.root, lambda: check.preview.live, what="the camera")
+    check.ask_image_path = lambda: FACES_DIR / "people/kit_harington/kit3.jpg"
+    click(check.open_button)
+    pump(app.root, lambda: "Kit Harington" in check.status.text, what="the check")
+    click(check.camera_button)
+    app.root.update()
+    assert "Kit" not in check.status.text and check.results == [] and not check.preview.overlays
+
+
+def test_looking_for_a_face_is_not_shown_as_an_error(make_app, obama_video: Path, monkeypatch) -> None:
+    import threading
+
+    from facerec.gui import add_face
+    from facerec.gui.widgets import ERROR_COLOUR
+
+    judging = threading.Event()
+    slow = add_face.enrolment_hint
+    monkeypatch.setattr(add_face, "enrolment_hint", lambda *a: judging.wait(30) and slow(*a))
+    app = make_app(obama_video)
+    add = open_window(app, "add")
+    pump(app.root, lambda: add.preview.live, what="the camera")
+    assert add.hint_label.cget("text").startswith("Looking for a face")
+    assert str(add.hint_label.cget("foreground")) != ERROR_COLOUR
+    judging.set()
+    pump(app.root, lambda: add.hint.message, what="the hint")
+
+
+# Tooltips
+
+
+def tooltips_on_screen(root) -> list:
+    from tktooltip import ToolTip
+
+    return [w for w in root.winfo_children() if isinstance(w, ToolTip) and w.winfo_exists() and w.winfo_viewable()]
+
+
+def test_a_tooltip_goes_with_the_window_closed_by_esc(make_app, obama_video: Path) -> None:
+    app = make_app(obama_video)
+    add = open_window(app, "add")
+    pump(app.root, lambda: add.winfo_viewable(), what="the Add face window")
+    add.open_button.event_generate("<Motion>", warp=True, x=5, y=5)  # the pointer rests on Open image…
+    pump(app.root, lambda: tooltips_on_screen(app.root), what="the tooltip")
+    [tip] = tooltips_on_screen(app.root)
+    assert "photo file" in tip.msg
+    press(add, "Escape")
+    pump(app.root, lambda: add.closed, what="the window to close")
+    for _ in range(150):  # tktooltip shows its tooltip again every second while it thinks it is wanted
+        app.root.update()
+        time.sleep(0.01)
+    assert all(t.msg != tip.msg for t in tooltips_on_screen(app.root))
