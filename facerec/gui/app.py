@@ -88,11 +88,11 @@ class App:
             grid.rowconfigure(row, weight=1)
         quit_button = ttk.Button(body, text="Quit", command=self.quit)
         quit_button.pack(anchor="e", pady=(PAD, 0))
-        Tooltip(quit_button, "Close the app (Esc)")
+        Tooltip(quit_button, "Close the app (Esc, then Enter)")
         self.status = StatusLine(root)
         self.status.pack(fill="x", side="bottom")
         ttk.Separator(root).pack(fill="x", side="bottom")
-        root.bind("<Escape>", lambda _e: self.quit())
+        root.bind("<Escape>", lambda _e: self.ask_to_quit())
         root.protocol("WM_DELETE_WINDOW", self.quit)
         root.geometry("560x380")
 
@@ -132,6 +132,11 @@ class App:
         if self._camera is None:
             self._camera = Camera(self.camera_source).start()
         return self._camera
+
+    def ask_to_quit(self) -> None:
+        """Esc on the home window: asked first, since it closes every window (Esc again keeps the app)."""
+        if messagebox.askyesno(TITLE, "Quit Face Recognizer?", default=messagebox.YES, parent=self.root):
+            self.quit()
 
     def quit(self) -> None:
         for window in list(self.windows.values()):

@@ -160,7 +160,7 @@ def press_where_focused(root, key: str) -> None:
 
 def key_down_and_up(widget, key: str) -> None:
     widget.event_generate(f"<KeyPress-{key}>", when="now")
-    if widget.winfo_exists():  # Esc may have closed it
+    if alive(widget):  # Esc may have closed it, or quit the app
         widget.event_generate(f"<KeyRelease-{key}>", when="now")
 
 

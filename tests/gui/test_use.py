@@ -630,3 +630,17 @@ def test_a_tooltip_goes_with_the_window_closed_by_esc(make_app, obama_video: Pat
         app.root.update()
         time.sleep(0.01)
     assert all(t.msg != tip.msg for t in tooltips_on_screen(app.root))
+
+
+def test_esc_on_the_home_window_asks_before_quitting(make_app, obama_video: Path) -> None:
+    from tests.gui.conftest import alive
+
+    app = make_app(obama_video)
+    check = open_window(app, "check")
+    seen: list[str] = []
+    answer_dialogs(app.root, ("<Escape>",), seen=seen)  # Esc again: the app stays
+    press(app.root, "Escape")
+    assert seen == ["Quit Face Recognizer?"] and alive(app.root) and check.winfo_exists()
+    answer_dialogs(app.root, ("<Return>",), seen=seen)  # Enter takes the default, Yes
+    press(app.root, "Escape")
+    assert len(seen) == 2 and not alive(app.root)
