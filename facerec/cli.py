@@ -43,6 +43,10 @@ def parser() -> argparse.ArgumentParser:
     people.add_argument("--json", action="store_true", help="print a JSON list")
     delete = commands.add_parser("delete", help="delete a person: faces, table items and images")
     delete.add_argument("name")
+    rename = commands.add_parser("rename", help="give a person another name (their faces stay as they are)")
+    rename.add_argument("old")
+    rename.add_argument("new")
+    rename.add_argument("--merge", action="store_true", help="when NEW is someone enrolled, make the two one person")
     reindex = commands.add_parser("reindex", help="index images that have no outcome and remove orphans")
     reindex.add_argument(
         "--now", action="store_true", help="also redo adds from the last 2 minutes (only when none is running)"
@@ -224,6 +228,13 @@ def cmd_delete(service, args, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def cmd_rename(service, args, out: TextIO, err: TextIO) -> int:
+    result = service.rename(args.old, args.new, merge=args.merge)
+    joined = f", joining {result.new}'s" if result.merged else ""
+    print(f"Renamed {result.old} to {result.new}: {counted(result.faces, 'face')}{joined}", file=out)
+    return 0
+
+
 def cmd_reindex(service, args, out: TextIO, err: TextIO) -> int:
     result = service.reindex(grace=0.0) if args.now else service.reindex()
     print(
@@ -259,7 +270,14 @@ def cmd_serve(args, out: TextIO) -> int:
     return 0
 
 
-COMMANDS = {"add": cmd_add, "check": cmd_check, "people": cmd_people, "delete": cmd_delete, "reindex": cmd_reindex}
+COMMANDS = {
+    "add": cmd_add,
+    "check": cmd_check,
+    "people": cmd_people,
+    "delete": cmd_delete,
+    "rename": cmd_rename,
+    "reindex": cmd_reindex,
+}
 
 
 def service_name(name: str) -> str:

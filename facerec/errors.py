@@ -23,6 +23,14 @@ class NotEnrolled(UserError):
     pass
 
 
+class NameTaken(UserError):
+    """A rename to a name someone else is enrolled under, without saying to merge the two."""
+
+
+class StillIndexing(UserError):
+    """The person has a photo whose indexing has not ended: what it gives would not follow the change."""
+
+
 class NoCamera(UserError):
     pass
 

@@ -27,7 +27,15 @@ from PIL import Image
 from facerec import faces as facelib
 from facerec.boxes import RatioBox
 from facerec.clients import lambda_module
-from facerec.errors import InvalidImage, InvalidName, NotEnrolled, duplicate_message, duplicate_risk
+from facerec.errors import (
+    InvalidImage,
+    InvalidName,
+    NameTaken,
+    NotEnrolled,
+    StillIndexing,
+    duplicate_message,
+    duplicate_risk,
+)
 from facerec.paths import private_dir
 from facerec.s3_events import s3_event
 from facerec.settings import Settings
@@ -114,6 +122,14 @@ class DeleteResult:
     faces: int
     images: int
     items: int
+
+
+@dataclass(frozen=True)
+class RenameResult:
+    old: str
+    new: str
+    faces: int
+    merged: bool  # `new` was enrolled already: the two are one person now
 
 
 @dataclass
@@ -398,6 +414,37 @@ class FaceService:
             self._delete_items(image_items)
         return DeleteResult(name, len(face_ids), len(image_keys), len(items))
 
+    def rename(self, old: str, new: str, merge: bool = False) -> RenameResult:
+        """Give a person another name: the table's name items change, no face is indexed again.
+
+        `old` is found as delete finds it (case and spaces aside). A `new` name that is someone else's
+        (as add compares names) is refused unless `merge`, which makes the two one person. A person with
+        a photo still indexing is refused: its faces would come under the old name. Each item is
+        rewritten whole, so a rename cut short is finished by running it again.
+        """
+        new = validate_name(new)
+        with self._maintenance_lock():
+            items = self._raw_items()
+            names = {item["FullName"]["S"] for item in items if "FullName" in item}
+            old = enrolled_name(old, names)
+            taken = sorted(n for n in names if n != old and _name_key(n) == _name_key(new))
+            if taken and not merge:
+                raise NameTaken(f"{taken[0]} is already enrolled: say --merge to make the two one person.")
+            target = taken[0] if taken else new
+            theirs = [item for item in items if item.get("FullName", {}).get("S") == old]
+            if any(
+                item.get("Status", {}).get("S") not in self._lambda.FINAL_STATUSES
+                for item in theirs
+                if item["ItemType"]["S"] == "image"
+            ):
+                raise StillIndexing(f"A photo of {old} is still being indexed: rename when it is done.")
+            for item in theirs:
+                self.dynamodb.put_item(
+                    TableName=self.settings.dynamodb_table_name, Item={**item, "FullName": {"S": target}}
+                )
+        faces = sum(item["ItemType"]["S"] == "face" for item in theirs)
+        return RenameResult(old, target, faces, merged=bool(taken))
+
     # Reindex
 
     def reindex(self, grace: float = REINDEX_GRACE_S) -> ReindexResult:
@@ -481,6 +528,12 @@ class FaceService:
         paginator = self.dynamodb.get_paginator("scan")
         pages = paginator.paginate(TableName=self.settings.dynamodb_table_name, ConsistentRead=True)
         return [self._lambda.plain_item(item) for page in pages for item in page.get("Items", [])]
+
+    def _raw_items(self) -> list[dict]:
+        """The table's items as DynamoDB types them, to be written back changed."""
+        paginator = self.dynamodb.get_paginator("scan")
+        pages = paginator.paginate(TableName=self.settings.dynamodb_table_name, ConsistentRead=True)
+        return [item for page in pages for item in page.get("Items", [])]
 
     def _delete_items(self, rekognition_ids: list[str]) -> None:
         for rekognition_id in rekognition_ids:

@@ -330,3 +330,19 @@ def missing_package(folder: Path, name: str) -> Path:
     (folder / name).mkdir(parents=True)
     (folder / name / "__init__.py").write_text(f"raise ModuleNotFoundError(\"No module named '{name}'\")\n")
     return folder
+
+
+def test_rename_and_merge_through_the_cli(facerec, small_faces) -> None:
+    rose = sorted((small_faces / "people/rose_leslie").iterdir())
+    assert facerec("add", "Rose Lesley", str(rose[0])).returncode == 0
+    renamed = facerec("rename", "rose lesley", "Rose Leslie")
+    assert renamed.returncode == 0 and renamed.stdout == "Renamed Rose Lesley to Rose Leslie: 1 face\n"
+    assert facerec("add", "Rose L", str(rose[1]), "--allow-duplicate").returncode == 0
+    refused = facerec("rename", "Rose L", "Rose Leslie")
+    assert refused.returncode == 1 and refused.stderr == (
+        "error: Rose Leslie is already enrolled: say --merge to make the two one person.\n"
+    )
+    merged = facerec("rename", "Rose L", "Rose Leslie", "--merge")
+    assert merged.returncode == 0 and "joining Rose Leslie's" in merged.stdout
+    assert json.loads(facerec("people", "--json").stdout) == [{"name": "Rose Leslie", "faces": 2}]
+    assert names_in(facerec("check", str(rose[1]), "--json")) == ["Rose Leslie"]

@@ -9,7 +9,7 @@ from functools import cache
 import pytest
 from PIL import Image
 
-from facerec.errors import InvalidImage, InvalidName, NotEnrolled
+from facerec.errors import InvalidImage, InvalidName, NameTaken, NotEnrolled
 from facerec.service import FaceService
 from tests.conftest import jpeg, people, photo, small_photo
 from tests.frames import letterbox
@@ -221,6 +221,35 @@ def test_delete_of_a_name_spelt_two_ways_wants_the_exact_spelling(service: FaceS
     assert snapshot(service) == before
     service.delete("ROSE LESLIE")
     assert [p.name for p in service.people()] == ["Rose Leslie"]
+
+
+def test_a_rename_changes_the_name_and_indexes_nothing_again(service: FaceService) -> None:
+    assert service.add("Rose Lesley", small_photo("people/rose_leslie/rose1.jpg")).ok
+    faces_before = sorted(collection_faces(service))
+    renamed = service.rename("rose lesley", "Rose Leslie")
+    assert (renamed.old, renamed.new, renamed.faces, renamed.merged) == ("Rose Lesley", "Rose Leslie", 1, False)
+    assert [(p.name, p.face_count) for p in service.people()] == [("Rose Leslie", 1)]
+    assert sorted(collection_faces(service)) == faces_before  # the same faces: nothing was indexed again
+    (face,) = service.check(small_photo("people/rose_leslie/rose2.jpg"))
+    assert face.name == "Rose Leslie"
+    with pytest.raises(NotEnrolled):
+        service.delete("Rose Lesley")
+
+
+def test_a_rename_onto_someone_else_merges_only_when_asked(service: FaceService) -> None:
+    assert service.add("Rose Leslie", small_photo("people/rose_leslie/rose1.jpg")).ok
+    assert service.add("Rose L", small_photo("people/rose_leslie/rose2.jpg")).ok
+    before = snapshot(service), [(p.name, p.face_count) for p in service.people()]
+    with pytest.raises(NameTaken, match="Rose Leslie is already enrolled"):
+        service.rename("Rose L", "rose  leslie")
+    assert (snapshot(service), [(p.name, p.face_count) for p in service.people()]) == before
+    merged = service.rename("Rose L", "rose  leslie", merge=True)
+    assert merged.new == "Rose Leslie" and merged.merged
+    assert [(p.name, p.face_count) for p in service.people()] == [("Rose Leslie", 2)]
+    with pytest.raises(NotEnrolled):
+        service.rename("Nobody Here", "Somebody")
+    with pytest.raises(InvalidName):
+        service.rename("Rose Leslie", "   ")
 
 
 def test_webcam_frame_is_checked(service: FaceService) -> None:

@@ -120,6 +120,30 @@ def test_the_delete_confirmation_counts_faces_and_defaults_to_no(make_app, obama
     assert app.service.people() == []
 
 
+def test_a_person_is_renamed_with_f2_and_merged_only_when_the_person_says_yes(make_app, obama_video: Path) -> None:
+    app = make_app(obama_video)
+    enrol(app, "Rose Lesley", "people/rose_leslie/rose1.jpg")
+    enrol(app, "Rose Leslie", "people/rose_leslie/rose2.jpg")
+    people = open_window(app, "people")
+    pump(app.root, lambda: len(people.rows) == 2, what="the list")
+    people.table.selection_set(next(r for r in people.table.get_children() if "Lesley" in people.table.item(r, "text")))
+    typed: list[str] = []
+    people.ask_new_name = lambda person: typed.append(person.name) or "rose leslie"
+    seen: list[str] = []
+
+    answer_dialogs(app.root, ("<Return>",), seen=seen)  # the merge question: Enter takes the default, No
+    press(people.table, "F2")
+    pump(app.root, lambda: seen and people.rename_button.instate(["!disabled"]), what="the refused rename")
+    assert typed == ["Rose Lesley"] and "Rose Leslie is already enrolled" in seen[0]
+    assert sorted((p.name, p.face_count) for p in app.service.people()) == [("Rose Lesley", 1), ("Rose Leslie", 1)]
+
+    answer_dialogs(app.root, ("<Shift-Tab>", "<Return>"), seen=seen)  # to Yes, then Enter
+    click(people.rename_button)
+    pump(app.root, lambda: len(people.rows) == 1, what="People to list one Rose")
+    assert [(p.name, p.face_count) for p in app.service.people()] == [("Rose Leslie", 2)]
+    assert "Renamed Rose Lesley to Rose Leslie" in people.status.text
+
+
 # Space and Enter
 
 
