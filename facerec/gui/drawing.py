@@ -47,18 +47,53 @@ def draw(pixels: np.ndarray | Image.Image, overlays: list[Overlay], size: tuple[
     image = image.resize(scaled, Image.BILINEAR) if scaled != image.size else image.copy()
     pen = ImageDraw.Draw(image)
     text_font = font(max(12, image.width // 40))
+    taken: list[Rect] = []
     for o in overlays:
         on_image = o.box.pixels(image.width, image.height)
         box = (on_image.left, on_image.top, on_image.right, on_image.bottom)
         pen.rectangle(box, outline=o.color, width=3)
         if o.label:
-            left, top, right, bottom = pen.textbbox((box[0], box[1]), o.label, font=text_font)
-            label_top = box[1] - (bottom - top) - 8 if box[1] > (bottom - top) + 8 else box[3]
-            pen.rectangle(
-                (box[0], label_top, box[0] + (right - left) + 10, label_top + (bottom - top) + 8), fill=o.color
-            )
-            pen.text((box[0] + 5, label_top + 2), o.label, fill=(255, 255, 255), font=text_font)
+            text = fitting_text(pen, o.label, text_font, image.width - 2 * LABEL_PAD)
+            left, top, right, bottom = pen.textbbox((0, 0), text, font=text_font)
+            size = (right - left + 2 * LABEL_PAD, bottom - top + 8)
+            rect = place_label(box, size, image.size, taken)
+            taken.append(rect)
+            pen.rectangle(rect, fill=o.color)
+            pen.text((rect[0] + LABEL_PAD - left, rect[1] + 4 - top), text, fill=(255, 255, 255), font=text_font)
     return image
+
+
+Rect = tuple[int, int, int, int]  # left, top, right, bottom
+LABEL_PAD = 5
+
+
+def fitting_text(pen: ImageDraw.ImageDraw, text: str, text_font: ImageFont.ImageFont, width: int) -> str:
+    """The label, cut short with an ellipsis if the picture is narrower than it."""
+    if pen.textlength(text, font=text_font) <= width:
+        return text
+    while len(text) > 1 and pen.textlength(text + "…", font=text_font) > width:
+        text = text[:-1]
+    return text.rstrip() + "…"
+
+
+def place_label(box: Rect, size: tuple[int, int], picture: tuple[int, int], taken: list[Rect]) -> Rect:
+    """Where a face's label goes: above its box, else below, else inside its top, always within the picture
+    and, where there is room, clear of the labels already placed (faces side by side in a group photo)."""
+    width, height = size
+    left = min(max(0, box[0]), max(0, picture[0] - width))
+    tops = [box[1] - height, box[3], box[1]]
+    candidates = [top for top in tops if 0 <= top <= picture[1] - height] or [max(0, min(box[1], picture[1] - height))]
+    step = max(1, height)
+    for top in candidates + [candidates[0] + k * step for k in range(1, 8)]:
+        top = min(max(0, top), max(0, picture[1] - height))
+        rect = (left, top, left + width, top + height)
+        if not any(overlaps(rect, other) for other in taken):
+            return rect
+    return (left, candidates[0], left + width, candidates[0] + height)
+
+
+def overlaps(a: Rect, b: Rect) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 # Mean difference, in grey levels, of two pictures' thumbnails above which they are different scenes:
