@@ -9,7 +9,7 @@ from functools import cache
 import pytest
 from PIL import Image
 
-from facerec.errors import InvalidImage, InvalidName, NameTaken, NotEnrolled
+from facerec.errors import InvalidImage, InvalidName, NameTaken, NotEnrolled, StillIndexing
 from facerec.service import FaceService
 from tests.conftest import jpeg, people, photo, small_photo
 from tests.frames import letterbox
@@ -250,6 +250,26 @@ def test_a_rename_onto_someone_else_merges_only_when_asked(service: FaceService)
         service.rename("Nobody Here", "Somebody")
     with pytest.raises(InvalidName):
         service.rename("Rose Leslie", "   ")
+
+
+def test_a_rename_waits_for_a_photo_still_being_indexed(service: FaceService) -> None:
+    assert service.add("Rose Leslie", small_photo("people/rose_leslie/rose1.jpg")).ok
+    # What an indexer killed midway leaves: the image's claim, pending, with the person's name.
+    key = "index/0123456789abcdef.jpg"
+    service.dynamodb.put_item(
+        TableName=service.settings.dynamodb_table_name,
+        Item={
+            "RekognitionId": {"S": f"image#{key}"},
+            "ItemType": {"S": "image"},
+            "FullName": {"S": "Rose Leslie"},
+            "ImageKey": {"S": key},
+            "Status": {"S": "pending"},
+        },
+    )
+    before = table_items(service)
+    with pytest.raises(StillIndexing, match="still being indexed"):
+        service.rename("Rose Leslie", "Rose")
+    assert table_items(service) == before
 
 
 def test_webcam_frame_is_checked(service: FaceService) -> None:
