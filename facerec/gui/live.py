@@ -7,6 +7,7 @@ from tkinter import ttk
 
 from facerec.camera import Frame
 from facerec.gui.check_face import label, overlays_for
+from facerec.gui.drawing import same_scene, scene
 from facerec.gui.widgets import Preview
 from facerec.gui.window import PAD, Window, jpeg_bytes
 from facerec.service import CheckedFace
@@ -16,6 +17,7 @@ from facerec.service import CheckedFace
 MIN_INTERVAL_S = 0.3
 # Names of a picture older than this are taken off the preview rather than drawn over someone else.
 STALE_S = 0.8
+RECOGNISING = "Recognising…"
 
 
 class LiveWindow(Window):
@@ -41,6 +43,7 @@ class LiveWindow(Window):
         frame = self.preview.latest_frame()
         if frame is not None and self.preview.overlays and frame.time - self._result_time > STALE_S:
             self.preview.clear_overlays()
+            self.status.say(RECOGNISING)
         if frame is None or self._busy or self.service is None:
             return
         if time.monotonic() - self._last < MIN_INTERVAL_S or frame.number == self._last_frame:
@@ -59,13 +62,18 @@ class LiveWindow(Window):
 
     def picture_changed(self, by_camera: bool = False) -> None:
         super().picture_changed(by_camera)
-        self.status.say("Recognising…" if self.preview.live else "")
+        self.status.say(RECOGNISING if self.preview.live else "")
 
     def _checked(self, checked: tuple[Frame, list[CheckedFace]]) -> None:
         frame, faces = checked
         self._result_time = frame.time
         self._busy = False
         self.checks_done += 1
+        latest = self.preview.latest_frame()
+        if latest is None or not same_scene(scene(frame.pixels), scene(latest.pixels)):
+            self.results = []
+            self.status.say(RECOGNISING)  # the scene changed while it was checked: the names are of nobody here
+            return
         self.results = faces
         self.preview.set_overlays(overlays_for(faces), frame.pixels)
         self.status.say(", ".join(label(f) for f in faces) or "No face in view")

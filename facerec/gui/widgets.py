@@ -120,6 +120,7 @@ class Preview(ttk.Frame):
             self._shown_number = frame.number
             if self.overlays and not same_scene(scene(frame.pixels), self._overlay_scene):
                 self.overlays, self._overlay_scene = [], None
+                self.on_change(False)  # another scene: what was said about the last one no longer applies
             self._render(frame.pixels)
 
     def _camera_message(self) -> str:

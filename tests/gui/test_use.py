@@ -277,13 +277,13 @@ def test_the_preview_scales_with_the_window_letterboxed_with_boxes_on_the_pictur
     assert has_colour_near(shown, x, y, BLUE), "no box over the face on the scaled picture"
 
 
-def test_live_never_draws_boxes_of_a_previous_picture(make_app, face_then_grey_video: Path) -> None:
+def test_live_never_names_or_boxes_a_face_of_a_previous_picture(make_app, face_then_grey_video: Path) -> None:
     import time
 
     app = make_app(face_then_grey_video)
     enrol(app, "Barack Obama", "people/barack_obama/obama2.jpg")
     live = open_window(app, "live")
-    boxed_faces, boxed_grey = 0, 0
+    boxed_faces, boxed_grey, named_grey = 0, 0, 0
     deadline = time.monotonic() + 6
     while time.monotonic() < deadline:
         app.root.update()
@@ -297,8 +297,10 @@ def test_live_never_draws_boxes_of_a_previous_picture(make_app, face_then_grey_v
         if counts.get(BLUE, 0) > 20:
             boxed_grey += grey
             boxed_faces += not grey
+        named_grey += grey and "Barack Obama" in live.status.text
     assert boxed_faces > 0, "Live never named the face"
     assert boxed_grey == 0, "a box of the face drawn over the next picture"
+    assert named_grey == 0, "the status line named the face over the next picture"
 
 
 # Messages
