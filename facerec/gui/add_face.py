@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import time
 import tkinter as tk
-from tkinter import messagebox, ttk
+from pathlib import Path
+from tkinter import filedialog, messagebox, ttk
 
 import numpy as np
 
-from facerec.errors import InvalidName
+from facerec.errors import DuplicateEnrolment, InvalidName, UserError, counted, describe
 from facerec.gui.hints import Hint, enrolment_hint
 from facerec.gui.widgets import ERROR_COLOUR, Tooltip, set_busy
-from facerec.gui.window import PAD, Window, as_image_bytes
+from facerec.gui.window import IMAGE_TYPES, PAD, Window, as_image_bytes
 from facerec.service import AddResult, Duplicate, validate_name
 
 HINT_EVERY_S = 0.25
@@ -52,6 +53,9 @@ class AddFaceWindow(Window):
         self.open_button = ttk.Button(side, text="Open image…", command=self.open_file)
         self.open_button.pack(fill="x", pady=4)
         Tooltip(self.open_button, "Enrol from a photo file instead of the camera")
+        self.photos_button = ttk.Button(side, text="Add several photos…", command=self.add_photos, state="disabled")
+        self.photos_button.pack(fill="x", pady=4)
+        Tooltip(self.photos_button, "Enrol several photo files at once under this name")
         self.camera_button = ttk.Button(side, text="Back to camera", command=self.back_to_camera, state="disabled")
         self.camera_button.pack(fill="x", pady=4)
         Tooltip(self.camera_button, "Leave the opened photo and use the camera again")
@@ -107,6 +111,8 @@ class AddFaceWindow(Window):
         self.name_note.configure(text=name_error if self.name.get() else "")
         ready = not name_error and self.hint.ok and not self._adding and self.service is not None
         self.capture_button.state(["!disabled"] if ready else ["disabled"])
+        can_add = not name_error and not self._adding and self.service is not None
+        self.photos_button.state(["!disabled"] if can_add else ["disabled"])
         self.camera_button.state(["!disabled"] if self._still is not None and self._camera_live() else ["disabled"])
         verdict = self.hint.message and not self.hint.ok  # while the face is looked for, nothing is wrong yet
         self.hint_label.configure(text=self._guidance(name_error), foreground=ERROR_COLOUR if verdict else "")
@@ -184,15 +190,13 @@ class AddFaceWindow(Window):
     def _added(self, result: AddResult) -> None:
         self._finish_adding()
         self.added.append(result)
+        self._log_outcome(result.name, result)
         if result.ok:
             self.status.say(f"Added {result.name}")
-            self.log.insert("end", f"✓ {result.name}")
         elif result.pending:  # not a failure: the photo is kept and its face comes when indexing ends
             self.status.say(f"{result.name}: {result.message}")
-            self.log.insert("end", f"… {result.name}: still indexing")
         else:
             self.status.say(f"Not added: {result.message}", error=True)
-            self.log.insert("end", f"✗ {result.name}: {result.message}")
         self.app.enrolment_changed()
 
     def _add_failed(self, error: BaseException) -> None:
@@ -203,6 +207,65 @@ class AddFaceWindow(Window):
         self._adding = False
         set_busy(self.progress, False)
         self._update_controls()
+
+    # Several photo files at once, each with its own outcome, one after the other
+
+    def ask_image_paths(self) -> list[Path]:
+        """The file dialog, with several files chosen at once; tests replace this method."""
+        chosen = filedialog.askopenfilenames(parent=self, title="Add photos", filetypes=IMAGE_TYPES)
+        return [Path(c) for c in chosen]
+
+    def add_photos(self) -> None:
+        paths = self.ask_image_paths()
+        if not paths or self._name_error():
+            return
+        name = validate_name(self.name.get())
+        self._adding = True
+        self._update_controls()
+        self.progress.configure(mode="determinate", maximum=len(paths), value=0)
+        self._add_photo(name, paths, 0, 0)
+
+    def _add_photo(self, name: str, paths: list[Path], index: int, added: int) -> None:
+        if index == len(paths):
+            self._finish_adding()
+            self.status.say(f"Added {added} of {counted(len(paths), 'photo')} as {name}", error=added == 0)
+            self.app.enrolment_changed()
+            return
+        path = paths[index]
+        self.status.say(f"Adding {path.name} ({index + 1} of {len(paths)})…")
+
+        def done(result: AddResult) -> None:
+            self.added.append(result)
+            self._log_outcome(path.name, result)
+            self.progress.configure(value=index + 1)
+            self._add_photo(name, paths, index + 1, added + result.ok)
+
+        def failed(error: BaseException) -> None:
+            if not isinstance(error, UserError):  # the back end, not the photo: the next would fail the same way
+                self._finish_adding()
+                self.app.show_error(error, self.status)
+                return
+            self.log.insert("end", f"✗ {path.name}: {describe(error)}")
+            self.progress.configure(value=index + 1)
+            self._add_photo(name, paths, index + 1, added)
+
+        self.run(lambda: self._enrol_file(name, path, check_name=index == 0), done, failed)
+
+    def _enrol_file(self, name: str, path: Path, check_name: bool) -> AddResult:
+        """One photo of several (on a worker): a duplicate is refused with its reason, not asked about."""
+        data = path.read_bytes()
+        duplicates = self.service.find_duplicates(name, data, source=path.name, check_name=check_name)
+        if duplicates:
+            raise DuplicateEnrolment(duplicates[0].message)
+        return self.service.add(name, data, source=path.name)
+
+    def _log_outcome(self, what: str, result: AddResult) -> None:
+        if result.ok:
+            self.log.insert("end", f"✓ {what}")
+        elif result.pending:
+            self.log.insert("end", f"… {what}: still indexing")
+        else:
+            self.log.insert("end", f"✗ {what}: {result.message}")
 
     # A photo file instead of the camera
 

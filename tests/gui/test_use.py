@@ -670,3 +670,29 @@ def test_esc_on_the_home_window_asks_before_quitting(make_app, obama_video: Path
     answer_dialogs(app.root, ("<Return>",), seen=seen)  # Enter takes the default, Yes
     press(app.root, "Escape")
     assert len(seen) == 2 and not alive(app.root)
+
+
+def test_several_photos_are_added_at_once_each_with_its_outcome(make_app, obama_video: Path, tmp_path: Path) -> None:
+    app = make_app(obama_video)
+    enrol(app, "Rose Leslie", "people/rose_leslie/rose1.jpg")
+    add = open_window(app, "add")
+    assert add.photos_button.instate(["disabled"])  # no name yet
+    type_into(add.name_entry, "Kit Harington")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a photo")
+    kit = FACES_DIR / "people/kit_harington"
+    add.ask_image_paths = lambda: [
+        kit / "kit1.jpg",
+        notes,
+        FACES_DIR / "people/rose_leslie/rose2.jpg",
+        kit / "kit2.jpg",
+    ]
+    pump(app.root, lambda: add.photos_button.instate(["!disabled"]), what="Add several photos")
+    press(add.photos_button, "space")
+    pump(app.root, lambda: "Added 2 of 4 photos as Kit Harington" in add.status.text, what="the four outcomes")
+    log = list(add.log.get(0, "end"))
+    assert log[0] == "✓ kit1.jpg" and log[3] == "✓ kit2.jpg", log
+    assert log[1].startswith("✗ notes.txt: ") and "not an image" in log[1], log
+    assert log[2].startswith("✗ rose2.jpg: ") and "Rose Leslie" in log[2], log  # another's face: refused, not asked
+    assert sorted((p.name, p.face_count) for p in app.service.people()) == [("Kit Harington", 2), ("Rose Leslie", 1)]
+    assert add.photos_button.instate(["!disabled"]) and add.progress.cget("value") in (0, 0.0)
