@@ -525,9 +525,7 @@ class FaceService:
         return self._lambda.plain_item(item) if item else None
 
     def _items(self) -> list[dict]:
-        paginator = self.dynamodb.get_paginator("scan")
-        pages = paginator.paginate(TableName=self.settings.dynamodb_table_name, ConsistentRead=True)
-        return [self._lambda.plain_item(item) for page in pages for item in page.get("Items", [])]
+        return [self._lambda.plain_item(item) for item in self._raw_items()]
 
     def _raw_items(self) -> list[dict]:
         """The table's items as DynamoDB types them, to be written back changed."""
