@@ -41,6 +41,9 @@ from facerec.s3_events import s3_event
 from facerec.settings import Settings
 
 INDEX_PREFIX = "index/"
+# The whole photo a face was picked from, kept beside its crop (which is what index/ indexes); no event
+# comes from here.
+ORIGINALS_PREFIX = "originals/"
 MAX_NAME_LENGTH = 100
 MAX_UPLOAD_BYTES = 15 * 1024 * 1024  # Rekognition's limit for images in S3
 MIN_SEARCH_SIDE = 160  # face crops are scaled up to this, well above Rekognition's 80 px minimum
@@ -139,6 +142,7 @@ class ReindexResult:
     in_flight: list[str] = field(default_factory=list)  # too recent to tell from a running add
     orphan_faces_removed: int = 0
     orphan_items_removed: int = 0
+    orphan_photos_removed: int = 0
 
 
 @dataclass(frozen=True)
@@ -266,6 +270,23 @@ class FaceService:
         if result.status in REFUSED:
             self.s3.delete_object(Bucket=self.settings.s3_bucket_name, Key=key)
             self._delete_items([self._lambda.OUTCOME_PREFIX + key])
+        return result
+
+    def add_face(
+        self, name: str, data: bytes, box: RatioBox, timeout: float = 60.0, source: str = "the image"
+    ) -> AddResult:
+        """Enrol one face of a photo that may show several: its crop goes through add (IndexFaces would
+        refuse a group photo), and the whole photo is kept beside it as the enrolment image `photo` shows."""
+        name = validate_name(name)
+        upload = prepare_image(data, source)
+        result = self.add(name, _crop(facelib.upright(upload.image), box), timeout, source)
+        if result.ok or result.pending:
+            self.s3.put_object(
+                Bucket=self.settings.s3_bucket_name,
+                Key=original_key(result.image_key),
+                Body=upload.data,
+                ContentType=upload.content_type,
+            )
         return result
 
     def _wait_for_outcome(self, key: str, timeout: float) -> dict | None:
@@ -403,16 +424,41 @@ class FaceService:
         with self._maintenance_lock():
             all_items = self._items()
             name = enrolled_name(name, {i["FullName"] for i in all_items if "FullName" in i})
-            items = [i for i in all_items if i.get("FullName") == name]
-            face_ids = [i["RekognitionId"] for i in items if i.get("ItemType") == "face"]
-            image_items = [i["RekognitionId"] for i in items if i.get("ItemType") == "image"]
-            image_keys = sorted({i["ImageKey"] for i in items if "ImageKey" in i})
-            for key in image_keys:
-                self.s3.delete_object(Bucket=self.settings.s3_bucket_name, Key=key)
-            self._delete_items(face_ids)
-            self._delete_faces(face_ids)
-            self._delete_items(image_items)
+            return self._remove(name, [i for i in all_items if i.get("FullName") == name])
+
+    def remove_photo(self, image_key: str) -> DeleteResult:
+        """Delete one enrolled photo of a person: the photo, its faces and its items, as delete does."""
+        with self._maintenance_lock():
+            items = [i for i in self._items() if i.get("ImageKey") == image_key]
+            image = next((i for i in items if i.get("ItemType") == "image"), None)
+            if image is None:
+                raise NotEnrolled("That photo is not enrolled: it was removed already.")
+            if image.get("Status") not in self._lambda.FINAL_STATUSES:
+                raise StillIndexing("That photo is still being indexed: remove it when it is done.")
+            return self._remove(image["FullName"], items)
+
+    def _remove(self, name: str, items: list[dict]) -> DeleteResult:
+        """Delete the photos, faces and items listed, in the order that a run cut short can finish."""
+        face_ids = [i["RekognitionId"] for i in items if i.get("ItemType") == "face"]
+        image_items = [i["RekognitionId"] for i in items if i.get("ItemType") == "image"]
+        image_keys = sorted({i["ImageKey"] for i in items if "ImageKey" in i})
+        for key in image_keys:
+            self.s3.delete_object(Bucket=self.settings.s3_bucket_name, Key=original_key(key))
+            self.s3.delete_object(Bucket=self.settings.s3_bucket_name, Key=key)
+        self._delete_items(face_ids)
+        self._delete_faces(face_ids)
+        self._delete_items(image_items)
         return DeleteResult(name, len(face_ids), len(image_keys), len(items))
+
+    def photo(self, image_key: str) -> bytes:
+        """The enrolment image of a photo: the whole photo a face was picked from, else the photo indexed."""
+        bucket = self.settings.s3_bucket_name
+        try:
+            return self.s3.get_object(Bucket=bucket, Key=original_key(image_key))["Body"].read()
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] not in self._lambda.MISSING_OBJECT:
+                raise
+        return self.s3.get_object(Bucket=bucket, Key=image_key)["Body"].read()
 
     def rename(self, old: str, new: str, merge: bool = False) -> RenameResult:
         """Give a person another name: the table's name items change, no face is indexed again.
@@ -501,6 +547,11 @@ class FaceService:
         stale += [i["RekognitionId"] for i in items if i.get("ItemType") == "image" and i["ImageKey"] not in objects]
         self._delete_items(stale)
         result.orphan_items_removed = len(stale)
+        # A whole photo kept for a crop deleted meanwhile (its delete raced the add that kept it).
+        strays = [o["Key"] for o in self._objects(ORIGINALS_PREFIX) if index_key(o["Key"]) not in objects]
+        for key in strays:
+            self.s3.delete_object(Bucket=self.settings.s3_bucket_name, Key=key)
+        result.orphan_photos_removed = len(strays)
 
     def _run_handler(self, key: str, size: int, etag: str, take_over: bool) -> dict:
         event = s3_event(
@@ -557,8 +608,11 @@ class FaceService:
         self._lambda.delete_faces(self.rekognition, self.settings.rekognition_collection_name, face_ids)
 
     def _index_objects(self) -> list[dict]:
+        return self._objects(INDEX_PREFIX)
+
+    def _objects(self, prefix: str) -> list[dict]:
         paginator = self.s3.get_paginator("list_objects_v2")
-        pages = paginator.paginate(Bucket=self.settings.s3_bucket_name, Prefix=INDEX_PREFIX)
+        pages = paginator.paginate(Bucket=self.settings.s3_bucket_name, Prefix=prefix)
         return [obj for page in pages for obj in page.get("Contents", [])]
 
 
@@ -582,6 +636,16 @@ def enrolled_name(name: str, enrolled: set[str]) -> str:
         spelt = " and ".join(repr(n) for n in same)
         raise NotEnrolled(f"{spelt} are both enrolled: give the name exactly as People lists it.")
     return same[0]
+
+
+def original_key(image_key: str) -> str:
+    """Where the whole photo of an enrolled crop is kept."""
+    return ORIGINALS_PREFIX + image_key.removeprefix(INDEX_PREFIX)
+
+
+def index_key(original: str) -> str:
+    """The crop in index/ that a kept whole photo belongs to."""
+    return INDEX_PREFIX + original.removeprefix(ORIGINALS_PREFIX)
 
 
 def _crop(image: Image.Image, box: RatioBox) -> bytes:

@@ -335,3 +335,88 @@ def test_reindex_leaves_an_upload_that_may_still_be_indexing_alone(service: Face
     done = service.reindex(grace=0.0)
     assert done.indexed == ["index/late.jpg"]
     assert [p.name for p in service.people()] == ["Kit"]
+
+
+def faces_of(service: FaceService) -> list[tuple[str, int]]:
+    return [(p.name, p.face_count) for p in service.people()]
+
+
+def test_a_face_picked_in_a_group_photo_is_enrolled_with_the_whole_photo_kept(service: FaceService, backend) -> None:
+    group = photo("groups/kit_and_rose.jpg")
+    kit = service.add_face("Kit Harington", group, box_of(service, "people/kit_harington/kit1.jpg", group))
+    rose = service.add_face("Rose Leslie", group, box_of(service, "people/rose_leslie/rose1.jpg", group))
+    assert kit.ok and rose.ok, (kit, rose)
+    assert faces_of(service) == [("Kit Harington", 1), ("Rose Leslie", 1)]
+    assert service.check(small_photo("people/rose_leslie/rose2.jpg"))[0].name == "Rose Leslie"
+    assert service.check(small_photo("people/kit_harington/kit3.jpg"))[0].name == "Kit Harington"
+    # What was indexed is the crop; what People shows is the photo it was picked from.
+    assert service.photo(kit.image_key) == group
+    indexed = service.s3.get_object(Bucket=service.settings.s3_bucket_name, Key=kit.image_key)["Body"].read()
+    assert Image.open(io.BytesIO(indexed)).size < Image.open(io.BytesIO(group)).size
+    assert backend.idle()
+    assert len(collection_faces(service)) == 2  # the kept photo was not indexed as a group
+
+
+def box_of(service: FaceService, relative: str, group: bytes):
+    """Where the person of a photo is in a group photo: the face their photo matches (enrolled for the look)."""
+    assert service.add("Looked For", small_photo(relative)).ok
+    (box,) = [f.box for f in service.check(group) if f.name == "Looked For"]
+    service.delete("Looked For")
+    return box
+
+
+def test_removing_one_photo_keeps_the_persons_others(service: FaceService) -> None:
+    group = photo("groups/obama_and_biden_1.jpg")
+    biden = box_of(service, "people/joe_biden/biden1.jpg", group)
+    first = service.add("Joe Biden", small_photo("people/joe_biden/biden1.jpg"))
+    second = service.add_face("Joe Biden", group, biden)
+    assert first.ok and second.ok
+    removed = service.remove_photo(second.image_key)
+    assert (removed.name, removed.faces, removed.images) == ("Joe Biden", 1, 1)
+    assert faces_of(service) == [("Joe Biden", 1)]
+    assert sorted(bucket_keys(service)) == [first.image_key]  # the kept whole photo went with its crop
+    assert collection_faces(service) == list(first.face_ids)
+    with pytest.raises(NotEnrolled, match="removed already"):
+        service.remove_photo(second.image_key)
+    service.remove_photo(first.image_key)
+    assert service.people() == [] and snapshot(service) == ([], [], 0)
+
+
+def test_a_photo_still_being_indexed_is_not_removed(service: FaceService) -> None:
+    restore = without_notification(service)
+    pending = service.add("Kit", small_photo("people/kit_harington/kit1.jpg"), timeout=0.2)
+    assert pending.pending
+    key = pending.image_key
+    service.dynamodb.put_item(
+        TableName=service.settings.dynamodb_table_name,
+        Item={
+            "RekognitionId": {"S": f"image#{key}"},
+            "ItemType": {"S": "image"},
+            "FullName": {"S": "Kit"},
+            "ImageKey": {"S": key},
+            "Status": {"S": "pending"},
+        },
+    )
+    before = snapshot(service)
+    with pytest.raises(StillIndexing):
+        service.remove_photo(key)
+    assert snapshot(service) == before
+    restore()
+
+
+def test_reindex_removes_a_kept_photo_whose_crop_is_gone(service: FaceService) -> None:
+    added = service.add_face(
+        "Joe Biden",
+        photo("groups/obama_and_biden_1.jpg"),
+        box_of(service, "people/joe_biden/biden1.jpg", photo("groups/obama_and_biden_1.jpg")),
+    )
+    assert added.ok
+    # An add that kept the whole photo while a delete of the person ran: the crop is gone, the photo not.
+    service.delete("Joe Biden")
+    service.s3.put_object(
+        Bucket=service.settings.s3_bucket_name,
+        Key=added.image_key.replace("index/", "originals/"),
+        Body=photo("groups/obama_and_biden_1.jpg"),
+    )
+    assert service.reindex(grace=0.0).orphan_photos_removed == 1
+    assert bucket_keys(service) == []
