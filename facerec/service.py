@@ -347,7 +347,12 @@ class FaceService:
     # Duplicates
 
     def find_duplicates(
-        self, name: str, data: bytes, source: str = "the image", check_name: bool = True
+        self,
+        name: str,
+        data: bytes,
+        source: str = "the image",
+        check_name: bool = True,
+        box: RatioBox | None = None,
     ) -> list[Duplicate]:
         """What enrolling `data` under `name` would repeat: the face enrolled under another name, this very
         photo enrolled already, or an enrolled name equal to `name` but for case and spaces.
@@ -355,9 +360,12 @@ class FaceService:
         A face under two names makes Check face answer whichever is nearer, arbitrarily; the caller asks
         the user (the app) or wants them to say so (the CLI's --allow-duplicate) before adding.
         The name check reads the whole table: `check_name=False` skips it for a batch's later photos.
+        With a `box`, the face there is looked for, as add_face would enrol it.
         """
         name = validate_name(name)
         upload = prepare_image(data, source)
+        if box is not None:
+            upload = prepare_image(_crop(facelib.upright(upload.image), box), source)
         found = (
             [
                 Duplicate("name", person.name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import tkinter as tk
 from pathlib import Path
-from tkinter import filedialog, messagebox, ttk
+from tkinter import filedialog, ttk
 
 import numpy as np
 
@@ -174,18 +174,6 @@ class AddFaceWindow(Window):
             self.status.say(f"Not added: {duplicates[0].message}")
             return
         self.run(lambda: self.service.add(name, data), self._added, self._add_failed)
-
-    def confirm_duplicate(self, name: str, duplicates: list[Duplicate]) -> bool:
-        """Ask before enrolling what is enrolled already; No is the default answer."""
-        reasons = "\n".join(d.message for d in duplicates)
-        risks = " ".join(dict.fromkeys(d.risk(name) for d in duplicates))
-        return messagebox.askyesno(
-            "Already enrolled",
-            f"{reasons}\n\n{risks} Enrol this photo as {validate_name(name)} anyway?",
-            default=messagebox.NO,
-            icon=messagebox.WARNING,
-            parent=self,
-        )
 
     def _added(self, result: AddResult) -> None:
         self._finish_adding()

@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import time
 import tkinter as tk
-from tkinter import ttk
+from tkinter import simpledialog, ttk
 
 import numpy as np
 from PIL import Image
 
 from facerec.errors import counted
-from facerec.gui.drawing import BLUE, GREY, Overlay
+from facerec.gui.drawing import BLUE, GREEN, GREY, Overlay
 from facerec.gui.widgets import Tooltip, fit_headings, scrolled_table, set_busy
 from facerec.gui.window import PAD, Window, as_image_bytes
-from facerec.service import CheckedFace
+from facerec.service import AddResult, CheckedFace, Duplicate
 
 RECHECK_AFTER_MS = 300  # a threshold held this long is the one wanted: check the picture again
 
 
-def overlays_for(faces: list[CheckedFace]) -> list[Overlay]:
-    """Names over faces: blue with the similarity, grey for Unknown."""
-    return [Overlay(f.box, label(f), BLUE if f.name else GREY) for f in faces]
+def overlays_for(faces: list[CheckedFace], picked: int | None = None) -> list[Overlay]:
+    """Names over faces: blue with the similarity, grey for Unknown; the face picked in green."""
+    return [Overlay(f.box, label(f), GREEN if i == picked else BLUE if f.name else GREY) for i, f in enumerate(faces)]
 
 
 def history_similarity(face: CheckedFace) -> str:
@@ -47,6 +47,8 @@ class CheckFaceWindow(Window):
         self._pending: tuple[bytes | np.ndarray, Image.Image | np.ndarray] | None = None
         self._checking = False
         self.results: list[CheckedFace] = []
+        self.picked: int | None = None  # the face clicked in the results
+        self._naming = False
         self._recheck_job: str | None = None
         # The history's rows for the picture checked last: a re-check of it (the threshold moved) replaces them.
         self._history_picture: Image.Image | np.ndarray | None = None
@@ -56,7 +58,7 @@ class CheckFaceWindow(Window):
 
     def _build(self) -> None:
         side = self.preview_with_sidebar()
-        side.rowconfigure(7, weight=1)
+        side.rowconfigure(8, weight=1)
 
         self.capture_button = ttk.Button(side, text="Capture (Space)", command=self.capture, state="disabled")
         self.capture_button.grid(row=0, column=0, sticky="ew", pady=(0, 4))
@@ -67,27 +69,31 @@ class CheckFaceWindow(Window):
         self.camera_button = ttk.Button(side, text="Back to camera", command=self.back_to_camera)
         self.camera_button.grid(row=2, column=0, sticky="ew", pady=4)
         Tooltip(self.camera_button, "Unfreeze the preview")
+        self.name_button = ttk.Button(side, text="Add name…", command=self.add_name, state="disabled")
+        self.name_button.grid(row=3, column=0, sticky="ew", pady=4)
+        Tooltip(self.name_button, "Enrol the Unknown face under a name; click a face first to pick it (Ctrl+N)")
 
         self.threshold = tk.DoubleVar(value=self.app.settings.match_threshold)
         self.threshold_label = ttk.Label(side)
-        self.threshold_label.grid(row=3, column=0, sticky="w", pady=(PAD, 0))
+        self.threshold_label.grid(row=4, column=0, sticky="w", pady=(PAD, 0))
         self.threshold_scale = scale = ttk.Scale(
             side, from_=50, to=99, variable=self.threshold, command=self._threshold_moved
         )
-        scale.grid(row=4, column=0, sticky="ew")
+        scale.grid(row=5, column=0, sticky="ew")
         Tooltip(scale, "How similar a face must be to count as a match; 80 is Rekognition's default")
         self._show_threshold()
 
         self.progress = ttk.Progressbar(side, mode="determinate")
-        self.progress.grid(row=5, column=0, sticky="ew", pady=(PAD, 4))
-        ttk.Label(side, text="History").grid(row=6, column=0, sticky="w", pady=(PAD // 2, 0))
+        self.progress.grid(row=6, column=0, sticky="ew", pady=(PAD, 4))
+        ttk.Label(side, text="History").grid(row=7, column=0, sticky="w", pady=(PAD // 2, 0))
         frame, self.history = scrolled_table(side, columns=("time", "name", "similarity"), show="headings", height=10)
         for column, heading, width in (("time", "Time", 70), ("name", "Name", 150), ("similarity", "Similarity", 80)):
             self.history.heading(column, text=heading)
             self.history.column(column, width=width, anchor="w")
         fit_headings(self.history)
-        frame.grid(row=7, column=0, sticky="nsew")
+        frame.grid(row=8, column=0, sticky="nsew")
         self.bind_capture_keys(self.capture)
+        self.bind("<Control-n>", lambda _e: self.add_name())
         self._update_controls()
 
     def picture_changed(self, by_camera: bool = False) -> None:
@@ -99,6 +105,7 @@ class CheckFaceWindow(Window):
         self.camera_button.state(
             ["!disabled"] if self.preview.still is not None and self._has_camera() else ["disabled"]
         )
+        self.name_button.state(["!disabled"] if self.unknown_face() is not None else ["disabled"])
 
     def _has_camera(self) -> bool:
         return self.app.camera.state.live
@@ -127,7 +134,7 @@ class CheckFaceWindow(Window):
 
     def back_to_camera(self) -> None:
         """The camera again: the last check's answer is about a picture no longer shown."""
-        self.results = []
+        self.results, self.picked = [], None
         self.preview.show_live()
         self.status.say("")
 
@@ -171,8 +178,9 @@ class CheckFaceWindow(Window):
         self._done()
         if self._check_pending():
             return
-        self.results = faces
+        self.results, self.picked = faces, None
         self.preview.set_overlays(overlays_for(faces), picture)
+        self._update_controls()
         if not faces:
             self.status.say("No face found in the picture.", error=True)
             return
@@ -189,6 +197,72 @@ class CheckFaceWindow(Window):
         self._history_rows = [
             self.history.insert("", 0, values=(now, face.name or "Unknown", history_similarity(face))) for face in faces
         ]
+
+    # From a result to a name
+
+    def face_clicked(self, index: int) -> None:
+        self.picked = index
+        face = self.results[index]
+        self.preview.set_overlays(overlays_for(self.results, picked=index), self.preview.still)
+        self._update_controls()
+        if face.name is None:
+            self.status.say(f"Picked {label(face)}: “Add name…” (Ctrl+N) enrols this face")
+        else:
+            self.status.say(f"Picked {label(face)}")
+
+    def unknown_face(self) -> CheckedFace | None:
+        """The face Add name enrols: the one picked if it is Unknown, else the largest Unknown one."""
+        if self._naming or self._image is None or self.preview.still is None:
+            return None
+        if self.picked is not None:
+            face = self.results[self.picked]
+            return face if face.name is None else None
+        return next((f for f in self.results if f.name is None), None)
+
+    def ask_name(self) -> str | None:
+        """The name typed for the Unknown face, or None when cancelled; tests replace this method."""
+        return simpledialog.askstring("Add name", "Name of this person:", parent=self)
+
+    def add_name(self) -> None:
+        face = self.unknown_face()
+        name = self.ask_name() if face is not None else None
+        if not name:
+            return
+        image, box = self._image, face.box
+        self._naming = True
+        self._update_controls()
+        self.status.say(f"Adding {name.strip()}…")
+
+        def look() -> tuple[bytes, list[Duplicate]]:
+            data = as_image_bytes(image)
+            return data, self.service.find_duplicates(name, data, box=box)
+
+        def looked(found: tuple[bytes, list[Duplicate]]) -> None:
+            data, duplicates = found
+            if duplicates and not self.confirm_duplicate(name, duplicates):
+                self._named_failed(None, f"Not added: {duplicates[0].message}")
+                return
+            self.run(lambda: self.service.add_face(name, data, box), self._named, self._named_failed)
+
+        self.run(look, looked, self._named_failed)
+
+    def _named(self, result: AddResult) -> None:
+        self._naming = False
+        self.app.enrolment_changed()
+        if not (result.ok or result.pending):
+            self._named_failed(None, f"Not added: {result.message}")
+            return
+        self.status.say(f"Added {result.name}" if result.ok else f"{result.name}: {result.message}")
+        self._update_controls()
+        self.recheck()  # the face has its name now
+
+    def _named_failed(self, error: BaseException | None, message: str = "") -> None:
+        self._naming = False
+        self._update_controls()
+        if error is not None:
+            self.app.show_error(error, self.status)
+        else:
+            self.status.say(message, error=True)
 
     def _check_failed(self, error: BaseException) -> None:
         self._done()

@@ -24,6 +24,17 @@ class Overlay:
     color: tuple[int, int, int]
 
 
+def face_at(overlays: list[Overlay], point: tuple[float, float]) -> int | None:
+    """The overlay whose box holds the point (ratios of the picture): the smallest, where boxes overlap."""
+    x, y = point
+    holding = [
+        (o.box.width * o.box.height, i)
+        for i, o in enumerate(overlays)
+        if o.box.left <= x <= o.box.left + o.box.width and o.box.top <= y <= o.box.top + o.box.height
+    ]
+    return min(holding)[1] if holding else None
+
+
 def font(size: int = 18) -> ImageFont.ImageFont:
     for name in ("DejaVuSans.ttf", "Arial.ttf", "LiberationSans-Regular.ttf"):
         try:

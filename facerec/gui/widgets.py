@@ -13,7 +13,7 @@ from PIL import Image, ImageTk
 from tktooltip import ToolTip
 
 from facerec.camera import Camera, Frame
-from facerec.gui.drawing import Overlay, draw, same_scene, scene
+from facerec.gui.drawing import Overlay, draw, face_at, fit, same_scene, scene
 
 PREVIEW_BACKGROUND = "#1f2328"
 PREVIEW_MIN_SIZE = (320, 240)  # what the preview asks for: the window decides, the picture follows
@@ -30,7 +30,7 @@ class Preview(ttk.Frame):
     Overlays belong to the picture they were found on: they are drawn only while the picture on
     screen is that one (a still) or the same scene (a live camera), never over the next picture.
     `on_change(by_camera)` is called when the source changes: a still or the camera again (False), the camera
-    lost or found (True).
+    lost or found (True). `on_face_clicked(index)` is called with the overlay clicked on a still.
     """
 
     def __init__(
@@ -39,6 +39,7 @@ class Preview(ttk.Frame):
         camera: Camera | None,
         fallback: str | None = "Use “Open image…” to pick a photo instead.",
         on_change: Callable[[bool], None] | None = None,
+        on_face_clicked: Callable[[int], None] | None = None,
     ) -> None:
         super().__init__(master, width=PREVIEW_MIN_SIZE[0], height=PREVIEW_MIN_SIZE[1])
         self.pack_propagate(False)
@@ -57,6 +58,8 @@ class Preview(ttk.Frame):
         self._label = tk.Label(self, anchor="center", background=PREVIEW_BACKGROUND, foreground="white", bd=0)
         self._label.pack(fill="both", expand=True)
         self._label.bind("<Configure>", lambda _e: self._rerender())
+        if on_face_clicked is not None:
+            self._label.bind("<Button-1>", lambda e: self._clicked(e.x, e.y, on_face_clicked))
         self._placeholder(self._camera_message())
         self._job = self.after(REFRESH_MS, self._refresh)
 
@@ -99,6 +102,21 @@ class Preview(ttk.Frame):
         self.overlays, self._overlay_scene = [], None
         if self.still is not None:
             self._render(self.still)
+
+    def point_at(self, x: int, y: int) -> tuple[float, float] | None:
+        """Where on the still picture the preview's pixel (x, y) is, as ratios of its size; None off the picture."""
+        if self.still is None:
+            return None
+        width, height = fit(self.still.size, self._size())
+        left, top = (self._size()[0] - width) / 2, (self._size()[1] - height) / 2
+        point = ((x - left) / width, (y - top) / height)
+        return point if all(0 <= p <= 1 for p in point) else None
+
+    def _clicked(self, x: int, y: int, on_face_clicked: Callable[[int], None]) -> None:
+        point = self.point_at(x, y)
+        index = face_at(self.overlays, point) if point is not None else None
+        if index is not None:
+            on_face_clicked(index)
 
     def destroy(self) -> None:
         self.after_cancel(self._job)

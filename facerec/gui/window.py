@@ -6,7 +6,7 @@ import io
 import tkinter as tk
 from collections.abc import Callable
 from pathlib import Path
-from tkinter import filedialog, ttk
+from tkinter import filedialog, messagebox, ttk
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -14,7 +14,7 @@ from PIL import Image
 
 from facerec.faces import upright
 from facerec.gui.widgets import StatusLine
-from facerec.service import prepare_image
+from facerec.service import Duplicate, prepare_image, validate_name
 
 if TYPE_CHECKING:
     from facerec.gui.app import App
@@ -55,7 +55,7 @@ class Window(tk.Toplevel):
         body.pack(fill="both", expand=True)
         body.columnconfigure(0, weight=1)
         body.rowconfigure(0, weight=1)
-        self.preview = Preview(body, self.app.camera, on_change=self.picture_changed)
+        self.preview = Preview(body, self.app.camera, on_change=self.picture_changed, on_face_clicked=self.face_clicked)
         self.preview.grid(row=0, column=0, sticky="nsew")
         side = ttk.Frame(body, padding=(PAD, 0, 0, 0))
         side.grid(row=0, column=1, sticky="nsew")
@@ -67,6 +67,21 @@ class Window(tk.Toplevel):
         An error about an opened file stays when the camera is found meanwhile: it is still true.
         """
         self.status.clear_error(by_camera)
+
+    def face_clicked(self, index: int) -> None:
+        """A face on the still picture was clicked: windows that pick faces say what that does."""
+
+    def confirm_duplicate(self, name: str, duplicates: list[Duplicate]) -> bool:
+        """Ask before enrolling what is enrolled already; No is the default answer. Tests replace this method."""
+        reasons = "\n".join(d.message for d in duplicates)
+        risks = " ".join(dict.fromkeys(d.risk(name) for d in duplicates))
+        return messagebox.askyesno(
+            "Already enrolled",
+            f"{reasons}\n\n{risks} Enrol this photo as {validate_name(name)} anyway?",
+            default=messagebox.NO,
+            icon=messagebox.WARNING,
+            parent=self,
+        )
 
     def bind_capture_keys(self, capture: Callable[[], None]) -> None:
         """Space and Enter capture, unless the widget with the focus uses the key itself.

@@ -696,3 +696,48 @@ def test_several_photos_are_added_at_once_each_with_its_outcome(make_app, obama_
     assert log[2].startswith("✗ rose2.jpg: ") and "Rose Leslie" in log[2], log  # another's face: refused, not asked
     assert sorted((p.name, p.face_count) for p in app.service.people()) == [("Kit Harington", 2), ("Rose Leslie", 1)]
     assert add.photos_button.instate(["!disabled"]) and add.progress.cget("value") in (0, 0.0)
+
+
+# From a picture to a name
+
+
+def click_face(preview, box) -> None:
+    """Click the middle of a face on the preview's still picture, where the letterboxed picture shows it."""
+    from facerec.gui.drawing import fit
+
+    label = preview.winfo_children()[0]
+    size = (label.winfo_width(), label.winfo_height())
+    width, height = fit(preview.still.size, size)
+    x = (size[0] - width) / 2 + (box.left + box.width / 2) * width
+    y = (size[1] - height) / 2 + (box.top + box.height / 2) * height
+    label.event_generate("<ButtonPress-1>", x=round(x), y=round(y))
+    label.event_generate("<ButtonRelease-1>", x=round(x), y=round(y))
+
+
+def test_an_unknown_face_clicked_in_check_face_is_named_and_known_at_once(make_app, obama_video: Path) -> None:
+    app = make_app(obama_video)
+    enrol(app, "Kit Harington", "people/kit_harington/kit1.jpg")
+    check = open_window(app, "check")
+    check.ask_image_path = lambda: FACES_DIR / "groups/kit_and_rose.jpg"
+    click(check.open_button)
+    pump(app.root, lambda: len(check.results) == 2, what="the check")
+    kit, rose = sorted(check.results, key=lambda f: f.name is None)
+    assert kit.name == "Kit Harington" and rose.name is None
+    click_face(check.preview, kit.box)  # a face with a name has nothing to add
+    pump(app.root, lambda: check.picked is not None, what="the pick")
+    assert check.name_button.instate(["disabled"])
+    click_face(check.preview, rose.box)
+    pump(app.root, lambda: check.name_button.instate(["!disabled"]), what="Add name offered")
+    assert "Add name" in check.status.text
+
+    asked = []
+    check.ask_name = lambda: asked.append(1) or "Rose Leslie"
+    check.focus_force()
+    check.event_generate("<Control-KeyPress-n>", when="now")
+    pump(app.root, lambda: {f.name for f in check.results} == {"Kit Harington", "Rose Leslie"}, what="the re-check")
+    assert asked == [1]
+    assert [(p.name, p.face_count) for p in app.service.people()] == [("Kit Harington", 1), ("Rose Leslie", 1)]
+    (rose_person,) = [p for p in app.service.people() if p.name == "Rose Leslie"]
+    assert app.service.photo(rose_person.faces[0][1]) == (FACES_DIR / "groups/kit_and_rose.jpg").read_bytes()
+    assert app.service.check((FACES_DIR / "people/rose_leslie/rose2.jpg").read_bytes())[0].name == "Rose Leslie"
+    assert "Rose Leslie" in names_in_history(check)
