@@ -9,10 +9,11 @@ from tkinter import filedialog, ttk
 
 import numpy as np
 
+from facerec.boxes import RatioBox
 from facerec.errors import DuplicateEnrolment, InvalidName, UserError, counted, describe
-from facerec.gui.hints import Hint, enrolment_hint
+from facerec.gui.hints import Hint, enrolment_hint, pick
 from facerec.gui.widgets import ERROR_COLOUR, Tooltip, set_busy
-from facerec.gui.window import IMAGE_TYPES, PAD, Window, as_image_bytes
+from facerec.gui.window import IMAGE_TYPES, PAD, Window, as_image_bytes, uses_arrows
 from facerec.service import AddResult, Duplicate, validate_name
 
 HINT_EVERY_S = 0.25
@@ -67,6 +68,8 @@ class AddFaceWindow(Window):
         self.log = tk.Listbox(side, height=8)
         self.log.pack(fill="both", expand=True)
         self.bind_capture_keys(self.capture)
+        self.bind("<KeyPress-Right>", lambda _e: self._next_face(1))
+        self.bind("<KeyPress-Left>", lambda _e: self._next_face(-1))
         self.name_entry.focus_set()
         self._update_controls()
 
@@ -114,7 +117,8 @@ class AddFaceWindow(Window):
         can_add = not name_error and not self._adding and self.service is not None
         self.photos_button.state(["!disabled"] if can_add else ["disabled"])
         self.camera_button.state(["!disabled"] if self._still is not None and self._camera_live() else ["disabled"])
-        verdict = self.hint.message and not self.hint.ok  # while the face is looked for, nothing is wrong yet
+        # While the face is looked for, or one is to be picked, nothing is wrong yet.
+        verdict = self.hint.message and not self.hint.ok and not self.hint.pickable
         self.hint_label.configure(text=self._guidance(name_error), foreground=ERROR_COLOUR if verdict else "")
 
     def _name_error(self) -> str:
@@ -133,9 +137,10 @@ class AddFaceWindow(Window):
             return self.hint.message or "Looking for a face…"
         if self._adding:
             return "Face OK"
+        face = "Face picked" if self.hint.box else "Face OK"
         if name_error:
-            return "Face OK: now type the person's name"
-        return "Face OK: press Capture (Enter)"
+            return f"{face}: now type the person's name"
+        return f"{face}: press Capture (Enter)"
 
     def _camera_live(self) -> bool:
         return self.app.camera.state.live
@@ -149,6 +154,7 @@ class AddFaceWindow(Window):
     def capture(self) -> None:
         if self.capture_button.instate(["disabled"]):
             return
+        box = self.hint.box
         if self._still is not None:
             picture = self._still[0]
         else:
@@ -164,16 +170,19 @@ class AddFaceWindow(Window):
 
         def look() -> tuple[bytes, list[Duplicate]]:
             data = as_image_bytes(picture)
-            return data, self.service.find_duplicates(name, data)
+            return data, self.service.find_duplicates(name, data, box=box)
 
-        self.run(look, lambda found: self._looked(name, *found), self._add_failed)
+        self.run(look, lambda found: self._looked(name, *found, box), self._add_failed)
 
-    def _looked(self, name: str, data: bytes, duplicates: list[Duplicate]) -> None:
+    def _looked(self, name: str, data: bytes, duplicates: list[Duplicate], box: RatioBox | None) -> None:
         if duplicates and not self.confirm_duplicate(name, duplicates):
             self._finish_adding()
             self.status.say(f"Not added: {duplicates[0].message}")
             return
-        self.run(lambda: self.service.add(name, data), self._added, self._add_failed)
+        if box is None:
+            self.run(lambda: self.service.add(name, data), self._added, self._add_failed)
+        else:  # the face picked in a group photo
+            self.run(lambda: self.service.add_face(name, data, box), self._added, self._add_failed)
 
     def _added(self, result: AddResult) -> None:
         self._finish_adding()
@@ -270,6 +279,25 @@ class AddFaceWindow(Window):
         self._focus_next_step()
         if not self._hint_busy:
             self._request_hint(pixels, photo=True)
+
+    def face_clicked(self, index: int) -> None:
+        """A face of a group photo picked: it is the one Capture enrols."""
+        if self._still is None or index not in self.hint.pickable or self._adding:
+            return
+        self.hint = pick(self.hint, index)
+        self.preview.set_overlays(list(self.hint.overlays), self._still[1])
+        self._update_controls()
+        self._focus_next_step()
+
+    def _next_face(self, step: int) -> str | None:
+        """Left and Right pick the faces of a group photo in turn, for whoever does not reach for the mouse."""
+        if uses_arrows(self.focus_get()) or not self.hint.pickable:
+            return None
+        faces = sorted(self.hint.pickable, key=lambda i: self.hint.overlays[i].box.left)  # left to right
+        chosen = self.hint.box
+        at = next((n for n, i in enumerate(faces) if self.hint.overlays[i].box == chosen), -1 if step > 0 else 0)
+        self.face_clicked(faces[(at + step) % len(faces)])
+        return "break"
 
     def opening_failed(self, error: BaseException) -> None:
         """The photo that could not be opened replaces the one shown: neither it nor its hint applies now."""

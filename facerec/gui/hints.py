@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from facerec import faces as facelib
-from facerec.gui.drawing import GREEN, RED, Overlay
+from facerec.boxes import RatioBox
+from facerec.gui.drawing import BLUE, GREEN, RED, Overlay
 from facerec.quality import QUALITY_BARS
 
 # The enrolment bar: the same one the indexer applies (IndexFaces' AUTO filter).
@@ -35,11 +36,30 @@ NO_FACE_IN_PHOTO = "No face found in this photo: use one with the face large, sh
 MASKED_BY_SMALL = {"LOW_SHARPNESS", "LOW_CONFIDENCE"}
 
 
+PICK = "click to pick"
+PICKED = "picked"
+
+
 @dataclass(frozen=True)
 class Hint:
-    ok: bool  # exactly one usable face
+    ok: bool  # exactly one usable face, or one picked in a group photo
     message: str
     overlays: tuple[Overlay, ...]
+    pickable: tuple[int, ...] = ()  # the usable faces of a group photo, one of which can be picked
+    box: RatioBox | None = None  # the face picked: only it is enrolled
+
+
+def pick(hint: Hint, index: int) -> Hint:
+    """The hint once the face `index` of a group photo is picked: it alone is enrolled."""
+    overlays = tuple(
+        replace(o, label=PICKED, color=GREEN)
+        if i == index
+        else replace(o, label=PICK, color=BLUE)
+        if i in hint.pickable
+        else o
+        for i, o in enumerate(hint.overlays)
+    )
+    return Hint(True, "Face picked", overlays, hint.pickable, hint.overlays[index].box)
 
 
 def enrolment_hint(pixels: np.ndarray, photo: bool = False) -> Hint:
@@ -52,18 +72,30 @@ def enrolment_hint(pixels: np.ndarray, photo: bool = False) -> Hint:
         # enough for the indexer: a person too far away is not found at all, so say what helps then.
         return Hint(False, NO_FACE_IN_PHOTO if photo else NO_FACE, ())
     words = PHOTO_WORDS if photo else CAMERA_WORDS
-    where = "in this photo" if photo else "in view"
-    overlays = []
-    for face in found:
-        reasons = [words[r] for r in advice(ENROL_BAR.reasons(face))]
-        color = GREEN if not reasons and len(found) == 1 else RED
-        label = ", ".join(reasons) if reasons else ("" if len(found) == 1 else "one face at a time")
-        overlays.append(Overlay(face.box.ratios(picture.width, picture.height), label, color))
+    judged = [
+        (face.box.ratios(picture.width, picture.height), [words[r] for r in advice(ENROL_BAR.reasons(face))])
+        for face in found
+    ]
+    if len(found) > 1 and photo:
+        return group_hint(judged)
     if len(found) > 1:
-        return Hint(False, f"{len(found)} faces {where}: one person at a time", tuple(overlays))
-    if overlays[0].color == RED:
-        return Hint(False, overlays[0].label.capitalize(), tuple(overlays))
-    return Hint(True, "Face OK", tuple(overlays))
+        overlays = tuple(Overlay(box, ", ".join(reasons) or "one face at a time", RED) for box, reasons in judged)
+        return Hint(False, f"{len(found)} faces in view: one person at a time", overlays)
+    ((box, reasons),) = judged
+    if reasons:
+        return Hint(False, ", ".join(reasons).capitalize(), (Overlay(box, ", ".join(reasons), RED),))
+    return Hint(True, "Face OK", (Overlay(box, "", GREEN),))
+
+
+def group_hint(judged: list[tuple[RatioBox, list[str]]]) -> Hint:
+    """A photo of several people: each usable face can be picked (clicked), the others say why not."""
+    overlays = tuple(
+        Overlay(box, ", ".join(reasons), RED) if reasons else Overlay(box, PICK, BLUE) for box, reasons in judged
+    )
+    pickable = tuple(i for i, (_, reasons) in enumerate(judged) if not reasons)
+    if not pickable:
+        return Hint(False, f"{len(judged)} faces in this photo, none clear enough to enrol", overlays)
+    return Hint(False, f"{len(judged)} faces in this photo: click the face to enrol", overlays, pickable)
 
 
 def advice(reasons: list[str]) -> list[str]:

@@ -27,6 +27,19 @@ OWN_KEYS = {
     | {"TCombobox", "TSpinbox", "Spinbox", "Listbox", "Text", "Treeview"},
     "Return": {"TButton", "Button", "TCheckbutton", "Checkbutton", "TRadiobutton", "Radiobutton"},
 }
+# Widgets that use Left and Right themselves (a cursor, a slider, a selection).
+ARROW_KEY_WIDGETS = {
+    "TEntry",
+    "Entry",
+    "TScale",
+    "Scale",
+    "TCombobox",
+    "TSpinbox",
+    "Spinbox",
+    "Listbox",
+    "Text",
+    "Treeview",
+}
 PAD = 12  # between the parts of a window, and around them
 
 
@@ -154,6 +167,11 @@ def uses_key(widget: object, keysym: str) -> bool:
     if isinstance(widget, ttk.Widget):
         return not widget.instate(["disabled"])
     return str(widget.cget("state")) != "disabled"
+
+
+def uses_arrows(widget: object) -> bool:
+    """Does `widget` move something with Left and Right itself?"""
+    return isinstance(widget, tk.Misc) and widget.winfo_class() in ARROW_KEY_WIDGETS
 
 
 def load_image(path: Path) -> tuple[bytes, Image.Image]:

@@ -741,3 +741,55 @@ def test_an_unknown_face_clicked_in_check_face_is_named_and_known_at_once(make_a
     assert app.service.photo(rose_person.faces[0][1]) == (FACES_DIR / "groups/kit_and_rose.jpg").read_bytes()
     assert app.service.check((FACES_DIR / "people/rose_leslie/rose2.jpg").read_bytes())[0].name == "Rose Leslie"
     assert "Rose Leslie" in names_in_history(check)
+
+
+def side_by_side(folder: Path, relatives: list[str], height: int = 360) -> Path:
+    """One photo of several people: their photos next to each other, at one height."""
+    from PIL import Image
+
+    photos = [Image.open(FACES_DIR / r).convert("RGB") for r in relatives]
+    photos = [p.resize((round(p.width * height / p.height), height)) for p in photos]
+    joined = Image.new("RGB", (sum(p.width for p in photos), height))
+    for index, p in enumerate(photos):
+        joined.paste(p, (sum(q.width for q in photos[:index]), 0))
+    path = folder / "together.jpg"
+    joined.save(path, quality=92)
+    return path
+
+
+def test_a_face_is_picked_in_a_group_photo_by_click_or_arrow_keys_and_enrolled(
+    make_app, obama_video: Path, tmp_path: Path
+) -> None:
+    from facerec.gui.drawing import face_at
+
+    app = make_app(obama_video)
+    enrol(app, "Kit Harington", "people/kit_harington/kit1.jpg")
+    group = FACES_DIR / "groups/kit_and_rose.jpg"
+    (rose,) = [f for f in app.service.check(group.read_bytes()) if f.name is None]
+    add = open_window(app, "add")
+    type_into(add.name_entry, "Rose Leslie")
+    three = ["people/barack_obama/obama1.jpg", "people/joe_biden/biden1.jpg", "people/alex_lacamoire/alex1.png"]
+    add.ask_image_path = lambda: side_by_side(tmp_path, three)
+    click(add.open_button)
+    pump(app.root, lambda: len(add.hint.pickable) == 3, what="the group's faces offered")
+    assert "click the face" in add.hint_label.cget("text")
+    assert add.capture_button.instate(["disabled"])  # three faces and none picked: nothing to enrol yet
+    picked = []
+    for key in ("Right", "Right", "Left", "Left"):  # the keys go through the faces in turn, and round
+        press(add, key)
+        picked.append(pump(app.root, lambda: add.hint.box not in picked[-1:] and add.hint.box, what=key))
+    faces = sorted((add.hint.overlays[i].box for i in add.hint.pickable), key=lambda box: box.left)
+    assert picked == [faces[0], faces[1], faces[0], faces[2]]  # left to right, as they stand
+
+    add.ask_image_path = lambda: group
+    click(add.open_button)
+    pump(app.root, lambda: len(add.hint.pickable) == 2 and not add.hint.box, what="the second group's faces")
+    centre = (rose.box.left + rose.box.width / 2, rose.box.top + rose.box.height / 2)
+    click_face(add.preview, add.hint.overlays[face_at(list(add.hint.overlays), centre)].box)
+    pump(app.root, lambda: add.capture_button.instate(["!disabled"]), what="Capture offered")
+    assert "Face picked: press Capture" in add.hint_label.cget("text")
+    press_where_focused(app.root, "Return")
+    pump(app.root, lambda: add.added, what="the add")
+    assert add.added[0].ok, add.added[0]
+    assert [(p.name, p.face_count) for p in app.service.people()] == [("Kit Harington", 1), ("Rose Leslie", 1)]
+    assert app.service.check((FACES_DIR / "people/rose_leslie/rose2.jpg").read_bytes())[0].name == "Rose Leslie"
