@@ -370,7 +370,7 @@ class FaceService:
             [
                 Duplicate("name", person.name)
                 for person in self.people()
-                if person.name != name and _name_key(person.name) == _name_key(name)
+                if person.name != name and name_key(person.name) == name_key(name)
             ]
             if check_name
             else []
@@ -481,7 +481,7 @@ class FaceService:
             items = self._raw_items()
             names = {item["FullName"]["S"] for item in items if "FullName" in item}
             old = enrolled_name(old, names)
-            taken = sorted(n for n in names if n != old and _name_key(n) == _name_key(new))
+            taken = sorted(n for n in names if n != old and name_key(n) == name_key(new))
             if taken and not merge:
                 raise NameTaken(f"{taken[0]} is already enrolled: say --merge to make the two one person.")
             target = taken[0] if taken else new
@@ -624,7 +624,7 @@ class FaceService:
         return [obj for page in pages for obj in page.get("Contents", [])]
 
 
-def _name_key(name: str) -> str:
+def name_key(name: str) -> str:
     """Names that differ only in case or spaces have the same key."""
     return " ".join(name.casefold().split())
 
@@ -637,7 +637,7 @@ def enrolled_name(name: str, enrolled: set[str]) -> str:
     name = validate_name(name)
     if name in enrolled:
         return name
-    same = sorted(n for n in enrolled if _name_key(n) == _name_key(name))
+    same = sorted(n for n in enrolled if name_key(n) == name_key(name))
     if not same:
         raise NotEnrolled(f"Nobody called {name!r} is enrolled.")
     if len(same) > 1:

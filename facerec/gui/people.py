@@ -1,8 +1,10 @@
-"""People: everyone enrolled, with face count and a thumbnail; rename a person, or delete one after a confirmation."""
+"""People: everyone enrolled, searchable, with face count and a thumbnail; a person's photos beside them, one
+removed or one added; rename a person, or delete one after a confirmation."""
 
 from __future__ import annotations
 
 import io
+import tkinter as tk
 from dataclasses import dataclass
 from tkinter import messagebox, simpledialog, ttk
 
@@ -12,16 +14,43 @@ from facerec.errors import NameTaken, counted
 from facerec.faces import upright
 from facerec.gui.widgets import Tooltip, fit_headings, scrolled_table
 from facerec.gui.window import PAD, Window
-from facerec.service import DeleteResult, FaceService, Person, RenameResult
+from facerec.service import AddResult, DeleteResult, Duplicate, FaceService, Person, RenameResult, name_key
 
 THUMBNAIL = (48, 48)
 THUMBNAIL_MARGIN = 0.25  # of the face box, on each side
+PHOTO_THUMBNAIL = (72, 72)
 
 
 @dataclass(frozen=True)
 class Row:
     person: Person
     thumbnail: Image.Image | None
+
+
+@dataclass(frozen=True)
+class PhotoRow:
+    key: str  # the photo's key in the bucket
+    faces: int
+    thumbnail: Image.Image | None
+
+
+def load_photos(service: FaceService, person: Person) -> list[PhotoRow]:
+    """The person's photos, each whole as it was enrolled (off the main thread: it reads the bucket)."""
+    keys = [key for _, key in person.faces]
+    return [PhotoRow(key, keys.count(key), _photo_thumbnail(service, key)) for key in dict.fromkeys(keys)]
+
+
+def _photo_thumbnail(service: FaceService, key: str) -> Image.Image | None:
+    try:
+        image = upright(Image.open(io.BytesIO(service.photo(key))))
+    except Exception:  # a photo that cannot be shown can still be removed
+        return None
+    return ImageOps.contain(image.convert("RGB"), PHOTO_THUMBNAIL)
+
+
+def matches(person: Person, search: str) -> bool:
+    """Is the person one a search for `search` finds? Case and spaces aside, anywhere in the name."""
+    return name_key(search) in name_key(person.name)
 
 
 def load_rows(service: FaceService) -> list[Row]:
@@ -49,13 +78,55 @@ class PeopleWindow(Window):
     title_text = "People"
 
     def __init__(self, app) -> None:
-        super().__init__(app, "640x520")
+        super().__init__(app, "760x560")
         self.rows: list[Row] = []
+        self.photo_rows: list[PhotoRow] = []
         self._photos: list[ImageTk.PhotoImage] = []
+        self._photo_images: list[ImageTk.PhotoImage] = []
         self._done = ""  # what was just done here, said with the list it changed
+        self._keep: str | None = None  # the person to select again once the list is read again
+        self._shown_person: Person | None = None  # whose photos are listed
         body = ttk.Frame(self, padding=PAD)
         body.pack(fill="both", expand=True)
-        # The buttons are packed first, at the bottom, so that a short window shortens the table, not them.
+        self._build_search(body)
+        # The buttons are packed first, at the bottom, so that a short window shortens the tables, not them.
+        self._build_buttons(body)
+        panes = ttk.Frame(body)
+        panes.pack(fill="both", expand=True)
+        panes.columnconfigure(0, weight=3)
+        panes.columnconfigure(1, weight=2)
+        panes.rowconfigure(0, weight=1)
+        self._build_people(panes).grid(row=0, column=0, sticky="nsew")
+        self._build_photos(panes).grid(row=0, column=1, sticky="nsew", padx=(PAD, 0))
+        self.bind("<Delete>", lambda _e: self.delete_selected())
+        self.bind("<F5>", lambda _e: self.refresh())
+        self.bind("<F2>", lambda _e: self.rename_selected())
+        self.bind("<Control-f>", lambda _e: self.search_entry.focus_set())
+        self.refresh()
+
+    def _build_search(self, body: ttk.Frame) -> None:
+        row = ttk.Frame(body)
+        row.pack(fill="x", pady=(0, PAD // 2))
+        ttk.Label(row, text="Search").pack(side="left")
+        self.search = tk.StringVar()
+        self.search_entry = ttk.Entry(row, textvariable=self.search)
+        self.search_entry.pack(side="left", fill="x", expand=True, padx=(PAD // 2, 0))
+        Tooltip(self.search_entry, "Show only the people whose name has this in it (Ctrl+F)")
+        self.search.trace_add("write", lambda *_: self._fill_table(self._selected_name()))
+        for key in ("<Down>", "<Return>"):
+            self.search_entry.bind(key, lambda _e: self._to_results())
+
+    def _to_results(self) -> str:
+        """From the search to the people it found, the first selected unless one already is."""
+        found = self.table.get_children()
+        if found:
+            chosen = self.table.selection() or found[:1]
+            self.table.selection_set(chosen)
+            self.table.focus(chosen[0])
+            self.table.focus_set()
+        return "break"
+
+    def _build_buttons(self, body: ttk.Frame) -> None:
         buttons = ttk.Frame(body)
         buttons.pack(side="bottom", fill="x", pady=(PAD, 0))
         self.delete_button = ttk.Button(buttons, text="Delete…", command=self.delete_selected, state="disabled")
@@ -67,53 +138,198 @@ class PeopleWindow(Window):
         self.refresh_button = ttk.Button(buttons, text="Refresh", command=self.refresh)
         self.refresh_button.pack(side="left", padx=PAD)
         Tooltip(self.refresh_button, "Read the list again (F5)")
+
+    def _build_people(self, parent: ttk.Frame) -> ttk.Frame:
         ttk.Style(self).configure("People.Treeview", rowheight=THUMBNAIL[1] + 6)
         frame, self.table = scrolled_table(
-            body, columns=("faces",), style="People.Treeview", selectmode="browse", height=4
+            parent, columns=("faces",), style="People.Treeview", selectmode="browse", height=4
         )
         self.table.heading("#0", text="Name")
         self.table.heading("faces", text="Faces")
-        self.table.column("#0", width=360)
-        self.table.column("faces", width=80, anchor="center")
+        self.table.column("#0", width=240)
+        self.table.column("faces", width=60, anchor="center")
         fit_headings(self.table)
-        frame.pack(fill="both", expand=True)
         self.table.bind("<<TreeviewSelect>>", lambda _e: self._selection_changed())
-        self.bind("<Delete>", lambda _e: self.delete_selected())
-        self.bind("<F5>", lambda _e: self.refresh())
-        self.bind("<F2>", lambda _e: self.rename_selected())
-        self.refresh()
+        return frame
+
+    def _build_photos(self, parent: ttk.Frame) -> ttk.Frame:
+        pane = ttk.Frame(parent)
+        self.photos_label = ttk.Label(pane, text="Photos")
+        self.photos_label.pack(anchor="w")
+        buttons = ttk.Frame(pane)
+        buttons.pack(side="bottom", fill="x", pady=(PAD // 2, 0))
+        self.add_photo_button = ttk.Button(buttons, text="Add photo…", command=self.add_photo, state="disabled")
+        self.add_photo_button.pack(side="left")
+        Tooltip(self.add_photo_button, "Enrol another photo of the selected person")
+        self.remove_photo_button = ttk.Button(
+            buttons, text="Remove photo", command=self.remove_selected_photo, state="disabled"
+        )
+        self.remove_photo_button.pack(side="left", padx=(PAD // 2, 0))
+        Tooltip(self.remove_photo_button, "Remove the selected photo and its face; the person's others stay (Delete)")
+        ttk.Style(self).configure("Photos.Treeview", rowheight=PHOTO_THUMBNAIL[1] + 6)
+        frame, self.photo_table = scrolled_table(
+            pane, columns=("faces",), style="Photos.Treeview", selectmode="browse", height=3
+        )
+        self.photo_table.heading("#0", text="Photo")
+        self.photo_table.heading("faces", text="Faces")
+        self.photo_table.column("#0", width=140)
+        self.photo_table.column("faces", width=50, anchor="center")
+        fit_headings(self.photo_table)
+        frame.pack(fill="both", expand=True)
+        self.photo_table.bind("<<TreeviewSelect>>", lambda _e: self._photo_buttons())
+        self.photo_table.bind("<Delete>", lambda _e: self.remove_selected_photo() or "break")
+        return pane
 
     def refresh(self) -> None:
         if self.service is None:
             return
         self.status.say("Loading…")
+        self._keep = self._keep or self._selected_name()
         self.run(lambda: load_rows(self.service), self._show)
 
     def _show(self, rows: list[Row]) -> None:
         if not self.winfo_exists():
             return
         self.rows = rows
-        self.table.delete(*self.table.get_children())
-        self._photos = []
-        for index, row in enumerate(rows):
-            photo = ImageTk.PhotoImage(row.thumbnail) if row.thumbnail else ""
-            if photo:
-                self._photos.append(photo)
-            self.table.insert(
-                "", "end", iid=str(index), text=f"  {row.person.name}", image=photo, values=(row.person.face_count,)
-            )
+        self._photos = [ImageTk.PhotoImage(row.thumbnail) if row.thumbnail else "" for row in rows]
+        keep, self._keep = self._keep, None
+        self._fill_table(keep)
         enrolled = f"{len(rows)} {'person' if len(rows) == 1 else 'people'} enrolled"
         self.status.say(f"{self._done} · {enrolled}" if self._done else enrolled)
         self._done = ""
+
+    def _fill_table(self, keep: str | None) -> None:
+        """The people the search finds, with `keep` selected again if it is one of them."""
+        self.table.delete(*self.table.get_children())
+        search = self.search.get()
+        for index, row in enumerate(self.rows):
+            if matches(row.person, search):
+                self.table.insert(
+                    "",
+                    "end",
+                    iid=str(index),
+                    text=f"  {row.person.name}",
+                    image=self._photos[index],
+                    values=(row.person.face_count,),
+                )
+        kept = [iid for iid in self.table.get_children() if self.rows[int(iid)].person.name == keep]
+        if kept:
+            self.table.selection_set(kept)
+            self.table.see(kept[0])
         self._selection_changed()
 
     def selected(self) -> Person | None:
         chosen = self.table.selection()
         return self.rows[int(chosen[0])].person if chosen else None
 
+    def _selected_name(self) -> str | None:
+        person = self.selected()
+        return person.name if person else None
+
     def _selection_changed(self) -> None:
-        for button in (self.delete_button, self.rename_button):
-            button.state(["!disabled"] if self.selected() else ["disabled"])
+        person = self.selected()
+        for button in (self.delete_button, self.rename_button, self.add_photo_button):
+            button.state(["!disabled"] if person else ["disabled"])
+        if person != self._shown_person:
+            self._show_photos_of(person)
+
+    # A person's photos
+
+    def _show_photos_of(self, person: Person | None) -> None:
+        self._shown_person = person
+        self.photo_rows, self._photo_images = [], []
+        self.photo_table.delete(*self.photo_table.get_children())
+        self._photo_buttons()
+        if person is None:
+            self.photos_label.configure(text="Photos")
+            return
+        self.photos_label.configure(text=f"Photos of {person.name}")
+        self.run(lambda: (person, load_photos(self.service, person)), self._photos_loaded)
+
+    def _photos_loaded(self, loaded: tuple[Person, list[PhotoRow]]) -> None:
+        person, rows = loaded
+        if person != self._shown_person:
+            return  # another person was selected meanwhile
+        self.photo_rows = rows
+        self._photo_images = [ImageTk.PhotoImage(row.thumbnail) if row.thumbnail else "" for row in rows]
+        for index, row in enumerate(rows):
+            self.photo_table.insert(
+                "", "end", iid=str(index), text=f"  {index + 1}", image=self._photo_images[index], values=(row.faces,)
+            )
+        self._photo_buttons()
+
+    def selected_photo(self) -> PhotoRow | None:
+        chosen = self.photo_table.selection()
+        return self.photo_rows[int(chosen[0])] if chosen else None
+
+    def _photo_buttons(self) -> None:
+        self.remove_photo_button.state(["!disabled"] if self.selected_photo() else ["disabled"])
+
+    def confirm_remove(self, person: Person, photo: PhotoRow) -> bool:
+        """Ask before removing a photo; tests replace this method."""
+        last = "It is their only photo: they will no longer be enrolled. " if len(self.photo_rows) == 1 else ""
+        return messagebox.askyesno(
+            "Remove photo",
+            f"Remove this photo of {person.name} and its {counted(photo.faces, 'face')}? {last}",
+            default=messagebox.NO,
+            icon=messagebox.WARNING,
+            parent=self,
+        )
+
+    def remove_selected_photo(self) -> None:
+        person, photo = self._shown_person, self.selected_photo()
+        if person is None or photo is None or not self.confirm_remove(person, photo):
+            return
+        self.remove_photo_button.state(["disabled"])
+        self.status.say(f"Removing a photo of {person.name}…")
+        self.run(lambda: self.service.remove_photo(photo.key), self._photo_removed)
+
+    def _photo_removed(self, result: DeleteResult) -> None:
+        self._done = f"Removed a photo of {result.name}: {counted(result.faces, 'face')}"
+        self._changed(result.name)
+
+    def add_photo(self) -> None:
+        person = self.selected()
+        path = self.ask_image_path() if person is not None else None
+        if path is None:
+            return
+        self.add_photo_button.state(["disabled"])
+        self.status.say(f"Adding {path.name} to {person.name}…")
+
+        def look() -> tuple[bytes, list[Duplicate]]:
+            data = path.read_bytes()
+            return data, self.service.find_duplicates(person.name, data, source=path.name)
+
+        def looked(found: tuple[bytes, list[Duplicate]]) -> None:
+            data, duplicates = found
+            if duplicates and not self.confirm_duplicate(person.name, duplicates):
+                self._selection_changed()
+                self.status.say(f"Not added: {duplicates[0].message}")
+                return
+            self.run(lambda: self.service.add(person.name, data, source=path.name), self._photo_added, failed)
+
+        def failed(error: BaseException) -> None:
+            self._selection_changed()
+            self.app.show_error(error, self.status)
+
+        self.run(look, looked, failed)
+
+    def _photo_added(self, result: AddResult) -> None:
+        if result.ok:
+            self._done = f"Added a photo of {result.name}"
+        elif result.pending:
+            self._done = f"{result.name}: {result.message}"
+        else:
+            self._selection_changed()
+            self.status.say(f"Not added: {result.message}", error=True)
+            return
+        self._changed(result.name)
+
+    def _changed(self, name: str) -> None:
+        """The enrolment changed here: the lists are read again, with `name` selected as before."""
+        self._keep = name
+        self._shown_person = None  # their photos are read again too
+        self.app.enrolment_changed()
 
     def confirm(self, person: Person) -> bool:
         """Ask before deleting; tests replace this method."""
@@ -136,6 +352,7 @@ class PeopleWindow(Window):
 
     def _deleted(self, result: DeleteResult) -> None:
         self._done = f"Deleted {result.name}: {counted(result.faces, 'face')}, {counted(result.images, 'photo')}"
+        self._shown_person = None
         self.app.enrolment_changed()
 
     # Rename
@@ -174,4 +391,4 @@ class PeopleWindow(Window):
 
     def _renamed(self, result: RenameResult) -> None:
         self._done = f"Renamed {result.old} to {result.new}"
-        self.app.enrolment_changed()
+        self._changed(result.new)

@@ -57,7 +57,12 @@ def test_people_buttons_are_visible_at_the_default_size_and_when_smaller(make_ap
         if size:
             people.geometry(size)
         pump(app.root, lambda s=size: people.winfo_width() > 1 and (s is None or people.winfo_height() <= 490))
-        for button in (people.delete_button, people.refresh_button):
+        for button in (
+            people.delete_button,
+            people.refresh_button,
+            people.add_photo_button,
+            people.remove_photo_button,
+        ):
             assert within(button, people), f"{button.cget('text')} hidden at {people.winfo_geometry()}"
 
 
@@ -142,6 +147,42 @@ def test_a_person_is_renamed_with_f2_and_merged_only_when_the_person_says_yes(ma
     pump(app.root, lambda: len(people.rows) == 1, what="People to list one Rose")
     assert [(p.name, p.face_count) for p in app.service.people()] == [("Rose Leslie", 2)]
     assert "Renamed Rose Lesley to Rose Leslie" in people.status.text
+
+
+def test_people_are_searched_and_a_persons_photos_added_to_and_removed(make_app, obama_video: Path) -> None:
+    app = make_app(obama_video)
+    enrol(app, "Kit Harington", "people/kit_harington/kit1.jpg")
+    enrol(app, "Kit Harington", "people/kit_harington/kit2.jpg")
+    enrol(app, "Rose Leslie", "people/rose_leslie/rose1.jpg")
+    people = open_window(app, "people")
+    pump(app.root, lambda: len(people.rows) == 2, what="the list")
+    people.event_generate("<Control-KeyPress-f>", when="now")
+    type_into(people.search_entry, "  KIT ")  # as names are compared: case and spaces aside
+    listed = [people.table.item(r, "text").strip() for r in people.table.get_children()]
+    assert listed == ["Kit Harington"]
+    press(people.search_entry, "Down")  # from the search to the one it found
+    pump(app.root, lambda: len(people.photo_rows) == 2, what="Kit's two photos")
+    assert people.photos_label.cget("text") == "Photos of Kit Harington"
+    assert all(row.thumbnail is not None for row in people.photo_rows)
+
+    people.ask_image_path = lambda: FACES_DIR / "people/kit_harington/kit3.jpg"
+    click(people.add_photo_button)
+    pump(app.root, lambda: len(people.photo_rows) == 3, what="the photo added")
+    assert "Added a photo of Kit Harington" in people.status.text
+    assert people.selected().name == "Kit Harington"  # the same person, still selected
+
+    asked = []
+    people.confirm_remove = lambda person, photo: asked.append((person.name, photo.faces)) or True
+    people.photo_table.selection_set("0")
+    removed_key = people.photo_rows[0].key
+    press(people.photo_table, "Delete")  # the photo, not the person
+    pump(app.root, lambda: len(people.photo_rows) == 2, what="the photo removed")
+    assert asked == [("Kit Harington", 1)]
+    assert removed_key not in {key for _, key in people.selected().faces}
+    assert [(p.name, p.face_count) for p in app.service.people()] == [("Kit Harington", 2), ("Rose Leslie", 1)]
+
+    people.search_entry.delete(0, "end")
+    pump(app.root, lambda: len(people.table.get_children()) == 2, what="everyone again")
 
 
 # Space and Enter
