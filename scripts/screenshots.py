@@ -96,7 +96,7 @@ def render_all(work: Path, faces: Path, out: Path) -> None:
 
     app.open_check_face()
     check = app.windows["check"]
-    check.ask_image_path = lambda: faces / "groups/obama_and_biden_1.jpg"
+    check.ask_image_path = lambda: faces / "groups/obama_and_biden_2.jpg"
     check.open_file()
     wait(root, lambda: check.results)
     grab(root, check, out / "check_face.png")
@@ -105,6 +105,8 @@ def render_all(work: Path, faces: Path, out: Path) -> None:
     app.open_people()
     people = app.windows["people"]
     wait(root, lambda: len(people.rows) == 4)
+    people.table.selection_set("0")
+    wait(root, lambda: people.photo_rows)
     grab(root, people, out / "people.png")
     people.close()
 

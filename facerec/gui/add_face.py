@@ -9,12 +9,11 @@ from tkinter import filedialog, ttk
 
 import numpy as np
 
-from facerec.boxes import RatioBox
 from facerec.errors import DuplicateEnrolment, InvalidName, UserError, counted, describe
 from facerec.gui.hints import Hint, enrolment_hint, pick
 from facerec.gui.widgets import ERROR_COLOUR, Tooltip, set_busy
-from facerec.gui.window import IMAGE_TYPES, PAD, Window, as_image_bytes, uses_arrows
-from facerec.service import AddResult, Duplicate, validate_name
+from facerec.gui.window import IMAGE_TYPES, PAD, Window, uses_arrows
+from facerec.service import AddResult, validate_name
 
 HINT_EVERY_S = 0.25
 NO_HINT = Hint(False, "", ())
@@ -167,22 +166,7 @@ class AddFaceWindow(Window):
         self._update_controls()
         set_busy(self.progress, True)
         self.status.say(f"Adding {name.strip()}…")
-
-        def look() -> tuple[bytes, list[Duplicate]]:
-            data = as_image_bytes(picture)
-            return data, self.service.find_duplicates(name, data, box=box)
-
-        self.run(look, lambda found: self._looked(name, *found, box), self._add_failed)
-
-    def _looked(self, name: str, data: bytes, duplicates: list[Duplicate], box: RatioBox | None) -> None:
-        if duplicates and not self.confirm_duplicate(name, duplicates):
-            self._finish_adding()
-            self.status.say(f"Not added: {duplicates[0].message}")
-            return
-        if box is None:
-            self.run(lambda: self.service.add(name, data), self._added, self._add_failed)
-        else:  # the face picked in a group photo
-            self.run(lambda: self.service.add_face(name, data, box), self._added, self._add_failed)
+        self.enrol(name, picture, box, self._added, self._add_failed)
 
     def _added(self, result: AddResult) -> None:
         self._finish_adding()

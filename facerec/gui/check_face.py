@@ -13,7 +13,7 @@ from facerec.errors import counted
 from facerec.gui.drawing import BLUE, GREEN, GREY, Overlay
 from facerec.gui.widgets import Tooltip, fit_headings, scrolled_table, set_busy
 from facerec.gui.window import PAD, Window, as_image_bytes
-from facerec.service import AddResult, CheckedFace, Duplicate
+from facerec.service import AddResult, CheckedFace
 
 RECHECK_AFTER_MS = 300  # a threshold held this long is the one wanted: check the picture again
 
@@ -232,37 +232,24 @@ class CheckFaceWindow(Window):
         self._naming = True
         self._update_controls()
         self.status.say(f"Adding {name.strip()}…")
-
-        def look() -> tuple[bytes, list[Duplicate]]:
-            data = as_image_bytes(image)
-            return data, self.service.find_duplicates(name, data, box=box)
-
-        def looked(found: tuple[bytes, list[Duplicate]]) -> None:
-            data, duplicates = found
-            if duplicates and not self.confirm_duplicate(name, duplicates):
-                self._named_failed(None, f"Not added: {duplicates[0].message}")
-                return
-            self.run(lambda: self.service.add_face(name, data, box), self._named, self._named_failed)
-
-        self.run(look, looked, self._named_failed)
+        self.enrol(name, image, box, self._named, self._named_failed)
 
     def _named(self, result: AddResult) -> None:
         self._naming = False
         self.app.enrolment_changed()
         if not (result.ok or result.pending):
-            self._named_failed(None, f"Not added: {result.message}")
+            self._naming = False
+            self._update_controls()
+            self.status.say(f"Not added: {result.message}", error=True)
             return
         self.status.say(f"Added {result.name}" if result.ok else f"{result.name}: {result.message}")
         self._update_controls()
         self.recheck()  # the face has its name now
 
-    def _named_failed(self, error: BaseException | None, message: str = "") -> None:
+    def _named_failed(self, error: BaseException) -> None:
         self._naming = False
         self._update_controls()
-        if error is not None:
-            self.app.show_error(error, self.status)
-        else:
-            self.status.say(message, error=True)
+        self.app.show_error(error, self.status)
 
     def _check_failed(self, error: BaseException) -> None:
         self._done()

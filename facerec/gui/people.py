@@ -14,7 +14,7 @@ from facerec.errors import NameTaken, counted
 from facerec.faces import upright
 from facerec.gui.widgets import Tooltip, fit_headings, scrolled_table
 from facerec.gui.window import PAD, Window
-from facerec.service import AddResult, DeleteResult, Duplicate, FaceService, Person, RenameResult, name_key
+from facerec.service import AddResult, DeleteResult, FaceService, Person, RenameResult, name_key
 
 THUMBNAIL = (48, 48)
 THUMBNAIL_MARGIN = 0.25  # of the face box, on each side
@@ -296,23 +296,11 @@ class PeopleWindow(Window):
         self.add_photo_button.state(["disabled"])
         self.status.say(f"Adding {path.name} to {person.name}…")
 
-        def look() -> tuple[bytes, list[Duplicate]]:
-            data = path.read_bytes()
-            return data, self.service.find_duplicates(person.name, data, source=path.name)
-
-        def looked(found: tuple[bytes, list[Duplicate]]) -> None:
-            data, duplicates = found
-            if duplicates and not self.confirm_duplicate(person.name, duplicates):
-                self._selection_changed()
-                self.status.say(f"Not added: {duplicates[0].message}")
-                return
-            self.run(lambda: self.service.add(person.name, data, source=path.name), self._photo_added, failed)
-
         def failed(error: BaseException) -> None:
             self._selection_changed()
             self.app.show_error(error, self.status)
 
-        self.run(look, looked, failed)
+        self.enrol(person.name, path, None, self._photo_added, failed)
 
     def _photo_added(self, result: AddResult) -> None:
         if result.ok:

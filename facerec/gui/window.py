@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
+from facerec.boxes import RatioBox
+from facerec.errors import DuplicateEnrolment
 from facerec.faces import upright
 from facerec.gui.widgets import StatusLine
-from facerec.service import Duplicate, prepare_image, validate_name
+from facerec.service import AddResult, Duplicate, prepare_image, validate_name
 
 if TYPE_CHECKING:
     from facerec.gui.app import App
@@ -83,6 +85,33 @@ class Window(tk.Toplevel):
 
     def face_clicked(self, index: int) -> None:
         """A face on the still picture was clicked: windows that pick faces say what that does."""
+
+    def enrol(
+        self,
+        name: str,
+        picture: bytes | np.ndarray | Path,
+        box: RatioBox | None,
+        done: Callable[[AddResult], None],
+        failed: Callable[[BaseException], None],
+    ) -> None:
+        """Enrol `picture` (a file's bytes or path, or camera pixels) under `name` off the main thread, only the
+        face at `box` when given: what it would repeat is asked about first (No leaves everything as it was)."""
+        source = picture.name if isinstance(picture, Path) else "the image"
+
+        def look() -> tuple[bytes, list[Duplicate]]:
+            data = as_image_bytes(picture)
+            return data, self.service.find_duplicates(name, data, source=source, box=box)
+
+        def looked(found: tuple[bytes, list[Duplicate]]) -> None:
+            data, duplicates = found
+            if duplicates and not self.confirm_duplicate(name, duplicates):
+                failed(DuplicateEnrolment(f"Not added: {duplicates[0].message}"))
+            elif box is None:
+                self.run(lambda: self.service.add(name, data, source=source), done, failed)
+            else:
+                self.run(lambda: self.service.add_face(name, data, box, source=source), done, failed)
+
+        self.run(look, looked, failed)
 
     def confirm_duplicate(self, name: str, duplicates: list[Duplicate]) -> bool:
         """Ask before enrolling what is enrolled already; No is the default answer. Tests replace this method."""
@@ -180,8 +209,10 @@ def load_image(path: Path) -> tuple[bytes, Image.Image]:
     return data, upright(prepare_image(data, path.name).image)
 
 
-def as_image_bytes(picture: bytes | np.ndarray) -> bytes:
-    """File bytes as they are; camera pixels encoded as JPEG (called on a worker: encoding takes a few ms)."""
+def as_image_bytes(picture: bytes | np.ndarray | Path) -> bytes:
+    """File bytes as they are, a file read, camera pixels encoded as JPEG (on a worker: each takes a few ms)."""
+    if isinstance(picture, Path):
+        return picture.read_bytes()
     return picture if isinstance(picture, bytes) else jpeg_bytes(picture)
 
 
