@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import time
 import tkinter as tk
@@ -834,3 +835,29 @@ def test_a_face_is_picked_in_a_group_photo_by_click_or_arrow_keys_and_enrolled(
     assert add.added[0].ok, add.added[0]
     assert [(p.name, p.face_count) for p in app.service.people()] == [("Kit Harington", 1), ("Rose Leslie", 1)]
     assert app.service.check((FACES_DIR / "people/rose_leslie/rose2.jpg").read_bytes())[0].name == "Rose Leslie"
+
+
+def test_an_unknown_face_in_live_is_named_and_then_recognised(make_app, obama_video: Path) -> None:
+    from PIL import Image
+
+    app = make_app(obama_video)
+    live = open_window(app, "live")
+    pump(app.root, lambda: live.name_button.instate(["!disabled"]), what="Add name offered for the Unknown face")
+    assert "Unknown" in live.status.text
+    live.ask_name = lambda: "Barack Obama"
+    live.focus_force()
+    live.event_generate("<Control-KeyPress-n>", when="now")
+    frame_size = app.camera.latest().pixels.shape[1::-1]
+
+    def kept_size() -> tuple[int, int] | None:
+        enrolled = app.service.people()
+        key = enrolled[0].faces[0][1] if enrolled else None
+        return key and Image.open(io.BytesIO(app.service.photo(key))).size
+
+    # The whole camera picture is kept with the crop, once the add is done.
+    pump(app.root, lambda: kept_size() == frame_size, what="the add, with the camera picture kept")
+    pump(app.root, lambda: any(f.name == "Barack Obama" for f in live.results), what="the face recognised")
+    pump(app.root, lambda: live.name_button.instate(["disabled"]), what="nobody Unknown in view now")
+    ((_, key),) = app.service.people()[0].faces
+    indexed = app.service.s3.get_object(Bucket=app.service.settings.s3_bucket_name, Key=key)["Body"].read()
+    assert Image.open(io.BytesIO(indexed)).size < frame_size  # what was indexed is the face's crop
