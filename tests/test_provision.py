@@ -38,6 +38,7 @@ from types import ModuleType
 import boto3
 import pytest
 
+from facerec.service import INDEX_PREFIX, ORIGINALS_PREFIX
 from facerec.settings import Settings, load
 from facerec.templates import fill
 from tests.aws_actions import actions_for, calls_in
@@ -597,10 +598,19 @@ def test_policies_are_scoped(tmp_path: Path) -> None:
             granted[name] |= set(actions)
     assert granted["inline"] == lambda_actions()
     assert granted["app"] == app_actions()
-    # S3 objects: only under index/, where the app uploads and the notification fires.
+    # S3 objects: the Lambda's only under index/, where the notification fires; the app's there and under
+    # originals/, where it keeps the whole photo of a face picked in it.
+    prefixes = {"inline": {INDEX_PREFIX}, "app": {INDEX_PREFIX, ORIGINALS_PREFIX}}
     for name in ("inline", "app"):
         objects = [r for s in documents[name]["Statement"] for r in _list(s["Resource"]) if r.startswith(ours[0] + "/")]
-        assert objects and set(objects) == {f"{ours[0]}/index/*"}
+        assert set(objects) == {f"{ours[0]}/{prefix}*" for prefix in prefixes[name]}
+        listed = {
+            prefix
+            for s in documents[name]["Statement"]
+            if "s3:ListBucket" in _list(s["Action"])
+            for prefix in s["Condition"]["StringLike"]["s3:prefix"]
+        }
+        assert {prefix.removesuffix("*") for prefix in listed} == prefixes[name]
     [trust] = documents["trust"]["Statement"]
     assert trust["Principal"] == {"Service": "lambda.amazonaws.com"}
     assert trust["Action"] == "sts:AssumeRole"
