@@ -18,7 +18,6 @@ from facerec.errors import DuplicateEnrolment, InvalidImage, UserError, counted,
 from facerec.settings import ModelSettings, SettingsError, load
 
 DEFAULT_FACES = Path(__file__).resolve().parents[2] / "shared" / "faces"
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -338,7 +337,9 @@ def run_demo(faces: Path, out: TextIO, models: ModelSettings) -> int:
 
 
 def _images(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if folder.is_dir() else []
+    from facerec.service import photos_in_folder
+
+    return photos_in_folder(folder)
 
 
 def _demo_name(engine, probe: Path) -> str:

@@ -51,6 +51,7 @@ CROP_MARGIN = 0.6  # of the face box, on each side: enough context for the detec
 # Twice the Lambda's timeout: an upload younger than this may still be indexing.
 REINDEX_GRACE_S = 120.0
 MAX_BYTES_IMAGE = 5 * 1024 * 1024  # Rekognition's limit for images sent as bytes
+PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png"}  # the files of a folder enrolled
 # How JPEG and PNG files begin: a file that does and cannot be read is damaged, not something else.
 IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
 # Outcomes that no retry changes: the photo is removed again.
@@ -152,6 +153,11 @@ class Upload:
     data: bytes
     content_type: str
     image: Image.Image  # as decoded, before EXIF orientation
+
+
+def photos_in_folder(folder: Path) -> list[Path]:
+    """The photos of a folder to enrol: its JPEG and PNG files, by name."""
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES) if folder.is_dir() else []
 
 
 def validate_name(name: str) -> str:

@@ -13,7 +13,7 @@ from facerec.errors import DuplicateEnrolment, InvalidName, UserError, counted, 
 from facerec.gui.hints import Hint, enrolment_hint, pick
 from facerec.gui.widgets import ERROR_COLOUR, Tooltip, set_busy
 from facerec.gui.window import IMAGE_TYPES, PAD, Window, uses_arrows
-from facerec.service import AddResult, validate_name
+from facerec.service import AddResult, photos_in_folder, validate_name
 
 HINT_EVERY_S = 0.25
 NO_HINT = Hint(False, "", ())
@@ -56,6 +56,9 @@ class AddFaceWindow(Window):
         self.photos_button = ttk.Button(side, text="Add several photos…", command=self.add_photos, state="disabled")
         self.photos_button.pack(fill="x", pady=4)
         Tooltip(self.photos_button, "Enrol several photo files at once under this name")
+        self.folder_button = ttk.Button(side, text="Add a folder…", command=self.add_folder, state="disabled")
+        self.folder_button.pack(fill="x", pady=4)
+        Tooltip(self.folder_button, "Enrol every JPEG and PNG photo of a folder under this name")
         self.camera_button = ttk.Button(side, text="Back to camera", command=self.back_to_camera, state="disabled")
         self.camera_button.pack(fill="x", pady=4)
         Tooltip(self.camera_button, "Leave the opened photo and use the camera again")
@@ -114,7 +117,8 @@ class AddFaceWindow(Window):
         ready = not name_error and self.hint.ok and not self._adding and self.service is not None
         self.capture_button.state(["!disabled"] if ready else ["disabled"])
         can_add = not name_error and not self._adding and self.service is not None
-        self.photos_button.state(["!disabled"] if can_add else ["disabled"])
+        for button in (self.photos_button, self.folder_button):
+            button.state(["!disabled"] if can_add else ["disabled"])
         self.camera_button.state(["!disabled"] if self._still is not None and self._camera_live() else ["disabled"])
         # While the face is looked for, or one is to be picked, nothing is wrong yet.
         verdict = self.hint.message and not self.hint.ok and not self.hint.pickable
@@ -196,9 +200,29 @@ class AddFaceWindow(Window):
         chosen = filedialog.askopenfilenames(parent=self, title="Add photos", filetypes=IMAGE_TYPES)
         return [Path(c) for c in chosen]
 
+    def ask_folder(self) -> Path | None:
+        """The folder dialog; tests replace this method."""
+        chosen = filedialog.askdirectory(parent=self, title="Add a folder of photos", mustexist=True)
+        return Path(chosen) if chosen else None
+
     def add_photos(self) -> None:
-        paths = self.ask_image_paths()
-        if not paths or self._name_error():
+        self._add_files(self.ask_image_paths())
+
+    def add_folder(self) -> None:
+        folder = self.ask_folder()
+        if folder is None:
+            return
+
+        def listed(paths: list[Path]) -> None:
+            if paths:
+                self._add_files(paths)
+            else:
+                self.status.say(f"{folder.name} has no JPEG or PNG photo in it", error=True)
+
+        self.run(lambda: photos_in_folder(folder), listed)
+
+    def _add_files(self, paths: list[Path]) -> None:
+        if not paths or self._name_error() or self._adding:
             return
         name = validate_name(self.name.get())
         self._adding = True

@@ -739,6 +739,21 @@ def test_several_photos_are_added_at_once_each_with_its_outcome(make_app, obama_
     assert sorted((p.name, p.face_count) for p in app.service.people()) == [("Kit Harington", 2), ("Rose Leslie", 1)]
     assert add.photos_button.instate(["!disabled"]) and add.progress.cget("value") in (0, 0.0)
 
+    # A folder: its JPEG and PNG photos, by name; what else it holds is not a photo to enrol.
+    folder = tmp_path / "kit"
+    folder.mkdir()
+    (folder / "kit3.JPG").write_bytes((kit / "kit3.jpg").read_bytes())
+    (folder / "notes.txt").write_text("not a photo")
+    add.ask_folder = lambda: folder
+    click(add.folder_button)
+    pump(app.root, lambda: "Added 1 of 1 photo as Kit Harington" in add.status.text, what="the folder's photo")
+    assert add.log.get("end") == "✓ kit3.JPG"
+    assert [p.face_count for p in app.service.people() if p.name == "Kit Harington"] == [3]
+    add.ask_folder = lambda: tmp_path / "kit" / "empty"
+    (tmp_path / "kit" / "empty").mkdir()
+    click(add.folder_button)
+    pump(app.root, lambda: "empty has no JPEG or PNG photo in it" in add.status.text, what="the empty folder")
+
 
 # From a picture to a name
 
