@@ -1,4 +1,5 @@
-"""`python -m facerec`: add, check, people, delete, reindex, the engine demo, serve and prepare.
+"""`python -m facerec`: add, check, people, delete, rename, reindex, export, import, migrate, the engine demo,
+serve and prepare.
 
 Exit codes: 0 success, 1 a user error (one line on stderr), 2 usage.
 """
@@ -50,6 +51,20 @@ def parser() -> argparse.ArgumentParser:
     reindex.add_argument(
         "--now", action="store_true", help="also redo adds from the last 2 minutes (only when none is running)"
     )
+    export = commands.add_parser("export", help="write the whole collection (photos and names) to one archive file")
+    export.add_argument("file", type=Path)
+    imports = commands.add_parser("import", help="add the photos of an archive through the normal pipeline")
+    imports.add_argument("file", type=Path)
+    imports.add_argument("--merge", action="store_true", help="add to someone enrolled already with other photos")
+    migrate = commands.add_parser("migrate", help="move the collection to the other back end (export and import)")
+    migrate.add_argument("--to", choices=("aws", "local"), required=True, help="the back end to move to")
+    migrate.add_argument("--dry-run", action="store_true", help="say what would move and what it would cost")
+    migrate.add_argument("--merge", action="store_true", help="add to people enrolled there already")
+    for command in (export, imports):
+        command.add_argument(
+            "--passphrase", action="store_true", help="protect the archive with a passphrase (asked for)"
+        )
+        command.add_argument("--passphrase-file", type=Path, help="read the passphrase from this file")
     demo = commands.add_parser("demo", help="show the local engine on a folder of people/<name>/<photo>")
     demo.add_argument("faces", nargs="?", type=Path, default=DEFAULT_FACES)
     commands.add_parser("prepare", help="make the converted face models in the cache folder (set-up does it)")
@@ -269,6 +284,90 @@ def cmd_serve(args, out: TextIO) -> int:
     return 0
 
 
+def cmd_export(service, args, out: TextIO, err: TextIO) -> int:
+    from facerec.archive import export_collection
+
+    passphrase = _passphrase(args, twice=True)
+    entries = export_collection(service, args.file, passphrase, _progress_to(err, "exporting"))
+    people = len({e.name for e in entries})
+    sealed = ", protected by the passphrase" if passphrase else ""
+    print(f"Exported {counted(len(entries), 'photo')} of {counted(people, 'person')} to {args.file}{sealed}", file=out)
+    return 0
+
+
+def cmd_import(service, args, out: TextIO, err: TextIO) -> int:
+    from facerec.archive import import_collection
+
+    summary = import_collection(
+        service, args.file, _passphrase(args), merge=args.merge, progress=_progress_to(err, "importing")
+    )
+    print(import_summary(summary), file=out)
+    return 1 if summary.refused and not (summary.imported or summary.already or summary.pending) else 0
+
+
+def import_summary(summary) -> str:
+    lines = [
+        f"Imported {len(summary.imported)} of {counted(summary.total, 'photo')}: "
+        f"{len(summary.already)} already there, {len(summary.pending)} still indexing, "
+        f"{len(summary.refused)} refused"
+    ]
+    lines += [f"  refused {key}: {why}" for key, why in summary.refused]
+    return "\n".join(lines)
+
+
+def cmd_migrate(service, args, out: TextIO, err: TextIO) -> int:
+    import dataclasses
+
+    from facerec.archive import export_collection, import_collection
+    from facerec.service import open_service
+
+    if service.settings.backend == args.to:
+        raise UserError(f"The settings name the {args.to} back end already: migrate moves to the other one.")
+    photos = [p for p in service.photos() if p.status == "indexed"]
+    people = len({p.name for p in photos})
+    if args.dry_run:
+        print(
+            f"Would move {counted(len(photos), 'photo')} of {counted(people, 'person')} to the {args.to} back end: "
+            f"{counted(len(photos), 'IndexFaces call')} there (one a photo, as an add makes), and as many S3 "
+            "uploads; nothing is changed here.",
+            file=out,
+        )
+        return 0
+    target = open_service(dataclasses.replace(service.settings, backend=args.to))
+    with tempfile.TemporaryDirectory() as folder:
+        archive = Path(folder) / "collection.zip"
+        export_collection(service, archive, progress=_progress_to(err, "exporting"))
+        summary = import_collection(target, archive, merge=args.merge, progress=_progress_to(err, "importing"))
+    print(import_summary(summary), file=out)
+    print(f"Set FACEREC_BACKEND={args.to} to use the {args.to} back end from now on.", file=out)
+    return 1 if summary.refused and not (summary.imported or summary.already or summary.pending) else 0
+
+
+def _passphrase(args, twice: bool = False) -> str | None:
+    if args.passphrase_file:
+        text = _read(args.passphrase_file).decode("utf-8").rstrip("\r\n")
+        if not text:
+            raise UserError(f"{args.passphrase_file} is empty: it should hold the passphrase")
+        return text
+    if not args.passphrase:
+        return None
+    import getpass
+
+    passphrase = getpass.getpass("Passphrase: ")
+    if twice and getpass.getpass("Passphrase again: ") != passphrase:
+        raise UserError("The two passphrases differ: nothing was written")
+    if not passphrase:
+        raise UserError("The passphrase is empty")
+    return passphrase
+
+
+def _progress_to(err: TextIO, doing: str):
+    def report(done: int, total: int, what: str) -> None:
+        _progress(err, done, total, doing)
+
+    return report
+
+
 COMMANDS = {
     "add": cmd_add,
     "check": cmd_check,
@@ -276,6 +375,9 @@ COMMANDS = {
     "delete": cmd_delete,
     "rename": cmd_rename,
     "reindex": cmd_reindex,
+    "export": cmd_export,
+    "import": cmd_import,
+    "migrate": cmd_migrate,
 }
 
 

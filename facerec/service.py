@@ -121,6 +121,14 @@ class Person:
 
 
 @dataclass(frozen=True)
+class EnrolledPhoto:
+    key: str  # under index/
+    name: str
+    etag: str
+    status: str  # the indexer's outcome (indexed, ...), or pending
+
+
+@dataclass(frozen=True)
 class DeleteResult:
     name: str
     faces: int
@@ -249,14 +257,22 @@ class FaceService:
 
     # Add
 
-    def add(self, name: str, data: bytes, timeout: float = 60.0, source: str = "the image") -> AddResult:
+    def add(
+        self,
+        name: str,
+        data: bytes,
+        timeout: float = 60.0,
+        source: str = "the image",
+        whole_photo: Upload | None = None,
+    ) -> AddResult:
         """Upload a photo under index/ with the name, wait for the indexer's outcome and return it.
 
         The indexer runs after the upload, as S3 and Lambda run it: this waits for its
         final outcome. A photo it refuses (no face, several faces, not an image) is
         removed again, so a refused add leaves nothing behind; a photo whose outcome
         does not come in time, or whose indexing failed for a reason that may pass,
-        stays, for the indexer or `reindex` to finish.
+        stays, for the indexer or `reindex` to finish. `whole_photo`, the photo `data` was cropped from,
+        is kept beside it once it is added (see add_face).
         """
         name = validate_name(name)
         upload = prepare_image(data, source)
@@ -276,6 +292,13 @@ class FaceService:
         if result.status in REFUSED:
             self.s3.delete_object(Bucket=self.settings.s3_bucket_name, Key=key)
             self._delete_items([self._lambda.OUTCOME_PREFIX + key])
+        elif whole_photo is not None:
+            self.s3.put_object(
+                Bucket=self.settings.s3_bucket_name,
+                Key=original_key(key),
+                Body=whole_photo.data,
+                ContentType=whole_photo.content_type,
+            )
         return result
 
     def add_face(
@@ -283,17 +306,8 @@ class FaceService:
     ) -> AddResult:
         """Enrol one face of a photo that may show several: its crop goes through add (IndexFaces would
         refuse a group photo), and the whole photo is kept beside it as the enrolment image `photo` shows."""
-        name = validate_name(name)
         upload = prepare_image(data, source)
-        result = self.add(name, _crop(facelib.upright(upload.image), box), timeout, source)
-        if result.ok or result.pending:
-            self.s3.put_object(
-                Bucket=self.settings.s3_bucket_name,
-                Key=original_key(result.image_key),
-                Body=upload.data,
-                ContentType=upload.content_type,
-            )
-        return result
+        return self.add(name, _crop(facelib.upright(upload.image), box), timeout, source, whole_photo=upload)
 
     def _wait_for_outcome(self, key: str, timeout: float) -> dict | None:
         """The image item once it has a final status; None if it has none after `timeout` seconds."""
@@ -421,6 +435,35 @@ class FaceService:
                 faces[item["FullName"]].append((item["RekognitionId"], item["ImageKey"]))
         return [Person(name, tuple(faces[name])) for name in sorted(faces, key=str.casefold)]
 
+    def photos(self) -> list[EnrolledPhoto]:
+        """Every photo in the bucket with the name it is enrolled or being enrolled under, and its state."""
+        items = {i["ImageKey"]: i for i in self._items() if i.get("ItemType") == "image"}
+        photos = []
+        for obj in self._index_objects():
+            item = items.get(obj["Key"])
+            if item is not None and item.get("ETag") == obj["ETag"]:
+                photos.append(EnrolledPhoto(obj["Key"], item["FullName"], obj["ETag"], item.get("Status", "pending")))
+            else:  # not claimed by the indexer yet: the name is the upload's
+                name = self._lambda.person_name(self._metadata(obj["Key"]), obj["Key"])
+                photos.append(EnrolledPhoto(obj["Key"], name, obj["ETag"], "pending"))
+        return photos
+
+    def original(self, image_key: str) -> bytes | None:
+        """The whole photo a face was picked from, if the photo is such a crop."""
+        try:
+            body = self.s3.get_object(Bucket=self.settings.s3_bucket_name, Key=original_key(image_key))["Body"]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in self._lambda.MISSING_OBJECT:
+                return None
+            raise
+        return body.read()
+
+    def _metadata(self, key: str) -> dict:
+        try:
+            return self.s3.head_object(Bucket=self.settings.s3_bucket_name, Key=key).get("Metadata", {})
+        except ClientError:
+            return {}
+
     def face_box(self, face_id: str) -> RatioBox | None:
         """Where the face is in its image, as the collection recorded it."""
         listed = self.rekognition.list_faces(CollectionId=self.settings.rekognition_collection_name, FaceIds=[face_id])
@@ -466,13 +509,11 @@ class FaceService:
 
     def photo(self, image_key: str) -> bytes:
         """The enrolment image of a photo: the whole photo a face was picked from, else the photo indexed."""
-        bucket = self.settings.s3_bucket_name
-        try:
-            return self.s3.get_object(Bucket=bucket, Key=original_key(image_key))["Body"].read()
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] not in self._lambda.MISSING_OBJECT:
-                raise
-        return self.s3.get_object(Bucket=bucket, Key=image_key)["Body"].read()
+        return self.original(image_key) or self.indexed_photo(image_key)
+
+    def indexed_photo(self, image_key: str) -> bytes:
+        """The photo as it was uploaded under index/ (for a face picked in a group photo, its crop)."""
+        return self.s3.get_object(Bucket=self.settings.s3_bucket_name, Key=image_key)["Body"].read()
 
     def rename(self, old: str, new: str, merge: bool = False) -> RenameResult:
         """Give a person another name: the table's name items change, no face is indexed again.

@@ -346,3 +346,32 @@ def test_rename_and_merge_through_the_cli(facerec, small_faces) -> None:
     assert merged.returncode == 0 and "joining Rose Leslie's" in merged.stdout
     assert json.loads(facerec("people", "--json").stdout) == [{"name": "Rose Leslie", "faces": 2}]
     assert names_in(facerec("check", str(rose[1]), "--json")) == ["Rose Leslie"]
+
+
+def test_a_collection_moves_to_another_data_folder_through_an_archive(facerec, small_faces, tmp_path: Path) -> None:
+    kit = sorted((small_faces / "people/kit_harington").iterdir())
+    assert facerec("add", "Kit Harington", str(kit[0]), str(kit[1])).returncode == 0
+    secret = tmp_path / "passphrase.txt"
+    secret.write_text("a long passphrase\n")
+    archive = tmp_path / "kit.facerec"
+    exported = facerec("export", str(archive), "--passphrase-file", str(secret))
+    assert exported.returncode == 0, exported.stderr
+    assert exported.stdout == f"Exported 2 photos of 1 person to {archive}, protected by the passphrase\n"
+    assert "2/2" in exported.stderr  # the progress bar
+
+    elsewhere = {"FACEREC_DATA_DIR": str(tmp_path / "elsewhere")}
+    refused = facerec("import", str(archive), env=elsewhere)
+    assert refused.returncode == 1 and "protected by a passphrase" in refused.stderr
+    imported = facerec("import", str(archive), "--passphrase-file", str(secret), env=elsewhere)
+    assert imported.returncode == 0, imported.stderr
+    assert imported.stdout.startswith("Imported 2 of 2 photos: 0 already there, 0 still indexing, 0 refused")
+    assert json.loads(facerec("people", "--json", env=elsewhere).stdout) == [{"name": "Kit Harington", "faces": 2}]
+    assert names_in(facerec("check", str(kit[2]), "--json", env=elsewhere)) == ["Kit Harington"]
+    again = facerec("import", str(archive), "--passphrase-file", str(secret), env=elsewhere)
+    assert again.stdout.startswith("Imported 0 of 2 photos: 2 already there")
+
+    dry = facerec("migrate", "--to", "aws", "--dry-run")
+    assert (
+        dry.returncode == 0 and "Would move 2 photos of 1 person to the aws back end: 2 IndexFaces calls" in dry.stdout
+    )
+    assert facerec("migrate", "--to", "local").returncode == 1  # already there
