@@ -129,6 +129,15 @@ def import_collection(
     return summary
 
 
+def is_sealed(path: Path) -> bool:
+    """Is the archive protected by a passphrase?"""
+    try:
+        with open(path, "rb") as file:
+            return file.read(len(ENCRYPTED)) == ENCRYPTED
+    except OSError as exc:
+        raise ArchiveError(f"Cannot read {path}: {exc.strerror}.") from None
+
+
 def read_manifest(archive: zipfile.ZipFile) -> list[Entry]:
     """The archive's photos, once the manifest and every member it names are found whole."""
     try:
@@ -207,11 +216,7 @@ class _opened:
         self.path, self.passphrase = path, passphrase
 
     def __enter__(self) -> zipfile.ZipFile:
-        try:
-            with open(self.path, "rb") as file:
-                encrypted = file.read(len(ENCRYPTED)) == ENCRYPTED
-        except OSError as exc:
-            raise ArchiveError(f"Cannot read {self.path}: {exc.strerror}.") from None
+        encrypted = is_sealed(self.path)
         if encrypted and not self.passphrase:
             raise ArchiveError("This archive is protected by a passphrase: give it with --passphrase-file.")
         source = _decrypted(self.path, self.passphrase) if encrypted else self.path

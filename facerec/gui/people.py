@@ -6,10 +6,12 @@ from __future__ import annotations
 import io
 import tkinter as tk
 from dataclasses import dataclass
-from tkinter import messagebox, simpledialog, ttk
+from pathlib import Path
+from tkinter import filedialog, messagebox, simpledialog, ttk
 
 from PIL import Image, ImageOps, ImageTk
 
+from facerec.archive import ImportSummary, export_collection, import_collection, is_sealed
 from facerec.errors import NameTaken, counted
 from facerec.faces import upright
 from facerec.gui.widgets import Tooltip, fit_headings, scrolled_table
@@ -138,6 +140,14 @@ class PeopleWindow(Window):
         self.refresh_button = ttk.Button(buttons, text="Refresh", command=self.refresh)
         self.refresh_button.pack(side="left", padx=PAD)
         Tooltip(self.refresh_button, "Read the list again (F5)")
+        self.import_button = ttk.Button(buttons, text="Import…", command=self.import_archive)
+        self.import_button.pack(side="right")
+        Tooltip(self.import_button, "Add the photos of a collection archive, as adds are made")
+        self.export_button = ttk.Button(buttons, text="Export…", command=self.export_archive)
+        self.export_button.pack(side="right", padx=PAD)
+        Tooltip(self.export_button, "Write everyone's photos and names to one archive file (a backup, or to move)")
+        self.progress = ttk.Progressbar(buttons, mode="determinate", length=80)
+        self.progress.pack(side="right")
 
     def _build_people(self, parent: ttk.Frame) -> ttk.Frame:
         ttk.Style(self).configure("People.Treeview", rowheight=THUMBNAIL[1] + 6)
@@ -380,3 +390,82 @@ class PeopleWindow(Window):
     def _renamed(self, result: RenameResult) -> None:
         self._done = f"Renamed {result.old} to {result.new}"
         self._changed(result.new)
+
+    # The whole collection to an archive and back
+
+    def ask_archive_path(self, saving: bool) -> Path | None:
+        """The file dialog for an archive; tests replace this method."""
+        types = [("Collection archives", "*.facerec *.zip"), ("All files", "*")]
+        if saving:
+            chosen = filedialog.asksaveasfilename(
+                parent=self, title="Export", defaultextension=".facerec", filetypes=types
+            )
+        else:
+            chosen = filedialog.askopenfilename(parent=self, title="Import", filetypes=types)
+        return Path(chosen) if chosen else None
+
+    def ask_passphrase(self, saving: bool) -> str | None:
+        """The archive's passphrase ("" for none when saving; None when cancelled); tests replace this method."""
+        prompt = "A passphrase to protect the archive (leave it empty for none):" if saving else "The passphrase:"
+        return simpledialog.askstring("Passphrase", prompt, show="•", parent=self)
+
+    def export_archive(self) -> None:
+        path = self.ask_archive_path(saving=True)
+        passphrase = self.ask_passphrase(saving=True) if path else None
+        if path is None or passphrase is None:
+            return
+        self._archive_work(
+            "Exporting…",
+            lambda progress: export_collection(self.service, path, passphrase or None, progress),
+            lambda entries: f"Exported {counted(len(entries), 'photo')} to {path.name}",
+        )
+
+    def import_archive(self) -> None:
+        path = self.ask_archive_path(saving=False)
+        if path is None:
+            return
+        self.run(lambda: is_sealed(path), lambda sealed: self._import(path, sealed))
+
+    def _import(self, path: Path, sealed: bool) -> None:
+        passphrase = self.ask_passphrase(saving=False) if sealed else None
+        if sealed and not passphrase:
+            return
+        self._archive_work(
+            "Importing…",
+            lambda progress: import_collection(self.service, path, passphrase, progress=progress),
+            imported_note,
+        )
+
+    def _archive_work(self, doing: str, work, note) -> None:
+        """Export or import on a worker, its progress on the bar, its outcome in the status line."""
+        for button in (self.export_button, self.import_button):
+            button.state(["disabled"])
+        self.status.say(doing)
+        self.progress.configure(value=0, maximum=1)
+        show = self._while_open(lambda step: self.progress.configure(value=step[0], maximum=max(1, step[1])))
+        progress = self.app.tasks.news(show)
+
+        def finished() -> None:
+            for button in (self.export_button, self.import_button):
+                button.state(["!disabled"])
+            self.progress.configure(value=0)
+
+        def done(result) -> None:
+            finished()
+            self._done = note(result)
+            self.app.enrolment_changed()
+
+        def failed(error: BaseException) -> None:
+            finished()
+            self.app.show_error(error, self.status)
+
+        self.run(lambda: work(lambda done_, total, _what: progress((done_, total))), done, failed)
+
+
+def imported_note(summary: ImportSummary) -> str:
+    """What an import did, in one line, with the first reason a photo was refused."""
+    note = (
+        f"Imported {len(summary.imported)} of {counted(summary.total, 'photo')}: {len(summary.already)} already "
+        f"there, {len(summary.pending)} still indexing, {len(summary.refused)} refused"
+    )
+    return f"{note} ({summary.refused[0][1]})" if summary.refused else note

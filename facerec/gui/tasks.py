@@ -21,7 +21,8 @@ class TaskRunner:
         self._root = root
         self._on_error = on_error
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="facerec-task")
-        self._results: queue.Queue[tuple[Callable[[Any], None], Any]] = queue.Queue()
+        # (callback, value, final): a final one ends a task; the others are its news (progress).
+        self._results: queue.Queue[tuple[Callable[[Any], None], Any, bool]] = queue.Queue()
         self._busy = 0
         self._closed = False
         self._job = self._root.after(POLL_MS, self._drain)
@@ -45,11 +46,15 @@ class TaskRunner:
             try:
                 result = work()
             except BaseException as exc:  # the user is told on the main thread
-                self._results.put((failed, exc))
+                self._results.put((failed, exc, True))
             else:
-                self._results.put((done, result))
+                self._results.put((done, result, True))
 
         self._pool.submit(run)
+
+    def news(self, callback: Callable[[Any], None]) -> Callable[[Any], None]:
+        """A function a worker calls with news of its task (progress): `callback(value)` runs on the main thread."""
+        return lambda value: self._results.put((callback, value, False))
 
     def close(self) -> None:
         self._closed = True
@@ -59,10 +64,10 @@ class TaskRunner:
     def _drain(self) -> None:
         while True:
             try:
-                callback, value = self._results.get_nowait()
+                callback, value, final = self._results.get_nowait()
             except queue.Empty:
                 break
-            self._busy -= 1
+            self._busy -= final
             try:
                 callback(value)
             except Exception as exc:

@@ -186,6 +186,33 @@ def test_people_are_searched_and_a_persons_photos_added_to_and_removed(make_app,
     pump(app.root, lambda: len(people.table.get_children()) == 2, what="everyone again")
 
 
+def test_a_collection_exported_from_people_is_imported_back_after_a_delete(
+    make_app, obama_video: Path, tmp_path: Path
+) -> None:
+    app = make_app(obama_video)
+    enrol(app, "Kit Harington", "people/kit_harington/kit1.jpg")
+    enrol(app, "Rose Leslie", "people/rose_leslie/rose1.jpg")
+    people = open_window(app, "people")
+    pump(app.root, lambda: len(people.rows) == 2, what="the list")
+    archive = tmp_path / "backup.facerec"
+    people.ask_archive_path = lambda saving: archive
+    asked = []
+    people.ask_passphrase = lambda saving: asked.append(saving) or "a passphrase"
+    click(people.export_button)
+    pump(app.root, lambda: "Exported 2 photos to backup.facerec" in people.status.text, what="the export")
+    assert people.progress.cget("maximum") == 2  # the bar went through the photos
+    assert b"Kit Harington" not in archive.read_bytes()  # sealed by the passphrase
+
+    people.confirm = lambda person: True
+    people.table.selection_set("0")
+    press(people.table, "Delete")
+    pump(app.root, lambda: len(people.rows) == 1, what="Kit deleted")
+    click(people.import_button)
+    pump(app.root, lambda: "Imported 1 of 2 photos: 1 already there" in people.status.text, what="the import")
+    assert asked == [True, False]  # asked when saving, and again when opening the sealed archive
+    assert [(r.person.name, r.person.face_count) for r in people.rows] == [("Kit Harington", 1), ("Rose Leslie", 1)]
+
+
 # Space and Enter
 
 
