@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from facerec.errors import UserError
-from facerec.service import FaceService, name_key, prepare_image
+from facerec.service import EnrolledPhoto, FaceService, name_key, prepare_image
 
 FORMAT = "facerec-collection"
 VERSION = 1
@@ -109,8 +109,9 @@ def import_collection(
     """
     with _opened(path, passphrase) as archive:
         entries = read_manifest(archive)
-        present = {(p.etag, name_key(p.name)): p.status for p in service.photos()}
-        taken = _names_with_other_photos(service, entries) if not merge else {}
+        photos = service.photos()
+        present = {(p.etag, name_key(p.name)): p.status for p in photos}
+        taken = _names_with_other_photos(photos, entries) if not merge else {}
         enrolled = {name_key(p.name): p.name for p in service.people()}
         summary = ImportSummary()
         for done, entry in enumerate(entries, 1):
@@ -161,13 +162,13 @@ def read_manifest(archive: zipfile.ZipFile) -> list[Entry]:
     return entries
 
 
-def _names_with_other_photos(service: FaceService, entries: list[Entry]) -> dict[str, str]:
+def _names_with_other_photos(photos: list[EnrolledPhoto], entries: list[Entry]) -> dict[str, str]:
     """Names of the archive enrolled with photos the archive does not have, each with why it is refused."""
     archived = {(e.etag, name_key(e.name)) for e in entries}
     names = {name_key(e.name) for e in entries}
     return {
         name_key(p.name): f"{p.name} is enrolled already with other photos: import with --merge to add these to them"
-        for p in service.photos()
+        for p in photos
         if name_key(p.name) in names and (p.etag, name_key(p.name)) not in archived
     }
 

@@ -252,20 +252,24 @@ def test_a_rename_onto_someone_else_merges_only_when_asked(service: FaceService)
         service.rename("Rose Leslie", "   ")
 
 
-def test_a_rename_waits_for_a_photo_still_being_indexed(service: FaceService) -> None:
-    assert service.add("Rose Leslie", small_photo("people/rose_leslie/rose1.jpg")).ok
-    # What an indexer killed midway leaves: the image's claim, pending, with the person's name.
-    key = "index/0123456789abcdef.jpg"
+def leave_a_pending_claim(service: FaceService, key: str, name: str) -> None:
+    """The image item an indexer writes when it claims a photo (and leaves, if killed midway): pending."""
     service.dynamodb.put_item(
         TableName=service.settings.dynamodb_table_name,
         Item={
             "RekognitionId": {"S": f"image#{key}"},
             "ItemType": {"S": "image"},
-            "FullName": {"S": "Rose Leslie"},
+            "FullName": {"S": name},
             "ImageKey": {"S": key},
             "Status": {"S": "pending"},
         },
     )
+
+
+def test_a_rename_waits_for_a_photo_still_being_indexed(service: FaceService) -> None:
+    assert service.add("Rose Leslie", small_photo("people/rose_leslie/rose1.jpg")).ok
+    # What an indexer killed midway leaves: the image's claim, pending, with the person's name.
+    leave_a_pending_claim(service, "index/0123456789abcdef.jpg", "Rose Leslie")
     before = table_items(service)
     with pytest.raises(StillIndexing, match="still being indexed"):
         service.rename("Rose Leslie", "Rose")
@@ -381,16 +385,7 @@ def test_a_photo_still_being_indexed_is_not_removed(service: FaceService) -> Non
     pending = service.add("Kit", small_photo("people/kit_harington/kit1.jpg"), timeout=0.2)
     assert pending.pending
     key = pending.image_key
-    service.dynamodb.put_item(
-        TableName=service.settings.dynamodb_table_name,
-        Item={
-            "RekognitionId": {"S": f"image#{key}"},
-            "ItemType": {"S": "image"},
-            "FullName": {"S": "Kit"},
-            "ImageKey": {"S": key},
-            "Status": {"S": "pending"},
-        },
-    )
+    leave_a_pending_claim(service, key, "Kit")  # as a running indexer holds it
     before = snapshot(service)
     with pytest.raises(StillIndexing):
         service.remove_photo(key)
