@@ -87,3 +87,21 @@ def test_by_default_each_core_adds_photos_in_a_process_of_its_own(tmp_path: Path
     outcomes = {o.source: o for o in add_photos(settings, "Kit", photos)}
     assert outcomes["kit1.jpg"].result.ok
     assert "notes.jpg" in outcomes["notes.jpg"].error  # the worker names the photo it failed on
+
+
+def test_one_photo_or_one_core_is_added_without_starting_worker_processes(tmp_path: Path, monkeypatch) -> None:
+    # A worker process loads the models afresh (seconds, and their memory): worth it only when
+    # there is a second core and a second photo to give it.
+    settings = load(env_file=None, environ={"FACEREC_DATA_DIR": str(tmp_path / "data")})
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("worker processes started")
+
+    monkeypatch.setattr(bulk, "ProcessPoolExecutor", refuse)
+    monkeypatch.setattr(bulk.os, "cpu_count", lambda: 2)
+    one = add_photos(settings, "Kit", [("kit1.jpg", small_photo("people/kit_harington/kit1.jpg"))])
+    monkeypatch.setattr(bulk.os, "cpu_count", lambda: None)  # the core count unknown: one core
+    two = add_photos(
+        settings, "Rose", [(f"rose{n}.jpg", small_photo(f"people/rose_leslie/rose{n}.jpg")) for n in (1, 2)]
+    )
+    assert [o.result.ok for o in one + two] == [True, True, True]
