@@ -10,15 +10,14 @@ import argparse
 import json
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from facerec.errors import DuplicateEnrolment, InvalidImage, UserError, counted, describe
 from facerec.settings import ModelSettings, SettingsError, load
-
-DEFAULT_FACES = Path(__file__).resolve().parents[2] / "shared" / "faces"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -65,8 +64,14 @@ def parser() -> argparse.ArgumentParser:
             "--passphrase", action="store_true", help="protect the archive with a passphrase (asked for)"
         )
         command.add_argument("--passphrase-file", type=Path, help="read the passphrase from this file")
-    demo = commands.add_parser("demo", help="show the local engine on a folder of people/<name>/<photo>")
-    demo.add_argument("faces", nargs="?", type=Path, default=DEFAULT_FACES)
+    demo = commands.add_parser("demo", help="show the local engine telling people apart in photos")
+    demo.add_argument(
+        "faces",
+        nargs="?",
+        type=Path,
+        help="a folder with a subfolder of photos per person (and groups/ of photos of several); "
+        "without it, the photos enrolled",
+    )
     commands.add_parser("prepare", help="make the converted face models in the cache folder (set-up does it)")
     serve = commands.add_parser("serve", help="serve the local Rekognition engine over HTTP (Rekognition's protocol)")
     serve.add_argument("--port", type=int, default=4599, help="TCP port (0: any free port; default 4599)")
@@ -96,7 +101,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
     args = parser().parse_args(argv)
     try:
         if args.command == "demo":
-            return run_demo(args.faces, out, load().models)
+            return run_demo(_demo_photos(args.faces), out, load().models)
         if args.command == "serve":
             return cmd_serve(args, out)
         if args.command == "prepare":
@@ -134,17 +139,19 @@ def cmd_add(service, args, out: TextIO, err: TextIO) -> int:
         # A file that is no image is no duplicate: add_photos lists it as not added, and adds the others.
         _refuse_duplicates(service, args.name, [photo for photo in photos if _is_image(*photo)])
 
+    bar = _progress_bar(err, len(photos), unit=" photos", disable=len(photos) <= 1)
+
     def report(progress) -> None:
         if progress.result and progress.result.pending:
-            print(f"{Path(progress.source).name}: {progress.result.message}", file=err)
+            bar.write(f"{Path(progress.source).name}: {progress.result.message}", file=err)
         elif progress.error or (progress.result and not progress.result.ok):
             reason = progress.error or progress.result.message
-            print(f"{Path(progress.source).name}: not added: {reason}", file=err)
-        if progress.total > 1:
-            label = f"{progress.rate:.1f} photos/s · {Path(progress.source).name}"
-            _progress(err, progress.done, progress.total, label)
+            bar.write(f"{Path(progress.source).name}: not added: {reason}", file=err)
+        bar.set_postfix_str(Path(progress.source).name, refresh=False)
+        bar.update()
 
-    outcomes = add_photos(service.settings, args.name, photos, on_progress=report)
+    with bar:
+        outcomes = add_photos(service.settings, args.name, photos, on_progress=report)
     print(add_summary(service_name(args.name), outcomes), file=out)
     return 0 if any(o.result and o.result.ok for o in outcomes) else 1
 
@@ -362,8 +369,14 @@ def _passphrase(args, twice: bool = False) -> str | None:
 
 
 def _progress_to(err: TextIO, doing: str):
+    bar = None
+
     def report(done: int, total: int, what: str) -> None:
-        _progress(err, done, total, doing)
+        nonlocal bar
+        bar = bar or _progress_bar(err, total, desc=doing, unit=" photos")
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
 
     return report
 
@@ -404,37 +417,82 @@ def _face_json(face) -> dict:
     }
 
 
-def _progress(stream: TextIO, done: int, total: int, label: str, width: int = 30) -> None:
-    filled = round(width * done / total)
-    line = f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {label}"
-    if stream.isatty():
-        stream.write("\r" + line[:100].ljust(100) + ("\n" if done == total else ""))
-    else:
-        stream.write(line + "\n")
-    stream.flush()
+def _progress_bar(stream: TextIO, total: int, **options: Any):
+    """A progress bar on `stream` (tqdm: the rate, the time left, the terminal's width)."""
+    from tqdm import tqdm
+
+    # The rate as photos a second even below one a second (tqdm turns a slow rate into seconds a photo).
+    layout = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_noinv_fmt}{postfix}]"
+    return tqdm(total=total, file=stream, dynamic_ncols=True, bar_format=layout, **options)
 
 
-def run_demo(faces: Path, out: TextIO, models: ModelSettings) -> int:
+@dataclass(frozen=True)
+class DemoPhotos:
+    """What the demo shows the engine: each person's photos (label, bytes), and photos of several people."""
+
+    people: dict[str, list[tuple[str, bytes]]]
+    groups: list[tuple[str, bytes]]
+
+
+def _demo_photos(folder: Path | None) -> DemoPhotos:
+    return enrolled_demo_photos() if folder is None else demo_photos_in(folder)
+
+
+def demo_photos_in(folder: Path) -> DemoPhotos:
+    """A folder of one subfolder of photos per person (or people/<name>/), and groups/ beside them."""
+    if not folder.is_dir():
+        raise UserError(f"{folder} is not a folder: give a folder with a subfolder of photos per person")
+    people_dir = folder / "people" if (folder / "people").is_dir() else folder
+    groups_dir = folder / "groups"
+
+    def labelled(photos: list[Path]) -> list[tuple[str, bytes]]:
+        return [(str(photo.relative_to(folder)), photo.read_bytes()) for photo in photos]
+
+    people = {
+        person.name: labelled(_images(person))
+        for person in sorted(people_dir.iterdir())
+        if person.is_dir() and person != groups_dir
+    }
+    groups = labelled(_images(groups_dir)) if groups_dir.is_dir() else []
+    return _with_people(DemoPhotos({name: photos for name, photos in people.items() if photos}, groups), folder)
+
+
+def enrolled_demo_photos() -> DemoPhotos:
+    """The photos enrolled on the configured back end, as they were indexed."""
+    from facerec.service import open_service
+
+    service = open_service()
+    people: dict[str, list[tuple[str, bytes]]] = {}
+    for photo in service.photos():
+        if photo.status == "indexed":
+            label = f"{photo.name}: {Path(photo.key).name}"
+            people.setdefault(photo.name, []).append((label, service.indexed_photo(photo.key)))
+    return _with_people(DemoPhotos(people, []), None)
+
+
+def _with_people(photos: DemoPhotos, folder: Path | None) -> DemoPhotos:
+    if not photos.people:
+        where = f"no photos of people in {folder}" if folder else "nobody is enrolled yet"
+        raise UserError(f"{where}: give a folder with a subfolder of photos per person (demo FOLDER)")
+    return photos
+
+
+def run_demo(photos: DemoPhotos, out: TextIO, models: ModelSettings) -> int:
     """Enrol each person's first photo in a throwaway collection, then name every other photo (with `models`)."""
     from facerec.local.rekognition import LocalRekognition
 
-    people = faces / "people"
-    if not people.is_dir():
-        raise UserError(f"no folder of people at {people} (expected people/<name>/<photo>.jpg)")
     with tempfile.TemporaryDirectory(prefix="facerec-demo-") as data:
         engine = LocalRekognition(Path(data), models=models)
         engine.create_collection(CollectionId="demo")
-        probes: list[Path] = []
-        for person in sorted(p for p in people.iterdir() if p.is_dir()):
-            photos = _images(person)
-            if photos:
-                engine.index_faces(
-                    CollectionId="demo", Image={"Bytes": photos[0].read_bytes()}, ExternalImageId=person.name
-                )
-                print(f"enrolled {person.name:<20} from {photos[0].name}", file=out)
-                probes += photos[1:]
-        for probe in probes + _images(faces / "groups"):
-            print(f"{probe.relative_to(faces)!s:<42} -> {_demo_name(engine, probe)}", file=out)
+        probes: list[tuple[str, bytes]] = []
+        for number, (name, (first, *others)) in enumerate(photos.people.items()):
+            token = f"person-{number}"  # ExternalImageId admits no spaces or accents; names stay here
+            engine.index_faces(CollectionId="demo", Image={"Bytes": first[1]}, ExternalImageId=token)
+            print(f"enrolled {name:<20} from {first[0]}", file=out)
+            probes += others
+        names = {f"person-{number}": name for number, name in enumerate(photos.people)}
+        for label, data in probes + photos.groups:
+            print(f"{label:<42} -> {_demo_name(engine, data, names)}", file=out)
     return 0
 
 
@@ -444,12 +502,12 @@ def _images(folder: Path) -> list[Path]:
     return photos_in_folder(folder)
 
 
-def _demo_name(engine, probe: Path) -> str:
+def _demo_name(engine, data: bytes, names: dict[str, str]) -> str:
     try:
-        result = engine.search_faces_by_image(CollectionId="demo", Image={"Bytes": probe.read_bytes()})
+        result = engine.search_faces_by_image(CollectionId="demo", Image={"Bytes": data})
     except ClientError as exc:
         return f"({exc.response['Error']['Message']})"
     if not result["FaceMatches"]:
         return "unknown"
     best = result["FaceMatches"][0]
-    return f"{best['Face']['ExternalImageId']} (similarity {best['Similarity']:.1f})"
+    return f"{names[best['Face']['ExternalImageId']]} (similarity {best['Similarity']:.1f})"

@@ -375,3 +375,24 @@ def test_a_collection_moves_to_another_data_folder_through_an_archive(facerec, s
         dry.returncode == 0 and "Would move 2 photos of 1 person to the aws back end: 2 IndexFaces calls" in dry.stdout
     )
     assert facerec("migrate", "--to", "local").returncode == 1  # already there
+
+
+def test_the_demo_tells_apart_the_people_of_a_folder_or_those_enrolled(facerec, small_faces, tmp_path: Path) -> None:
+    nobody = facerec("demo")
+    assert nobody.returncode == 1 and "nobody is enrolled yet" in nobody.stderr
+    friends = tmp_path / "friends"  # a folder a user makes: one subfolder of photos per person, any names
+    for person, name in (("kit_harington", "Kit Harington"), ("rose_leslie", "Rosé Leslie")):
+        shutil.copytree(small_faces / "people" / person, friends / name)
+    shown = facerec("demo", str(friends))
+    assert shown.returncode == 0, shown.stderr
+    answers = [line.split(" -> ") for line in shown.stdout.splitlines() if " -> " in line]
+    assert len(answers) == 3  # Kit's two photos and Rosé's one beyond the first each
+    assert all(answer.startswith(label.split("/")[0]) for label, answer in answers), shown.stdout
+
+    kit = sorted((small_faces / "people/kit_harington").iterdir())
+    assert facerec("add", "Kit Harington", str(kit[0]), str(kit[1])).returncode == 0
+    enrolled = facerec("demo")
+    assert enrolled.returncode == 0, enrolled.stderr
+    assert [line.split(" -> ")[1].split(" (")[0] for line in enrolled.stdout.splitlines() if " -> " in line] == [
+        "Kit Harington"
+    ]
