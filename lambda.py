@@ -1,14 +1,11 @@
 """The indexing Lambda: S3 ObjectCreated under index/ -> Rekognition IndexFaces -> DynamoDB.
 
-Deployable alone: standard library and boto3 only, names from the environment
-(DYNAMODB_TABLE_NAME, REKOGNITION_COLLECTION_NAME). `handle` takes its clients
-and names as arguments, so the local back end and the tests run this same code.
+Deployable with facerec/records.py alone beside it (the table's items, which the app reads too):
+standard library and boto3 only, names from the environment (DYNAMODB_TABLE_NAME,
+REKOGNITION_COLLECTION_NAME). `handle` takes its clients and names as arguments, so the local
+back end and the tests run this same code.
 
-For each image the table gets one item per indexed face and one image item:
-
-    {"RekognitionId": <FaceId>, "ItemType": "face", "FullName", "ImageKey", "IndexedAt"}
-    {"RekognitionId": "image#<key>", "ItemType": "image", "FullName", "ImageKey", "ETag",
-     "ExternalImageId", "Status", "Message", "FaceIds", "IndexedAt", "Attempt", "LeaseUntil"}
+For each image the table gets one FaceItem per indexed face and one ImageItem (facerec.records).
 
 S3 delivers events at least once, sometimes twice at the same moment, and Lambda
 retries a run that raised; IndexFaces adds a new face every time it is called. So
@@ -28,36 +25,41 @@ failed for a permanent AWS error such as AccessDenied). A face indexed by an
 attempt that died before recording it is left to reindex's sweep, the one place
 that lists the whole collection.
 
-Only transient errors (throttling, 5xx, broken connections) are raised, after the
-other records, for Lambda to retry; other errors are recorded on the image item.
+One bad record never stops the others. Only transient errors (throttling, 5xx, broken
+connections) are raised, after every record was tried, for Lambda to retry; any other error
+is recorded for its record (on the image item, when it is IndexFaces') and the loop goes on.
 Logs carry keys and outcomes, never names.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 import urllib.parse
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError, HTTPClientError
 
-log = logging.getLogger("facerec.lambda")
-log.setLevel(logging.INFO)
+from facerec.records import (
+    DONE_STATUSES,
+    KEY,
+    MISSING_OBJECT,
+    PENDING,
+    FaceItem,
+    ImageItem,
+    image_id,
+    image_token,
+    item_key,
+    person_name,
+)
 
-NAME_METADATA = "fullname"  # x-amz-meta-fullname: the name, percent-encoded UTF-8
-OUTCOME_PREFIX = "image#"
-# Outcomes that another run would not change: a later delivery of the same object does nothing.
-DONE_STATUSES = {"indexed", "no_face", "several_faces", "invalid_image"}
-# Outcomes an add waits for: also "failed", a permanent AWS error (AccessDenied...), which a later
-# delivery (reindex's, once the cause is fixed) tries again.
-FINAL_STATUSES = DONE_STATUSES | {"failed"}
+log = logging.getLogger("facerec.lambda")
+
 # Errors that say "this image", not "try again": recorded, never retried.
 IMAGE_ERRORS = {
     "InvalidImageFormatException",
@@ -65,7 +67,6 @@ IMAGE_ERRORS = {
     "InvalidParameterException",
     "InvalidS3ObjectException",
 }
-MISSING_OBJECT = {"404", "NoSuchKey", "NotFound"}
 THROTTLING = {
     "ThrottlingException",
     "Throttling",
@@ -76,7 +77,8 @@ THROTTLING = {
     "InternalServerError",
     "ServiceUnavailable",
 }
-TRANSIENT_EXCEPTIONS = (ClientError, HTTPClientError)
+# What a call to AWS raises; is_transient tells which of them are worth Lambda's retry.
+AWS_ERRORS = (ClientError, HTTPClientError)
 # Longer than the function's timeout (60 s, scripts/aws_helper.py), so a live attempt never loses its
 # claim; shorter than reindex's grace (120 s), so reindex finds the leases of dead attempts expired.
 LEASE = timedelta(seconds=90)
@@ -121,7 +123,7 @@ class Outcome:
     face_ids: tuple[str, ...] = ()
 
 
-PENDING = Outcome("pending", "indexing")
+INDEXING = Outcome(PENDING, "indexing")
 
 
 class TransientErrors(Exception):
@@ -129,6 +131,9 @@ class TransientErrors(Exception):
 
 
 def lambda_handler(event: dict, context: Any) -> dict:
+    """The deployed entry point. The level is set here, not at import, so that importing this module
+    (the app does, to run the handler in process) changes no logging of its importer."""
+    log.setLevel(logging.INFO)
     return handle(event, Clients.from_boto3(), Names.from_env())
 
 
@@ -142,14 +147,12 @@ def handle(event: dict, clients: Clients, names: Names, take_over: bool = False)
         key = _record_key(record)
         try:
             results.append(handle_record(record, clients, names, take_over))
-        except TRANSIENT_EXCEPTIONS as exc:
-            if not is_transient(exc):
-                raise
-            log.warning("will retry %s: %s", key, _error_code(exc))
-            transient.append(f"{key}: {exc}")
         except Exception as exc:  # one bad record never stops the others
-            log.exception("record failed: %s", key)
-            results.append({"key": key, "status": "error", "message": str(exc)})
+            if is_transient(exc):
+                log.warning("will retry %s: %s", key, _error_code(exc))
+                transient.append(f"{key}: {exc}")
+            else:
+                results.append(_record_failure(key, exc))
     log.info(json.dumps([{"key": r["key"], "status": r["status"]} for r in results]))
     if transient:
         raise TransientErrors("; ".join(transient))
@@ -166,6 +169,15 @@ def is_transient(exc: Exception) -> bool:
     return False
 
 
+def _record_failure(key: str, exc: Exception) -> dict:
+    """The result of a record that raised: failed for a permanent AWS error, error for anything else."""
+    if isinstance(exc, ClientError):
+        log.error("failed %s: %s", key, _error_code(exc))
+        return {"key": key, "status": "failed", "message": _aws_message(exc)}
+    log.exception("record failed: %s", key)
+    return {"key": key, "status": "error", "message": str(exc)}
+
+
 def handle_record(record: dict, clients: Clients, names: Names, take_over: bool = False) -> dict:
     bucket = record["s3"]["bucket"]["name"]
     key = object_key(record)
@@ -174,25 +186,22 @@ def handle_record(record: dict, clients: Clients, names: Names, take_over: bool 
     except ClientError as exc:
         if _error_code(exc) in MISSING_OBJECT:
             return {"key": key, "status": "gone"}
-        if is_transient(exc):
-            raise
-        log.error("cannot read %s: %s", key, _error_code(exc))
-        return {"key": key, "status": "failed", "message": _aws_message(exc)}
+        raise  # handle retries it or records it as failed
     etag = head.get("ETag", "")
-    previous = _outcome(clients, names, key)
-    if previous and previous.get("ETag") == etag:
-        if previous.get("Status") in DONE_STATUSES:
-            return {"key": key, "status": previous["Status"], "duplicate": True}
-        if previous.get("Status") == "pending" and _lease_is_live(previous) and not take_over:
+    previous = _image_item(clients, names, key)
+    if previous and previous.etag == etag:
+        if previous.status in DONE_STATUSES:
+            return {"key": key, "status": previous.status, "duplicate": True}
+        if previous.status == PENDING and previous.lease_is_live(_now()) and not take_over:
             return {"key": key, "status": "in_progress", "duplicate": True}
     claim = Claim(key, person_name(head.get("Metadata", {}), key), etag, uuid.uuid4().hex)
     if not _claim(clients, names, claim, previous):
         return {"key": key, "status": "in_progress", "duplicate": True}
     if previous:
-        remove_faces(clients, names, previous.get("FaceIds") or [])
+        remove_faces(clients, names, list(previous.face_ids))
     try:
         outcome = index_image(clients, names, bucket, claim)
-    except TRANSIENT_EXCEPTIONS as exc:
+    except AWS_ERRORS as exc:
         if is_transient(exc):
             _release(clients, names, claim)
             raise
@@ -207,7 +216,7 @@ def handle_record(record: dict, clients: Clients, names: Names, take_over: bool 
 def remove_faces(clients: Clients, names: Names, face_ids: list[str]) -> None:
     """Remove the faces (and their face items) an earlier attempt at an image recorded."""
     for face_id in face_ids:
-        clients.dynamodb.delete_item(TableName=names.table, Key={"RekognitionId": {"S": face_id}})
+        clients.dynamodb.delete_item(TableName=names.table, Key=item_key(face_id))
     delete_faces(clients.rekognition, names.collection, face_ids)
 
 
@@ -220,20 +229,6 @@ def delete_faces(rekognition: Any, collection: str, face_ids: list[str]) -> None
 def object_key(record: dict) -> str:
     """S3 sends keys URL-encoded, spaces as '+'."""
     return urllib.parse.unquote_plus(record["s3"]["object"]["key"])
-
-
-def person_name(metadata: dict, key: str) -> str:
-    """The name from the object's metadata, else the file's name without its extension."""
-    encoded = metadata.get(NAME_METADATA)
-    if encoded:
-        return urllib.parse.unquote(encoded)
-    stem = key.rsplit("/", 1)[-1]
-    return stem.rsplit(".", 1)[0] if "." in stem else stem
-
-
-def image_token(key: str) -> str:
-    """An ExternalImageId for the key: Rekognition's pattern admits no spaces or non-ASCII."""
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:40]
 
 
 def index_image(clients: Clients, names: Names, bucket: str, claim: Claim) -> Outcome:
@@ -251,9 +246,9 @@ def index_image(clients: Clients, names: Names, bucket: str, claim: Claim) -> Ou
             return Outcome("invalid_image", exc.response["Error"].get("Message", ""))
         raise
     face_ids = tuple(r["Face"]["FaceId"] for r in response["FaceRecords"])
-    if face_ids and not _record(clients, names, claim, Outcome("pending", "indexing", face_ids)):
+    if face_ids and not _record(clients, names, claim, replace(INDEXING, face_ids=face_ids)):
         remove_faces(clients, names, list(face_ids))  # another attempt took over: it has the image
-        return Outcome("pending", "indexing")
+        return INDEXING
     others = [u for u in response.get("UnindexedFaces", []) if "EXCEEDS_MAX_FACES" in u["Reasons"]]
     if others:
         # Several usable faces: which one is the person is a guess, so enrol none.
@@ -264,16 +259,7 @@ def index_image(clients: Clients, names: Names, bucket: str, claim: Claim) -> Ou
         return Outcome("no_face", _no_face_message(response))
     now = _now()
     for face_id in face_ids:
-        clients.dynamodb.put_item(
-            TableName=names.table,
-            Item={
-                "RekognitionId": {"S": face_id},
-                "ItemType": {"S": "face"},
-                "FullName": {"S": claim.name},
-                "ImageKey": {"S": claim.key},
-                "IndexedAt": {"S": now},
-            },
-        )
+        clients.dynamodb.put_item(TableName=names.table, Item=FaceItem(face_id, claim.name, claim.key, now).to_item())
     return Outcome("indexed", f"indexed {claim.name}", face_ids)
 
 
@@ -284,42 +270,21 @@ def _no_face_message(response: dict) -> str:
     return "no face found in the photo"
 
 
-def _outcome(clients: Clients, names: Names, key: str) -> dict | None:
-    item = clients.dynamodb.get_item(
-        TableName=names.table, Key={"RekognitionId": {"S": OUTCOME_PREFIX + key}}, ConsistentRead=True
-    ).get("Item")
-    return plain_item(item) if item else None
+def _image_item(clients: Clients, names: Names, key: str) -> ImageItem | None:
+    response = clients.dynamodb.get_item(TableName=names.table, Key=item_key(image_id(key)), ConsistentRead=True)
+    return ImageItem.from_item(response["Item"]) if "Item" in response else None
 
 
-def plain_item(item: dict) -> dict:
-    """A DynamoDB item with its type wrappers removed ({"S": "x"} -> "x"), lists and maps too."""
-    return {key: _plain_value(value) for key, value in item.items()}
-
-
-def _plain_value(typed: dict) -> Any:
-    kind, value = next(iter(typed.items()))
-    if kind == "L":
-        return [_plain_value(v) for v in value]
-    if kind == "M":
-        return plain_item(value)
-    return value
-
-
-def _lease_is_live(item: dict) -> bool:
-    until = item.get("LeaseUntil")
-    return bool(until) and datetime.fromisoformat(until) > datetime.now(timezone.utc)
-
-
-def _claim(clients: Clients, names: Names, claim: Claim, seen: dict | None) -> bool:
+def _claim(clients: Clients, names: Names, claim: Claim, seen: ImageItem | None) -> bool:
     """Take the image for this attempt, if its item is still as it was read (`seen`, or none at all).
 
     Of two deliveries racing for one image, one wins; the other gets False.
     """
     if seen is None:
-        return _put_image_item(clients, names, claim, PENDING, "attribute_not_exists(RekognitionId)")
-    if "Attempt" not in seen:  # written before attempts had ids
-        return _put_image_item(clients, names, claim, PENDING, "attribute_not_exists(Attempt)")
-    return _put_image_item(clients, names, claim, PENDING, "Attempt = :attempt", seen["Attempt"])
+        return _put_image_item(clients, names, claim, INDEXING, f"attribute_not_exists({KEY})")
+    if seen.attempt is None:  # written before attempts had ids
+        return _put_image_item(clients, names, claim, INDEXING, "attribute_not_exists(Attempt)")
+    return _put_image_item(clients, names, claim, INDEXING, "Attempt = :attempt", seen.attempt)
 
 
 def _record(clients: Clients, names: Names, claim: Claim, outcome: Outcome) -> bool:
@@ -330,45 +295,37 @@ def _record(clients: Clients, names: Names, claim: Claim, outcome: Outcome) -> b
 def _release(clients: Clients, names: Names, claim: Claim) -> None:
     """End this attempt's lease early, so that Lambda's retry need not wait for it to expire."""
     try:
-        item = _outcome(clients, names, claim.key)
-        if item and item.get("Attempt") == claim.attempt:
-            item["LeaseUntil"] = _now()
+        item = _image_item(clients, names, claim.key)
+        if item and item.attempt == claim.attempt:
             clients.dynamodb.put_item(
                 TableName=names.table,
-                Item=typed_item(item),
+                Item=replace(item, lease_until=_now()).to_item(),
                 ConditionExpression="Attempt = :attempt",
                 ExpressionAttributeValues={":attempt": {"S": claim.attempt}},
             )
-    except TRANSIENT_EXCEPTIONS as exc:  # the lease then expires by itself
+    except AWS_ERRORS as exc:  # the lease then expires by itself
         log.warning("could not release %s: %s", claim.key, _error_code(exc))
-
-
-def typed_item(item: dict) -> dict:
-    """The inverse of plain_item for the types image items use: strings and lists of strings."""
-    return {k: {"L": [{"S": x} for x in v]} if isinstance(v, list) else {"S": v} for k, v in item.items()}
 
 
 def _put_image_item(
     clients: Clients, names: Names, claim: Claim, outcome: Outcome, condition: str, attempt: str | None = None
 ) -> bool:
-    item = {
-        "RekognitionId": {"S": OUTCOME_PREFIX + claim.key},
-        "ItemType": {"S": "image"},
-        "FullName": {"S": claim.name},
-        "ImageKey": {"S": claim.key},
-        "ETag": {"S": claim.etag},
-        "ExternalImageId": {"S": image_token(claim.key)},
-        "Status": {"S": outcome.status},
-        "Message": {"S": outcome.message},
-        "FaceIds": {"L": [{"S": f} for f in outcome.face_ids]},
-        "IndexedAt": {"S": _now()},
-        "Attempt": {"S": claim.attempt},
-    }
-    if outcome.status == "pending":
-        item["LeaseUntil"] = {"S": (datetime.now(timezone.utc) + LEASE).isoformat()}
+    now = _now()
+    item = ImageItem(
+        image_key=claim.key,
+        name=claim.name,
+        etag=claim.etag,
+        status=outcome.status,
+        message=outcome.message,
+        face_ids=outcome.face_ids,
+        indexed_at=now,
+        external_image_id=image_token(claim.key),
+        attempt=claim.attempt,
+        lease_until=now + LEASE if outcome.status == PENDING else None,
+    )
     values = {"ExpressionAttributeValues": {":attempt": {"S": attempt}}} if attempt else {}
     try:
-        clients.dynamodb.put_item(TableName=names.table, Item=item, ConditionExpression=condition, **values)
+        clients.dynamodb.put_item(TableName=names.table, Item=item.to_item(), ConditionExpression=condition, **values)
     except ClientError as exc:
         if _error_code(exc) == "ConditionalCheckFailedException":
             return False
@@ -392,5 +349,5 @@ def _record_key(record: dict) -> str:
         return "<record without an object key>"
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat()
+def _now() -> datetime:
+    return datetime.now(timezone.utc)

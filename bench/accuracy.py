@@ -15,7 +15,8 @@ Then:
 
 --code-root imports facerec from another tree (say, an earlier commit unpacked with
 `git archive`), so that the figures before and after a change come from one script.
-Uses only find_faces, decode and distance, which every version has.
+Uses only find_faces, decode and distance, which every version has (find_faces given models loaded
+from the settings where it takes them).
 """
 
 from __future__ import annotations
@@ -40,12 +41,24 @@ def labelled_photos(faces_dir: Path) -> list[tuple[str, Path]]:
     return found
 
 
+def face_finder(facelib):
+    """find_faces of the facerec imported: with models loaded from the settings, or alone in the versions
+    that loaded their own (they have configured_models)."""
+    if hasattr(facelib, "configured_models"):
+        return facelib.find_faces
+    from facerec.settings import load
+
+    models = facelib.Models(load().models)
+    return lambda picture: facelib.find_faces(picture, models)
+
+
 def measure(faces_dir: Path) -> dict:
     from facerec import faces as facelib
 
+    find_faces = face_finder(facelib)
     people, vectors, missing = [], [], []
     for person, path in labelled_photos(faces_dir):
-        found = facelib.find_faces(facelib.decode(path.read_bytes()))
+        found = find_faces(facelib.decode(path.read_bytes()))
         if not found:
             missing.append(str(path.relative_to(faces_dir)))
             continue

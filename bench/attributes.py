@@ -34,12 +34,12 @@ def main() -> None:
     default = Path(os.environ.get("FACEREC_FACES_DIR", REPO.parent / "shared" / "faces"))
     parser.add_argument("--faces-dir", type=Path, default=default)
     faces_dir = parser.parse_args().faces_dir
-    engine = facelib.models(load().models)
+    engine = facelib.Models(load().models)
     errors = {name: [0, 0] for name in FIELDS}
     print(f"{'face':44} {'eyes':>6} {'mouth':>6} {'lift':>6}  pose (yaw/pitch/roll), mirrored")
     for relative in sorted({photo for photo, _ in LABELS}):
         picture = facelib.decode((faces_dir / relative).read_bytes())
-        faces = facelib.find_faces(picture, describe=False, m=engine)
+        faces = facelib.find_faces(picture, engine, describe=False)
         mirrored = _mirrored_poses(picture, engine)
         for rank, face in enumerate(faces):
             if (relative, rank) not in LABELS:
@@ -68,7 +68,7 @@ def main() -> None:
 def _mirrored_poses(picture: facelib.Picture, engine: facelib.Models) -> dict[int, facelib.Pose]:
     """The poses found in the mirror image, by the rank of the face they mirror (paired by size)."""
     mirror = facelib.Picture(np.ascontiguousarray(picture.pixels[:, ::-1]))
-    return {rank: face.pose for rank, face in enumerate(facelib.find_faces(mirror, describe=False, m=engine))}
+    return {rank: face.pose for rank, face in enumerate(facelib.find_faces(mirror, engine, describe=False))}
 
 
 if __name__ == "__main__":

@@ -39,8 +39,9 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from facerec import descriptor  # noqa: E402
+from facerec import descriptor, detector_choice  # noqa: E402
 from facerec import faces as facelib  # noqa: E402
+from facerec.settings import load  # noqa: E402
 from facerec.similarity import MATCH_DISTANCE  # noqa: E402  (face_recognition's default tolerance too)
 from tests.frames import letterbox  # noqa: E402
 
@@ -77,15 +78,14 @@ def version_of(package: str) -> str:
 # Faces and frames
 
 
-def face_chips(faces_dir: Path) -> list[np.ndarray]:
+def face_chips(faces_dir: Path, m: facelib.Models) -> list[np.ndarray]:
     """The aligned chip of every face the engine finds in faces_dir, as find_faces makes them."""
-    m = facelib.configured_models()
     chips = []
     for path in sorted(p for p in faces_dir.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES):
         pixels = facelib.decode(path.read_bytes()).pixels
-        for rect, _ in facelib._detect(m, pixels):
+        for rect, _ in detector_choice.detect(m, pixels):
             shape = m.predictor(pixels, rect)
-            chips.append(m.dlib.get_face_chip(pixels, shape, facelib.CHIP_SIZE, facelib.CHIP_PADDING))
+            chips.append(m.dlib.get_face_chip(pixels, shape, descriptor.CHIP_SIZE, facelib.CHIP_PADDING))
     return chips
 
 
@@ -142,11 +142,10 @@ def load_times(dat_path: str) -> tuple[float, float]:
 # 3: Check face end to end
 
 
-def our_engine(data_dir: Path, enrol: dict[str, Path]) -> Any:
+def our_engine(data_dir: Path, enrol: dict[str, Path], models: facelib.Models) -> Any:
     from facerec.local.rekognition import LocalRekognition
-    from facerec.settings import load
 
-    engine = LocalRekognition(data_dir, models=load().models)
+    engine = LocalRekognition(data_dir, lambda: models)
     engine.create_collection(CollectionId=COLLECTION)
     for person, path in enrol.items():
         engine.index_faces(CollectionId=COLLECTION, Image={"Bytes": path.read_bytes()}, ExternalImageId=person)
@@ -186,7 +185,7 @@ def run_theirs(fr: Any, known: np.ndarray, names: list[str], jpeg: bytes) -> tup
     return seconds, best[1] if best[0] <= MATCH_DISTANCE else None
 
 
-def bench_check(faces_dir: Path, repeat: int) -> dict[str, Any]:
+def bench_check(faces_dir: Path, repeat: int, models: facelib.Models) -> dict[str, Any]:
     import face_recognition as fr
 
     photos = people_photos(faces_dir)
@@ -194,7 +193,7 @@ def bench_check(faces_dir: Path, repeat: int) -> dict[str, Any]:
     frames = [(person, frame_jpeg(path)) for person, paths in photos.items() for path in paths]
     names = list(enrol)
     with tempfile.TemporaryDirectory() as folder:
-        engine = our_engine(Path(folder), enrol)
+        engine = our_engine(Path(folder), enrol, models)
         known = their_known(fr, enrol)
         run_ours(engine, frames[0][1]), run_theirs(fr, known, names, frames[0][1])  # warm-up
         ours, theirs, our_right, their_right = [], [], 0, 0
@@ -247,16 +246,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def bench_descriptor(faces_dir: Path, repeat: int) -> dict[str, Any]:
+def bench_descriptor(faces_dir: Path, repeat: int, m: facelib.Models) -> dict[str, Any]:
     """Conversion times, agreement, and per-face times at each batch size."""
     import face_recognition_models
 
-    progress("loading models, converting the ResNet ...")
-    m = facelib.configured_models()
     if m.fast is None:
         raise SystemExit("the fast descriptor did not load; see the warning above")
     cold, warm = load_times(face_recognition_models.face_recognition_model_location())
-    chips = face_chips(faces_dir)
+    chips = face_chips(faces_dir, m)
     progress(f"{len(chips)} faces; agreement ...")
     gap = float(np.abs(m.fast.describe(chips) - dlib_describe(chips)).max())
     rows = []
@@ -320,9 +317,11 @@ def main(argv: list[str] | None = None) -> int:
     # The engine caches its converted model in the data folder: use a throwaway one, and the fast path.
     os.environ.setdefault("FACEREC_DATA_DIR", tempfile.mkdtemp(prefix="facerec-bench-"))
     os.environ.pop("FACEREC_DESCRIPTOR", None)
-    desc = bench_descriptor(args.faces_dir, args.repeat)
+    progress("loading models, converting the ResNet ...")
+    models = facelib.Models(load().models)
+    desc = bench_descriptor(args.faces_dir, args.repeat, models)
     progress("check face end to end ...")
-    check = bench_check(args.faces_dir, args.repeat)
+    check = bench_check(args.faces_dir, args.repeat, models)
 
     print("Fast face descriptor: dlib's ResNet under onnxruntime (facerec/descriptor.py)")
     print(machine_line(load_before))

@@ -40,6 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from facerec import detector_choice  # noqa: E402
 from facerec import faces as facelib  # noqa: E402
 from facerec.detector import Detection, dlib_detect  # noqa: E402
 
@@ -74,8 +75,9 @@ def photos(faces_dir: Path) -> list[Path]:
 
 def hog_face_width(pixels: np.ndarray) -> float:
     """The median width of the faces dlib's HOG detector finds (upsampled once), to choose a shrink."""
-    m = facelib.configured_models()
-    rects = m.detector(pixels, 1)
+    import dlib
+
+    rects = dlib.get_frontal_face_detector()(pixels, 1)
     return float(np.median([r.width() for r in rects]))
 
 
@@ -116,7 +118,7 @@ def cases(faces_dir: Path) -> list[Case]:
     found = []
     for path in photos(faces_dir):
         pixels = facelib.decode(path.read_bytes()).pixels
-        found.append(Case(str(path.relative_to(faces_dir)), facelib.detection_copy(pixels)[0]))
+        found.append(Case(str(path.relative_to(faces_dir)), detector_choice.detection_copy(pixels)[0]))
     for path in sorted((faces_dir / "groups").iterdir()):
         if path.suffix.lower() not in IMAGE_SUFFIXES:
             continue
@@ -125,7 +127,7 @@ def cases(faces_dir: Path) -> list[Case]:
         small = small_faces(full)
         found.append(Case(f"small:{name}", small))
         for degrees in ROTATIONS:
-            found.append(Case(f"rotated{degrees:+d}:{name}", facelib.detection_copy(rotated(full, degrees))[0]))
+            found.append(Case(f"rotated{degrees:+d}:{name}", detector_choice.detection_copy(rotated(full, degrees))[0]))
             found.append(Case(f"small,rotated{degrees:+d}:{name}", rotated(small, degrees)))
     photo = photo_with_small_faces(facelib.decode((faces_dir / PHOTO_FACES).read_bytes()).pixels)
     found.append(Case(f"1.3MP:{PHOTO_FACES}", photo))
@@ -140,7 +142,7 @@ def pixels_key(pixels: np.ndarray, upsample: int) -> str:
     return digest.hexdigest()[:24]
 
 
-def reference(case: Case, folder: Path, upsample: int = facelib.CNN_UPSAMPLE) -> dict:
+def reference(case: Case, folder: Path, upsample: int = detector_choice.CNN_UPSAMPLE) -> dict:
     """dlib's detections of case (computing them once, ~30 s a megapixel) with the seconds that took."""
     path = folder / f"{pixels_key(case.pixels, upsample)}.json"
     if path.is_file():
@@ -194,22 +196,21 @@ def compare(ours: list[Detection], theirs: list[list[float]]) -> dict:
     return {"missing": missing, "extra": extra, "box_gap": box_gap, "score_gap": score_gap, "ok": ok}
 
 
-def time_ours(pixels: np.ndarray, repeat: int) -> tuple[float, list[Detection]]:
-    m = facelib.configured_models()
+def time_ours(pixels: np.ndarray, repeat: int, m: facelib.Models) -> tuple[float, list[Detection]]:
     found: list[Detection] = []
     samples = []
     for _ in range(repeat):
         start = time.perf_counter()
-        found = facelib.cnn_detect(m, pixels)
+        found = detector_choice.cnn_detect(m, pixels)
         samples.append(time.perf_counter() - start)
     return statistics.median(samples), found
 
 
-def bench_agreement(all_cases: list[Case], folder: Path, repeat: int) -> list[dict]:
+def bench_agreement(all_cases: list[Case], folder: Path, repeat: int, m: facelib.Models) -> list[dict]:
     rows = []
     for case in all_cases:
         ref = reference(case, folder)
-        seconds, ours = time_ours(case.pixels, repeat if case.name.startswith("1.3MP:") else 1)
+        seconds, ours = time_ours(case.pixels, repeat if case.name.startswith("1.3MP:") else 1, m)
         rows.append(
             {
                 "name": case.name,
@@ -226,15 +227,14 @@ def bench_agreement(all_cases: list[Case], folder: Path, repeat: int) -> list[di
     return rows
 
 
-def bench_detect_faces(photo: np.ndarray, repeat: int) -> dict:
+def bench_detect_faces(photo: np.ndarray, repeat: int, m: facelib.Models) -> dict:
     from facerec.local.rekognition import LocalRekognition
-    from facerec.settings import load
 
     out = io.BytesIO()
     Image.fromarray(photo).save(out, "JPEG", quality=92)
     data = out.getvalue()
     with tempfile.TemporaryDirectory() as folder:
-        engine = LocalRekognition(Path(folder), models=load().models)
+        engine = LocalRekognition(Path(folder), lambda: m)
         response = engine.detect_faces(Image={"Bytes": data})  # warm-up
         samples = []
         for _ in range(repeat):
@@ -295,14 +295,18 @@ def main(argv: list[str] | None = None) -> int:
         for case in sorted(all_cases, key=lambda c: c.pixels.size):
             reference(case, args.reference_dir)
         return 0
-    progress(f"{len(all_cases)} images; comparing with dlib's CNN detector (upsampled {facelib.CNN_UPSAMPLE} time)")
-    rows = bench_agreement(all_cases, args.reference_dir, args.repeat)
+    upsample = detector_choice.CNN_UPSAMPLE
+    progress(f"{len(all_cases)} images; comparing with dlib's CNN detector (upsampled {upsample} time)")
+    from facerec.settings import load
+
+    models = facelib.Models(load().models)
+    rows = bench_agreement(all_cases, args.reference_dir, args.repeat, models)
     photo = next(c for c in cases(args.faces_dir) if c.name.startswith("1.3MP:"))
     dlib_photo_s = reference(photo, args.reference_dir)["seconds"]
     if args.dlib_timing:
-        dlib_photo_s = time_dlib(photo.pixels, facelib.CNN_UPSAMPLE)[0]
+        dlib_photo_s = time_dlib(photo.pixels, detector_choice.CNN_UPSAMPLE)[0]
     progress("DetectFaces on the 1.3 MP photo...")
-    detect = bench_detect_faces(photo.pixels, args.repeat)
+    detect = bench_detect_faces(photo.pixels, args.repeat, models)
     text, ok = report(rows, detect, dlib_photo_s)
     print(text)
     return 0 if ok else 1

@@ -46,6 +46,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from facerec import descriptor, detector_choice  # noqa: E402
 from facerec import faces as facelib  # noqa: E402
 from facerec.boxes import PixelBox, RatioBox  # noqa: E402
 from facerec.local.store import FaceStore, NewFace, StoredFace  # noqa: E402
@@ -135,14 +136,13 @@ class StageSamples:
     frames_without_face: int = 0
 
 
-def time_stages(pixels: np.ndarray) -> tuple[int, float, float, float]:
+def time_stages(pixels: np.ndarray, m: facelib.Models) -> tuple[int, float, float, float]:
     """(faces, detect s, align s, describe s): find_faces' own steps, timed one by one."""
-    m = facelib.configured_models()
     t0 = time.perf_counter()
-    found = facelib._detect(m, pixels)  # the engine's detection: the camera-frame path at 640x480
+    found = detector_choice.detect(m, pixels)  # the engine's detection: the camera-frame path at 640x480
     t1 = time.perf_counter()
     shapes = [m.predictor(pixels, rect) for rect, _ in found]
-    chips = [m.dlib.get_face_chip(pixels, s, facelib.CHIP_SIZE, facelib.CHIP_PADDING) for s in shapes]
+    chips = [m.dlib.get_face_chip(pixels, s, descriptor.CHIP_SIZE, facelib.CHIP_PADDING) for s in shapes]
     t2 = time.perf_counter()
     if chips:
         facelib.describe_chips(chips, m)
@@ -150,18 +150,18 @@ def time_stages(pixels: np.ndarray) -> tuple[int, float, float, float]:
     return len(found), t1 - t0, t2 - t1, t3 - t2
 
 
-def time_find_faces(frame: Frame) -> tuple[float, float]:
+def time_find_faces(frame: Frame, m: facelib.Models) -> tuple[float, float]:
     """(decode s, find_faces s): the whole call, with what the stages leave out (pose, quality, sorting)."""
     t0 = time.perf_counter()
     picture = facelib.decode(frame.jpeg)
     t1 = time.perf_counter()
-    facelib.find_faces(picture)
+    facelib.find_faces(picture, m)
     return t1 - t0, time.perf_counter() - t1
 
 
-def add_stage_sample(samples: StageSamples, frame: Frame) -> None:
-    count, detect, align, describe = time_stages(frame.pixels)
-    decode, whole = time_find_faces(frame)
+def add_stage_sample(samples: StageSamples, frame: Frame, m: facelib.Models) -> None:
+    count, detect, align, describe = time_stages(frame.pixels, m)
+    decode, whole = time_find_faces(frame, m)
     if count == 0:
         samples.frames_without_face += 1
         return
@@ -174,12 +174,12 @@ def add_stage_sample(samples: StageSamples, frame: Frame) -> None:
     samples.find_faces.append(whole / count)
 
 
-def bench_stages(frames: list[Frame], repeat: int) -> dict[str, Any]:
-    facelib.find_faces(facelib.decode(frames[0].jpeg))  # warm-up: loads the models, sizes dlib's buffers
+def bench_stages(frames: list[Frame], repeat: int, m: facelib.Models) -> dict[str, Any]:
+    facelib.find_faces(facelib.decode(frames[0].jpeg), m)  # warm-up: sizes dlib's buffers
     samples = StageSamples()
     for _ in range(repeat):
         for frame in frames:
-            add_stage_sample(samples, frame)
+            add_stage_sample(samples, frame, m)
     result: dict[str, Any] = {
         name: median_ms(getattr(samples, name))
         for name in ("decode", "detect", "align", "describe", "stages", "find_faces")
@@ -205,12 +205,11 @@ class TheirRun:
     distances: list[np.ndarray]  # per face, to each enrolled person
 
 
-def our_engine(data_dir: Path, enrol: dict[str, Path]) -> Any:
+def our_engine(data_dir: Path, enrol: dict[str, Path], models: facelib.Models) -> Any:
     """A LocalRekognition with one collection: each person's first photo, labelled with the person."""
     from facerec.local.rekognition import LocalRekognition
-    from facerec.settings import load
 
-    engine = LocalRekognition(data_dir, models=load().models)
+    engine = LocalRekognition(data_dir, lambda: models)
     engine.create_collection(CollectionId=COLLECTION)
     for person, path in enrol.items():
         response = engine.index_faces(
@@ -275,9 +274,11 @@ def their_person(run: TheirRun, names: list[str]) -> str | None:
     return names[best] if distances[best] <= MATCH_DISTANCE else None
 
 
-def agreement(frame: Frame, response: dict | None, run: TheirRun, names: list[str]) -> dict[str, Any]:
+def agreement(
+    frame: Frame, response: dict | None, run: TheirRun, names: list[str], m: facelib.Models
+) -> dict[str, Any]:
     # Our face count and boxes come from find_faces on the same bytes (untimed): the search reports one face only.
-    ours = [f.box for f in facelib.find_faces(facelib.decode(frame.jpeg))]
+    ours = [f.box for f in facelib.find_faces(facelib.decode(frame.jpeg), m)]
     ious = [max((iou(a, b) for b in run.boxes), default=0.0) for a in ours]
     same_faces = len(ours) == len(run.boxes) and all(x >= IOU_AGREE for x in ious)
     mine, theirs = our_person(response), their_person(run, names)
@@ -320,7 +321,7 @@ def compare_pipelines(
             ours.append(seconds)
             theirs.append(run)
             last[frame.name] = (response, run)
-    checks = [agreement(frame, *last[frame.name], names) for frame in frames]
+    checks = [agreement(frame, *last[frame.name], names, engine.models()) for frame in frames]
     return summarise_pipelines(ours, theirs, checks)
 
 
@@ -349,7 +350,7 @@ def summarise_pipelines(ours: list[float], theirs: list[TheirRun], checks: list[
 
 
 def bench_end_to_end(
-    frames: list[Frame], photos: dict[str, list[Path]], repeat: int, tmp_root: str | None
+    frames: list[Frame], photos: dict[str, list[Path]], repeat: int, tmp_root: str | None, models: facelib.Models
 ) -> dict[str, Any]:
     try:
         import face_recognition as fr
@@ -357,7 +358,7 @@ def bench_end_to_end(
         return {"skipped": f"face_recognition is not importable ({exc})"}
     enrol = {person: paths[0] for person, paths in photos.items()}
     with tempfile.TemporaryDirectory(prefix="facerec-bench-", dir=tmp_root) as tmp:
-        engine = our_engine(Path(tmp), enrol)
+        engine = our_engine(Path(tmp), enrol, models)
         try:
             return compare_pipelines(engine, fr, their_known(fr, enrol), list(enrol), frames, repeat)
         finally:
@@ -398,7 +399,7 @@ def proc_status_bytes(key: str) -> int | None:
 
 def synthetic(rng: np.random.Generator, n: int) -> np.ndarray:
     """n random 128-d descriptors with norms spread as dlib's are (0.9 to 1.1)."""
-    vectors = rng.standard_normal((n, facelib.DESCRIPTOR_SIZE), dtype=np.float32)
+    vectors = rng.standard_normal((n, descriptor.DESCRIPTOR_SIZE), dtype=np.float32)
     vectors *= (rng.uniform(0.9, 1.1, n) / np.linalg.norm(vectors, axis=1)).astype(np.float32)[:, None]
     return vectors
 
@@ -485,8 +486,10 @@ def scaling_worker(size: int, queries: int, batch: int, tmp_root: str | None) ->
 
 def models_worker() -> dict[str, Any]:
     """What dlib's models add to a process: an engine process holds them next to its matrices."""
+    from facerec.settings import load
+
     before = current_rss()
-    facelib.configured_models()
+    facelib.Models(load().models)
     after = current_rss()
     return {"models_bytes": None if before is None or after is None else after - before}
 
@@ -754,6 +757,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def run_all(args: argparse.Namespace) -> dict[str, Any]:
+    from facerec.settings import load
+
     started = time.perf_counter()
     photos = people_photos(args.faces_dir or faces_dir_default())
     results: dict[str, Any] = {"machine": machine(), "load_average_start": load_average(), "repeat": args.repeat}
@@ -764,9 +769,10 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
         "folder": str(args.faces_dir or faces_dir_default()),
     }
     progress("1/3 per-face stages")
-    results["stages"] = bench_stages(frames, args.repeat)
+    models = facelib.Models(load().models)
+    results["stages"] = bench_stages(frames, args.repeat, models)
     progress("2/3 end to end, ours vs face_recognition")
-    results["end_to_end"] = bench_end_to_end(frames, photos, args.repeat, args.tmp_dir)
+    results["end_to_end"] = bench_end_to_end(frames, photos, args.repeat, args.tmp_dir, models)
     progress("3/3 search scaling")
     results["scaling"] = bench_scaling(args)
     results["targets"] = targets(results)

@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from facerec import faces  # noqa: E402
 from facerec.local.rekognition import user_distances  # noqa: E402
+from facerec.settings import load  # noqa: E402
 
 FACES = Path(os.environ.get("FACEREC_FACES_DIR", ROOT.parent / "shared" / "faces"))
 
@@ -37,12 +38,13 @@ def photos() -> list[tuple[str, Path]]:
     return found
 
 
-def descriptor(path: Path) -> np.ndarray:
-    return faces.find_faces(faces.decode(path.read_bytes()))[0].descriptor
+def descriptor(path: Path, models: faces.Models) -> np.ndarray:
+    return faces.find_faces(faces.decode(path.read_bytes()), models)[0].descriptor
 
 
 def main() -> None:
-    labelled = [(name, descriptor(path)) for name, path in photos()]
+    models = faces.Models(load().models)
+    labelled = [(name, descriptor(path, models)) for name, path in photos()]
     names = sorted({name for name, _ in labelled})
     print(f"{len(labelled)} photos of {len(names)} people, leave-one-out", file=sys.stderr)
     for rule in ("nearest", "mean"):

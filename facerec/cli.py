@@ -10,14 +10,14 @@ import argparse
 import json
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from facerec.errors import DuplicateEnrolment, InvalidImage, UserError, counted, describe
-from facerec.settings import ModelSettings, SettingsError, load
+from facerec.settings import ModelSettings, Settings, SettingsError, load
 
 
 def parser() -> argparse.ArgumentParser:
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
     args = parser().parse_args(argv)
     try:
         if args.command == "demo":
-            return run_demo(_demo_photos(args.faces), out, load().models)
+            return run_demo(_demo_photos(args.faces), out, load())
         if args.command == "serve":
             return cmd_serve(args, out)
         if args.command == "prepare":
@@ -274,20 +274,17 @@ def cmd_reindex(service, args, out: TextIO, err: TextIO) -> int:
 
 def cmd_serve(args, out: TextIO) -> int:
     """Serve the local engine until interrupted (facerec.server); the first line printed gives its URL."""
-    from facerec.server import Limits, NotLoopback, serve
+    from facerec.server import Limits, serve
 
     if args.read_timeout <= 0:
         raise UserError("--read-timeout must be more than 0 seconds")
-    try:
-        serve(
-            host=args.host,
-            port=args.port,
-            out=out,
-            allow_remote=args.allow_remote,
-            limits=Limits(read_timeout=args.read_timeout),
-        )
-    except NotLoopback as exc:
-        raise UserError(str(exc)) from None
+    serve(  # NotLoopback is a UserError: said as the others are
+        host=args.host,
+        port=args.port,
+        out=out,
+        allow_remote=args.allow_remote,
+        limits=Limits(read_timeout=args.read_timeout),
+    )
     return 0
 
 
@@ -477,12 +474,13 @@ def _with_people(photos: DemoPhotos, folder: Path | None) -> DemoPhotos:
     return photos
 
 
-def run_demo(photos: DemoPhotos, out: TextIO, models: ModelSettings) -> int:
-    """Enrol each person's first photo in a throwaway collection, then name every other photo (with `models`)."""
-    from facerec.local.rekognition import LocalRekognition
+def run_demo(photos: DemoPhotos, out: TextIO, settings: Settings) -> int:
+    """Enrol each person's first photo in a throwaway collection, then name every other photo (with the
+    models the settings choose)."""
+    from facerec.clients import local_backend
 
     with tempfile.TemporaryDirectory(prefix="facerec-demo-") as data:
-        engine = LocalRekognition(Path(data), models=models)
+        engine = local_backend(replace(settings, backend="local", data_dir=Path(data))).rekognition
         engine.create_collection(CollectionId="demo")
         probes: list[tuple[str, bytes]] = []
         for number, (name, (first, *others)) in enumerate(photos.people.items()):

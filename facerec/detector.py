@@ -2,9 +2,9 @@
 
 dlib-bin has no BLAS, so `cnn_face_detection_model_v1(path)(image, 1)` takes tens of
 seconds a photo. This module reads the same network from `mmod_human_face_detector.dat`
-(dlib's serialisation, read with facerec.descriptor's reader), rebuilds it as an ONNX
-graph cached owner-only beside the descriptor's, and reproduces around it what dlib does
-in Python's `detector(image, upsample_num_times)`:
+(dlib's serialisation, read with facerec.dlib_format), rebuilds it as an ONNX graph
+(facerec.onnx_graph) cached owner-only beside the descriptor's (facerec.model_cache), and
+reproduces around it what dlib does in Python's `detector(image, upsample_num_times)`:
 
 1. pyramid_up with pyramid_down<2> once per upsampling: a bilinear resize to
    (2*rows + 1) x (2*cols + 2) pixels (dlib/image_transforms/interpolation.h).
@@ -43,22 +43,18 @@ from typing import Any
 
 import numpy as np
 
-from facerec.descriptor import (
+from facerec.dlib_format import (
     Affine,
     Conv,
-    ModelFileError,
-    Relu,
-    _apply,
-    _GraphBuilder,
-    _Reader,
-    _session,
-    _skip_layer_state,
-    _split,
-    converted_file,
-    converted_or_none,
-    converted_session,
+    Reader,
+    Slot,
+    check_finite,
+    read_layers,
     read_model_file,
+    read_versions,
 )
+from facerec.model_cache import cached_name, converted_file, converted_or_none, converted_session, open_session
+from facerec.onnx_graph import GraphBuilder, add_op
 
 # Part of the cache key: bump it when the graph we build changes.
 CONVERTER_VERSION = 4
@@ -199,37 +195,27 @@ class Detection:
 
 def parse_detector(data: bytes, path: str | os.PathLike) -> Detector:
     """The MMOD network in `data` (the bytes of `path`), or ModelFileError."""
-    reader = _Reader(data, Path(path))
+    reader = Reader(data, Path(path), "the detector")
     reader.expect_version([1], "add_loss_layer")
     reader.expect_name("loss_mmod_")
     options = _read_options(reader)
-    slots: list[tuple] = [("con", *HEAD)]  # top to bottom: the head, then (relu, bn, con) per layer
-    for filters, size, stride in reversed(LAYOUT):
-        slots += [("relu",), ("bn",), ("con", filters, size, stride)]
-    versions = [
-        reader.expect_version([2, 3] if i == len(slots) - 1 else [1, 2], "add_layer") for i in range(len(slots))
-    ]
+    layout = detector_layout()
+    versions = read_versions(reader, layout)
     mean, padding, outer = _read_input(reader)
-    ops = []
-    for slot, version in reversed(list(zip(slots, versions, strict=True))):
-        if slot[0] == "con":
-            ops.append(_read_con(reader, *slot[1:]))
-        elif slot[0] == "bn":
-            ops.append(_read_bn(reader))
-        else:
-            reader.expect_name("relu_")
-            ops.append(Relu())
-        _skip_layer_state(reader, version, bottom=len(ops) == 1)
-    if reader.pos != len(data):
-        raise reader.fail("unexpected bytes after the network")
-    for index, op in enumerate(ops):
-        arrays = [v for v in vars(op).values() if isinstance(v, np.ndarray)]
-        if any(not np.isfinite(a).all() for a in arrays):
-            raise ModelFileError(path, f"layer {index} from the input ({type(op).__name__}) has non-finite weights")
+    ops = read_layers(reader, layout, versions)
+    reader.expect_end()
+    check_finite(ops, reader)
     return Detector(options, mean, padding, outer, ops)
 
 
-def _read_options(reader: _Reader) -> MmodOptions:
+def detector_layout() -> list[Slot]:
+    """The network below its loss layer, top to bottom: the head, then (relu, batch norm, con) per layer."""
+    con = [Slot("layer", "con_4", (filters, size, size, stride, stride)) for filters, size, stride in (HEAD, *LAYOUT)]
+    relu, bn = Slot("layer", "relu_"), Slot("layer", "bn_con2")
+    return [con[0]] + [slot for layer in reversed(con[1:]) for slot in (relu, bn, layer)]
+
+
+def _read_options(reader: Reader) -> MmodOptions:
     """mmod_options as dlib writes them (version 1 to 4)."""
     version = reader.expect_version([1, 2, 3, 4], "mmod_options")
     windows = []
@@ -253,45 +239,12 @@ def _read_options(reader: _Reader) -> MmodOptions:
     return MmodOptions(tuple(windows), nms)
 
 
-def _read_input(reader: _Reader) -> tuple[np.ndarray, int, int]:
+def _read_input(reader: Reader) -> tuple[np.ndarray, int, int]:
     name = reader.expect_name("input_rgb_image_pyramid", "input_rgb_image_pyramid2")
     mean = np.array([reader.real() for _ in range(3)], dtype=np.float32)
     if name.endswith("2"):
         return mean, reader.unsigned(8), reader.unsigned(8)
     return mean, DEFAULT_PADDING, DEFAULT_OUTER_PADDING
-
-
-def _read_con(reader: _Reader, filters: int, size: int, stride: int) -> Conv:
-    reader.expect_name("con_4")
-    params = reader.tensor().ravel()
-    found = (reader.signed(8), reader.signed(8), reader.signed(8), reader.signed(4), reader.signed(4))
-    padding = (reader.signed(4), reader.signed(4))
-    if found != (filters, size, size, stride, stride):
-        raise reader.fail(f"con layer with arguments {found}, the detector has {(filters, size, size, stride, stride)}")
-    if padding != ((size // 2, size // 2) if stride == 1 else (0, 0)):
-        raise reader.fail(f"con padding {padding} is not dlib's default")
-    weight_shape, bias_shape = reader.alias_tensor(), reader.alias_tensor()
-    for _ in range(4):
-        reader.real()
-    weights, bias = _split(reader, params, weight_shape, bias_shape)
-    return Conv(weights, bias.reshape(filters), (stride, stride), padding)
-
-
-def _read_bn(reader: _Reader) -> Affine:
-    """A batch-norm layer, frozen as dlib's affine_ does when it loads one: x * g + b."""
-    reader.expect_name("bn_con2")
-    params = reader.tensor().ravel()
-    gamma_shape, beta_shape = reader.alias_tensor(), reader.alias_tensor()
-    reader.tensor(), reader.tensor()  # means, invstds of the last training batch
-    running_means, running_variances = reader.tensor(), reader.tensor()
-    reader.unsigned(8), reader.unsigned(8)  # num_updates, running_stats_window_size
-    for _ in range(4):
-        reader.real()
-    eps = np.float32(reader.real())
-    gamma, beta = _split(reader, params, gamma_shape, beta_shape)
-    g = (gamma.ravel() / np.sqrt(running_variances.ravel() + eps)).astype(np.float32)
-    b = (beta.ravel() - g * running_means.ravel()).astype(np.float32)
-    return Affine(g.reshape(1, -1, 1, 1), b.reshape(1, -1, 1, 1))
 
 
 # ----------------------------------------------------------------------------------------
@@ -301,11 +254,11 @@ def _read_bn(reader: _Reader) -> Affine:
 def build_onnx(detector: Detector):
     from onnx import TensorProto, helper
 
-    g = _GraphBuilder()
-    value = ("pyramid", (3, 0, 0))  # sizes vary per image; _apply's bookkeeping of them is unused
+    g = GraphBuilder()
+    value = ("pyramid", (3, 0, 0))  # sizes vary per image; add_op's bookkeeping of them is unused
     *body, head = _channels_padded(detector.ops, CHANNEL_BLOCK)
     for op in body:
-        value = _apply(g, op, value, {})
+        value = add_op(g, op, value, {})
     _head(g, head, value[0], "scores")
     return g.model(
         "dlib_mmod_human_face_detector",
@@ -338,7 +291,7 @@ def _channels_padded(ops: list, block: int) -> list:
     return padded
 
 
-def _head(g: _GraphBuilder, op: Conv, value: str, output: str) -> str:
+def _head(g: GraphBuilder, op: Conv, value: str, output: str) -> str:
     """The 9x9 convolution to one score map, as a 1x1 convolution to 81 maps and their shifted sum.
 
     onnxruntime runs a convolution with one output channel outside its blocked kernels, at
@@ -357,11 +310,11 @@ def _head(g: _GraphBuilder, op: Conv, value: str, output: str) -> str:
     return g.node("Add", [summed, g.constant(op.bias.reshape(1, 1, 1, 1), "bias")], output)
 
 
-def _ints(g: _GraphBuilder, *values: int) -> str:
+def _ints(g: GraphBuilder, *values: int) -> str:
     return g.constant(np.array(values, dtype=np.int64), "ints")
 
 
-def _shifted(g: _GraphBuilder, value: str, channels: tuple[int, int, int], axis: int, shift: int, size: int) -> str:
+def _shifted(g: GraphBuilder, value: str, channels: tuple[int, int, int], axis: int, shift: int, size: int) -> str:
     """The maps `channels` (start, end, step) of value, cut along `axis` to the window starting at `shift`.
 
     The window is the padded length less size - 1, so its end counts back from the end.
@@ -472,7 +425,7 @@ def build_resize_onnx():
     """
     from onnx import TensorProto, helper
 
-    g = _GraphBuilder()
+    g = GraphBuilder()
     g.node(
         "Resize", ["image", "", "", "sizes"], "resized", mode="linear", coordinate_transformation_mode="align_corners"
     )
@@ -564,7 +517,7 @@ class FastDetector:
         """The session of one of our two models (made again after a release)."""
         with self._lock:
             if path not in self._sessions:
-                self._sessions[path] = _session(path)
+                self._sessions[path] = open_session(path)
             return self._sessions[path]
 
     def pyramid(self, rows: int, cols: int, upsample: int) -> Pyramid:
@@ -664,8 +617,8 @@ class FastDetector:
 
 
 def cache_name(dat_bytes: bytes) -> str:
-    digest = hashlib.sha256(dat_bytes).hexdigest()[:20]
-    return f"dlib_mmod_detector_v{CONVERTER_VERSION}_{digest}.onnx"
+    """The cached network's file name: the converter version and a hash of the .dat file."""
+    return cached_name("dlib_mmod_detector", CONVERTER_VERSION, hashlib.sha256(dat_bytes).hexdigest())
 
 
 def dlib_detect(model, pixels: np.ndarray, upsample: int = 1) -> list[Detection]:

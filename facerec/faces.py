@@ -15,13 +15,15 @@ import math
 import threading
 import warnings
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
 
 from facerec.boxes import PixelBox
+from facerec.descriptor import CHIP_SIZE
+from facerec.detector_choice import detect, detection_scale, is_live_frame
 from facerec.pose import Pose, head_pose
 from facerec.settings import ModelSettings
 
@@ -30,29 +32,12 @@ from facerec.settings import ModelSettings
 MAX_PIXELS = 40_000_000
 # Rekognition's smallest image: at least 80 pixels high and wide.
 MIN_IMAGE_SIDE = 80
-# Photos are searched with dlib's CNN detector upsampled once (80x80 px window,
-# so faces from 40 px), at their own size up to 1920x1080's pixel count and scaled
-# down to it above: Rekognition's "40x40 px in 1920x1080, proportionally more in
-# larger images". Landmarks and descriptors use the full-resolution image.
-MAX_DETECT_PIXELS = 1920 * 1080
-CNN_UPSAMPLE = 1
-# Camera frames: an image of at most 640x480's pixel count is taken for one, as
-# the engine cannot tell otherwise, and searched with dlib's HOG detector on a
-# grey copy enlarged 1.3 times (faces from about 50 px; grey halves HOG's time and
-# found the same faces in our frames; 1.3 is the least enlargement that found every
-# face face_recognition's HOG, upsampled once, finds in them), which fits Check
-# face's time budget where the CNN (about 1 s at 640x480) does not. See README,
-# "Finding faces".
-LIVE_MAX_PIXELS = 640 * 480
-LIVE_HOG_SCALE = 1.3
 # Peak memory of analysing an image, measured with ru_maxrss: about 18 bytes a pixel to decode it and
 # turn it upright (a 40 MP JPEG: ~700 MB), and up to about 575 bytes a searched pixel for the CNN's
 # doubled pyramid, run in bands (a 1920x1080 photo: 1.14 GB; 1317x987: 0.70 GB; see detector.BAND_ROWS).
 DECODE_BYTES_PER_PIXEL = 18
 CNN_BYTES_PER_PIXEL = 580
-CHIP_SIZE = 150
-CHIP_PADDING = 0.25
-DESCRIPTOR_SIZE = 128
+CHIP_PADDING = 0.25  # around the face in its chip, as face_recognition aligns it
 # dlib's model files, as face_recognition_models ships them.
 FIVE_POINTS = "shape_predictor_5_face_landmarks.dat"
 SIXTY_EIGHT_POINTS = "shape_predictor_68_face_landmarks.dat"
@@ -195,36 +180,38 @@ def model_file(name: str) -> str:
     return str(Path(spec.origin).parent / "models" / name)
 
 
-@lru_cache(maxsize=4)
-def models(choice: ModelSettings) -> Models:
-    """The models for `choice`, loaded once per process."""
-    return Models(choice)
+class LazyModels:
+    """The models of one choice, loaded on the first call and kept by whoever holds this (a back end, a
+    service): one load per holder, and none for a process that never looks for a face. `loaded`: models
+    already loaded, shared if they are of this choice (the tests load theirs once for the run)."""
+
+    def __init__(self, choice: ModelSettings, loaded: Models | None = None) -> None:
+        self.choice = choice
+        self._loaded = loaded if loaded is not None and loaded.choice == choice else None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> Models:
+        with self._lock:
+            if self._loaded is None:
+                self._loaded = Models(self.choice)
+            return self._loaded
 
 
-@lru_cache(maxsize=1)
-def configured_models() -> Models:
-    """The models the settings choose, for a caller that has no engine to ask (the Add face preview)."""
-    from facerec.settings import load
-
-    return models(load().models)
-
-
-def find_faces(picture: Picture, describe: bool = True, m: Models | None = None) -> list[Face]:
-    """Every face in the picture, largest first, fully described.
+def find_faces(picture: Picture, models: Models, describe: bool = True) -> list[Face]:
+    """Every face in the picture, largest first, fully described, with `models`.
 
     With describe=False the descriptor is left out (an empty array): enough to
     draw boxes and judge quality on a live preview, at a fraction of the cost.
     """
-    m = m or configured_models()
-    with m.lock:
-        found = _detect(m, picture.pixels)
-        shapes = [m.predictor(picture.pixels, rect) for rect, _ in found]
-        outlines = [face_points(m, picture.pixels, rect) for rect, _ in found]
-        chips = [m.dlib.get_face_chip(picture.pixels, s, CHIP_SIZE, CHIP_PADDING) for s in shapes]
+    with models.lock:
+        found = detect(models, picture.pixels)
+        shapes = [models.predictor(picture.pixels, rect) for rect, _ in found]
+        outlines = [face_points(models, picture.pixels, rect) for rect, _ in found]
+        chips = [models.dlib.get_face_chip(picture.pixels, s, CHIP_SIZE, CHIP_PADDING) for s in shapes]
         if not describe:
             descriptors = [np.empty(0, dtype=np.float32)] * len(chips)
         else:
-            descriptors = describe_chips(chips, m) if chips else []
+            descriptors = describe_chips(chips, models) if chips else []
     faces = [
         _face(rect, score, points, chip, descriptor, picture)
         for (rect, score), points, chip, descriptor in zip(found, outlines, chips, descriptors, strict=True)
@@ -232,18 +219,12 @@ def find_faces(picture: Picture, describe: bool = True, m: Models | None = None)
     return sorted(faces, key=lambda f: f.box.area, reverse=True)
 
 
-def describe_chips(chips: list[np.ndarray], m: Models | None = None) -> list[np.ndarray]:
-    """128-d descriptors of aligned 150x150 face chips."""
-    m = m or configured_models()
-    if m.fast is not None:
-        return list(m.fast.describe(chips))
-    vectors = m.resnet.compute_face_descriptor(chips)
+def describe_chips(chips: list[np.ndarray], models: Models) -> list[np.ndarray]:
+    """128-d descriptors of aligned 150x150 face chips, with `models`."""
+    if models.fast is not None:
+        return list(models.fast.describe(chips))
+    vectors = models.resnet.compute_face_descriptor(chips)
     return [np.asarray(v, dtype=np.float32) for v in vectors]
-
-
-def is_live_frame(width: int, height: int) -> bool:
-    """Whether an image of this size takes the camera-frame path (see LIVE_MAX_PIXELS)."""
-    return width * height <= LIVE_MAX_PIXELS
 
 
 def working_memory(width: int, height: int) -> int:
@@ -251,53 +232,6 @@ def working_memory(width: int, height: int) -> int:
     pixels = width * height
     searched = 0 if is_live_frame(width, height) else round(pixels * detection_scale(width, height) ** 2)
     return DECODE_BYTES_PER_PIXEL * pixels + CNN_BYTES_PER_PIXEL * searched
-
-
-def detection_scale(width: int, height: int) -> float:
-    """The scale photos of this size are searched at with the CNN: 1, or less above 1920x1080's pixel count."""
-    return min(1.0, math.sqrt(MAX_DETECT_PIXELS / (width * height)))
-
-
-def detection_copy(pixels: np.ndarray) -> tuple[np.ndarray, float]:
-    """The pixels the CNN detector searches for this photo, and their scale to the photo."""
-    height, width = pixels.shape[:2]
-    scale = detection_scale(width, height)
-    return (pixels if scale == 1.0 else _resize(pixels, scale)), scale
-
-
-def _detect(m: Models, pixels: np.ndarray) -> list[tuple[object, float]]:
-    """Face rectangles in full-image pixels with their detector scores."""
-    height, width = pixels.shape[:2]
-    if is_live_frame(width, height):
-        small, scale = _resize(pixels, LIVE_HOG_SCALE, "L"), LIVE_HOG_SCALE
-        rects, scores, _ = m.detector.run(small, 0, 0.0)
-        found = [((r.left(), r.top(), r.right(), r.bottom()), float(s)) for r, s in zip(rects, scores, strict=True)]
-    else:
-        small, scale = detection_copy(pixels)
-        found = [((d.left, d.top, d.right, d.bottom), d.score) for d in cnn_detect(m, small)]
-    return [(_rect(m, box, scale), score) for box, score in found]
-
-
-def cnn_detect(m: Models, pixels: np.ndarray):
-    """dlib's CNN detector, upsampled CNN_UPSAMPLE times: the converted copy, or dlib's own."""
-    from facerec.detector import dlib_detect
-
-    if m.cnn is not None:
-        return m.cnn.detect(pixels, CNN_UPSAMPLE)
-    return dlib_detect(m.dlib_cnn, pixels, CNN_UPSAMPLE)
-
-
-def _rect(m: Models, box: tuple[int, int, int, int], scale: float):
-    """A dlib rectangle in the photo's pixels from one in the searched copy's."""
-    if scale == 1.0:
-        return m.dlib.rectangle(*box)
-    return m.dlib.rectangle(*(round(v / scale) for v in box))
-
-
-def _resize(pixels: np.ndarray, scale: float, mode: str = "RGB") -> np.ndarray:
-    image = Image.fromarray(pixels).convert(mode)
-    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    return np.asarray(image.resize(size, Image.BILINEAR))
 
 
 # dlib's 68-point model starts from an upright face and strays on faces tilted further than
@@ -408,8 +342,10 @@ def sharpness(gray_chip: np.ndarray) -> float:
     gives 63) puts the sharp photographs of ../shared/faces above 90 and a
     Gaussian blur of sigma 2 below 40.
     """
-    g = gray_chip
-    laplacian = g[1:-1, :-2] + g[1:-1, 2:] + g[:-2, 1:-1] + g[2:, 1:-1] - 4.0 * g[1:-1, 1:-1]
+    import cv2
+
+    # ksize=1 is the 4-neighbour kernel; the border rows and columns are left out (cv2 would reflect there).
+    laplacian = cv2.Laplacian(gray_chip, cv2.CV_32F, ksize=1)[1:-1, 1:-1]
     return float(100.0 * (1.0 - math.exp(-float(laplacian.var()) / 100.0)))
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from facerec.faces import Face, Picture, detection_scale
+from facerec.detector_choice import detection_scale
+from facerec.faces import Face, Picture
 
 
 @dataclass(frozen=True)

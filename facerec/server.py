@@ -49,6 +49,21 @@ from botocore.exceptions import ClientError, ParamValidationError
 
 from facerec import faces as facelib
 from facerec import sigv4
+from facerec.aws_errors import (
+    AwsError,
+    BodyTooLarge,
+    InternalServerError,
+    MethodNotAllowed,
+    ProvisionedThroughputExceededException,
+    RequestLineTooLong,
+    SerializationException,
+    ThrottlingException,
+    TransferEncodingNotImplemented,
+    UnknownOperationException,
+    ValidationException,
+    wire_document,
+)
+from facerec.errors import UserError
 from facerec.local import constraints
 from facerec.settings import Settings
 
@@ -79,20 +94,6 @@ class Limits:
     # 40 MP photo (1.9 GB), or several camera frames and photos; a request larger than this runs alone.
     memory_budget: int = 2048 * 1024 * 1024
     queue_wait: float = 10.0  # seconds a request may wait for a worker and memory before it is throttled
-
-
-class ProtocolError(Exception):
-    """A request the protocol refuses, answered as an AWS JSON error."""
-
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
-
-
-def throttled() -> ProtocolError:
-    return ProtocolError("ProvisionedThroughputExceededException", "Provisioned rate exceeded.", 400)
 
 
 class Budget:
@@ -139,26 +140,28 @@ class RekognitionProtocol:
             operation = self._operation(target)
             params = self._params(body, operation)
             return 200, self._run(operation, params, held, region)
-        except ProtocolError as exc:
-            return exc.status, error_document(exc.code, exc.message)
-        except ClientError as exc:
+        except AwsError as exc:
+            return exc.status, exc.document()
+        except ClientError as exc:  # the engine's answer, as a boto3 client's error
             error = exc.response["Error"]
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400)
-            return status, error_document(error["Code"], error.get("Message", ""))
+            return status, wire_document(error["Code"], error.get("Message", ""))
         except ParamValidationError as exc:
             # A client that validates (boto3, the AWS CLI) never sends these; AWS answers others so.
-            return 400, error_document("ValidationException", str(exc))
+            error = ValidationException(str(exc))
+            return error.status, error.document()
         except Exception:  # a bug in the engine: the client gets a 500, the log gets the trace
             log.exception("%s failed", target)
-            return 500, error_document("InternalServerError", "the local engine failed; see the server's log")
+            error = InternalServerError("the local engine failed; see the server's log")
+            return error.status, error.document()
 
     def _run(self, operation, params: dict, held: int = 0, region: str | None = None) -> dict:
         cost = image_cost(params)
         if not self._workers.acquire(timeout=self.limits.queue_wait):
-            raise throttled()
+            raise ProvisionedThroughputExceededException()
         try:
             if not self.budget.acquire(cost, self.limits.queue_wait, held):
-                raise throttled()
+                raise ProvisionedThroughputExceededException()
             try:
                 engine = self.engine.in_region(region) if region else self.engine
                 result = getattr(engine, xform_name(operation.name))(**params)
@@ -171,11 +174,11 @@ class RekognitionProtocol:
     def _operation(self, target: str | None):
         name = (target or "").removeprefix(TARGET_PREFIX)
         if not target or not target.startswith(TARGET_PREFIX) or name not in self.model.operation_names:
-            raise ProtocolError("UnknownOperationException", f"unknown operation: {target or '(no X-Amz-Target)'}")
+            raise UnknownOperationException(f"unknown operation: {target or '(no X-Amz-Target)'}")
         method = getattr(self.engine, xform_name(name), None)
         # Only methods the engine marks as implementing that very operation (facerec.local.base.operation).
         if getattr(method, "operation_name", None) != name:
-            raise ProtocolError("UnknownOperationException", f"the local engine does not implement {name}")
+            raise UnknownOperationException(f"the local engine does not implement {name}")
         return self.model.operation_model(name)
 
     def _params(self, body: bytes, operation) -> dict:
@@ -184,16 +187,16 @@ class RekognitionProtocol:
             document = json.loads(text, parse_constant=_no_constant, parse_float=_finite) if text.strip() else {}
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             # ValueError: not JSON, NaN or Infinity, an integer of more than 4300 digits.
-            raise ProtocolError("SerializationException", f"the body is not valid JSON: {exc}") from None
+            raise SerializationException(f"the body is not valid JSON: {exc}") from None
         if not isinstance(document, dict):
-            raise ProtocolError("SerializationException", "the body must be a JSON object")
+            raise SerializationException("the body must be a JSON object")
         if operation.input_shape is None:
             return document
         params = decode(document, operation.input_shape)
         # AWS's front end: every constraint of the model, in its words, before the service runs.
         found = constraints.violations(params, operation.input_shape, required=True)
         if found:
-            raise ProtocolError("ValidationException", constraints.message(found))
+            raise ValidationException(constraints.message(found))
         return params
 
 
@@ -251,12 +254,12 @@ def decode(value: Any, shape) -> Any:
         try:
             return base64.b64decode(value, validate=True)
         except (binascii.Error, ValueError):
-            raise ProtocolError("SerializationException", "a blob member is not valid base64") from None
+            raise SerializationException("a blob member is not valid base64") from None
     if kind == "timestamp" and isinstance(value, (int, float)):
         try:
             return datetime.fromtimestamp(value, tz=timezone.utc)
         except (OverflowError, OSError, ValueError):
-            raise ProtocolError("SerializationException", f"{value} is not a timestamp") from None
+            raise SerializationException(f"{value} is not a timestamp") from None
     return value
 
 
@@ -285,26 +288,12 @@ def encode(value: Any, shape) -> Any:
     return value
 
 
-def error_document(code: str, message: str) -> dict:
-    return {"__type": code, "message": message}
-
-
 def _epoch(value: Any) -> float:
     if isinstance(value, datetime):
         return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).timestamp()
     if isinstance(value, str):
         return _epoch(datetime.fromisoformat(value))
     return float(value)
-
-
-class Refused(Exception):
-    """A request answered with an error before it reaches the engine; the connection closes after."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -329,8 +318,7 @@ class Handler(BaseHTTPRequestHandler):
         """Take a body's share of the memory budget before reading it (raw, decoded and parsed copies)."""
         amount = BODY_COPIES * body_bytes
         if not self.server.protocol.budget.acquire(amount, self.server.limits.queue_wait):
-            error = throttled()
-            raise Refused(error.status, error.code, error.message)
+            raise ProvisionedThroughputExceededException()
         self._held += amount
 
     def _handle_one_request(self) -> None:
@@ -338,10 +326,10 @@ class Handler(BaseHTTPRequestHandler):
         self.server.watch(self)
         try:
             request = self._receive()
-        except Refused as exc:
+        except AwsError as exc:  # refused before it reaches the engine
             self.server.unwatch(self)
             self.close_connection = True  # the rest of the request, if any, is not read
-            self._send(exc.status, error_document(exc.code, exc.message))
+            self._send(exc.status, exc.document())
             return
         except (OSError, ValueError):  # timed out, reset, or shut down by the deadline
             self.server.unwatch(self)
@@ -358,37 +346,31 @@ class Handler(BaseHTTPRequestHandler):
         if not self.raw_requestline:
             return None
         if len(self.raw_requestline) > MAX_HEADER_LINE:
-            raise Refused(414, "SerializationException", "the request line is too long")
+            raise RequestLineTooLong()
         if not self.parse_request():  # has answered through send_error
             raise OSError("unparsable request")
         if self.command not in ("POST", "GET", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS"):
-            raise Refused(405, "UnknownOperationException", f"{self.command[:20]} is not an HTTP method served here")
+            raise MethodNotAllowed(f"{self.command[:20]} is not an HTTP method served here")
         headers = {k.lower(): v for k, v in self.headers.items()}
-        try:
-            claim = self.server.verifier.claim(headers)
-        except sigv4.AuthError as exc:
-            raise Refused(exc.status, exc.code, exc.message) from None
+        claim = self.server.verifier.claim(headers)
         body = self._body(headers)
-        try:
-            self.server.verifier.verify(claim, self.command, self.path, headers, body)
-        except sigv4.AuthError as exc:
-            raise Refused(exc.status, exc.code, exc.message) from None
+        self.server.verifier.verify(claim, self.command, self.path, headers, body)
         return body, claim
 
     def _body(self, headers: dict[str, str]) -> bytes:
         encoding = headers.get("transfer-encoding", "").strip().lower()
         if encoding and encoding != "chunked":
-            raise Refused(501, "SerializationException", f"Transfer-Encoding {encoding[:40]} is not supported")
+            raise TransferEncodingNotImplemented(f"Transfer-Encoding {encoding[:40]} is not supported")
         if encoding == "chunked":
             return self._chunked()
         declared = headers.get("content-length")
         if declared is None:
             return b""  # HTTP/1.1: no length and no chunks, no body
         if not declared.strip().isdigit():
-            raise Refused(400, "SerializationException", "Content-Length is not a number")
+            raise SerializationException("Content-Length is not a number")
         length = int(declared)
         if length > MAX_BODY_BYTES:
-            raise Refused(413, "ValidationException", f"the body must be at most {MAX_BODY_BYTES} bytes")
+            raise BodyTooLarge(f"the body must be at most {MAX_BODY_BYTES} bytes")
         self._hold(length)
         body = self.rfile.read(length)
         if len(body) != length:
@@ -402,9 +384,9 @@ class Handler(BaseHTTPRequestHandler):
             try:
                 size = int(line.split(b";")[0].strip(), 16)
             except ValueError:
-                raise Refused(400, "SerializationException", "a chunk size is not hexadecimal") from None
+                raise SerializationException("a chunk size is not hexadecimal") from None
             if size < 0 or total + size > MAX_BODY_BYTES:
-                raise Refused(413, "ValidationException", f"the body must be at most {MAX_BODY_BYTES} bytes")
+                raise BodyTooLarge(f"the body must be at most {MAX_BODY_BYTES} bytes")
             if size == 0:
                 while self.rfile.readline(MAX_HEADER_LINE) not in (b"\r\n", b"\n", b""):
                     pass  # trailers
@@ -419,8 +401,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def _answer(self, body: bytes, claim: sigv4.Claim) -> None:
         if self.command != "POST":
-            document = error_document("UnknownOperationException", "POST a Rekognition request with X-Amz-Target")
-            self._send(400, document)
+            error = UnknownOperationException("POST a Rekognition request with X-Amz-Target")
+            self._send(error.status, error.document())
             return
         target = self.headers.get("X-Amz-Target")
         status, document = self.server.protocol.handle(target, body, self._held, claim.region)
@@ -431,7 +413,7 @@ class Handler(BaseHTTPRequestHandler):
         # even for what looks like HTTP/0.9 (which would get a bare body).
         self.close_connection = True
         self.request_version = self.protocol_version
-        self._send(code, error_document("SerializationException", message or "the request is malformed"))
+        self._send(code, SerializationException(message or "").document())
 
     def _send(self, status: int, document: dict) -> None:
         payload = json.dumps(document, ensure_ascii=False).encode("utf-8")
@@ -521,10 +503,11 @@ class RekognitionServer(ThreadingHTTPServer):
 
 
 def _refuse_connection(request: socket.socket) -> None:
-    payload = json.dumps(error_document("ThrottlingException", "Too many connections")).encode()
+    error = ThrottlingException("Too many connections")
+    payload = json.dumps(error.document()).encode()
     head = (
-        f"HTTP/1.1 400 Bad Request\r\nContent-Type: {CONTENT_TYPE}\r\nContent-Length: {len(payload)}\r\n"
-        "x-amzn-ErrorType: ThrottlingException\r\nConnection: close\r\n\r\n"
+        f"HTTP/1.1 {error.status} Bad Request\r\nContent-Type: {CONTENT_TYPE}\r\n"
+        f"Content-Length: {len(payload)}\r\nx-amzn-ErrorType: {error.code}\r\nConnection: close\r\n\r\n"
     )
     try:
         request.settimeout(1.0)
@@ -548,16 +531,16 @@ def make_server(
 
 def engine_for(settings: Settings) -> Any:
     """The engine on the settings' data folder, reading S3Object images from the configured back end's S3."""
-    from facerec.clients import client, local_client
+    from facerec.clients import client, local_backend
+    from facerec.faces import LazyModels
     from facerec.local.rekognition import LocalRekognition
 
     if settings.backend == "local":
-        return local_client("rekognition", settings)  # the very engine the app uses, its local S3 included
+        return local_backend(settings).rekognition  # the engine the app uses, on its data folder and local S3
     # On the AWS back end images named by S3Object are read from that S3 (AWS_ENDPOINT_URL_S3 and
     # friends apply), as Rekognition reads them from the caller's bucket. Only signed requests get here.
-    return LocalRekognition(
-        settings.data_dir, s3=client("s3", settings), region=settings.region, models=settings.models
-    )
+    models = LazyModels(settings.models)
+    return LocalRekognition(settings.data_dir, models, s3=client("s3", settings), region=settings.region)
 
 
 def accepted_pairs(settings: Settings) -> tuple[list[sigv4.KeyPair], bool]:
@@ -590,8 +573,8 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-class NotLoopback(ValueError):
-    """A non-loopback address was asked for without --allow-remote."""
+class NotLoopback(UserError):
+    """A non-loopback address was asked for without --allow-remote: the user's to fix, not AWS's error."""
 
 
 def serve(

@@ -12,21 +12,21 @@ import hashlib
 import io
 import time
 import unicodedata
-import urllib.parse
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from botocore.exceptions import ClientError
 from filelock import FileLock
 from PIL import Image
 
 from facerec import faces as facelib
 from facerec.boxes import RatioBox
-from facerec.clients import lambda_module
 from facerec.errors import (
     InvalidImage,
     InvalidName,
@@ -36,7 +36,23 @@ from facerec.errors import (
     duplicate_message,
     duplicate_risk,
 )
+from facerec.handler import delete_faces, run_handler
 from facerec.paths import private_dir
+from facerec.records import (
+    DONE_STATUSES,
+    FINAL_STATUSES,
+    KEY,
+    MISSING_OBJECT,
+    PENDING,
+    FaceItem,
+    ImageItem,
+    Record,
+    image_id,
+    item_key,
+    person_name,
+    read_item,
+    upload_metadata,
+)
 from facerec.s3_events import s3_event
 from facerec.settings import Settings
 
@@ -239,12 +255,28 @@ def jpeg_within(image: Image.Image, limit: int) -> bytes:
 class FaceService:
     """The app's operations on one bucket, collection and table."""
 
-    def __init__(self, settings: Settings, s3: Any, rekognition: Any, dynamodb: Any) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        s3: Any,
+        rekognition: Any,
+        dynamodb: Any,
+        models: Callable[[], facelib.Models] | None = None,
+    ) -> None:
+        """`models`: gives the face models the preview finds faces with (the local back end's, so that one
+        service loads them once; by default models of its own, loaded when a preview first asks)."""
         self.settings = settings
         self.s3 = s3
         self.rekognition = rekognition
         self.dynamodb = dynamodb
-        self._lambda = lambda_module()
+        self.models = models or facelib.LazyModels(settings.models)
+
+    # The Add face preview
+
+    def faces_in(self, pixels: np.ndarray) -> list[facelib.Face]:
+        """The faces of a camera frame or an opened photo (RGB pixels), largest first, without descriptors:
+        found on this machine on either back end, as a preview asks several times a second."""
+        return facelib.find_faces(facelib.Picture(pixels), self.models(), describe=False)
 
     # Health
 
@@ -283,15 +315,15 @@ class FaceService:
             Key=key,
             Body=upload.data,
             ContentType=upload.content_type,
-            Metadata={self._lambda.NAME_METADATA: urllib.parse.quote(name)},
+            Metadata=upload_metadata(name),
         )
         outcome = self._wait_for_outcome(key, timeout)
         if outcome is None:
             return AddResult(name, "pending", STILL_INDEXING.format(seconds=round(timeout)), key)
-        result = AddResult(name, outcome["Status"], outcome["Message"], key, tuple(outcome["FaceIds"]))
+        result = AddResult(name, outcome.status, outcome.message, key, outcome.face_ids)
         if result.status in REFUSED:
             self.s3.delete_object(Bucket=self.settings.s3_bucket_name, Key=key)
-            self._delete_items([self._lambda.OUTCOME_PREFIX + key])
+            self._delete_items([outcome.rekognition_id])
         elif whole_photo is not None:
             self.s3.put_object(
                 Bucket=self.settings.s3_bucket_name,
@@ -309,13 +341,13 @@ class FaceService:
         upload = prepare_image(data, source)
         return self.add(name, _crop(facelib.upright(upload.image), box), timeout, source, whole_photo=upload)
 
-    def _wait_for_outcome(self, key: str, timeout: float) -> dict | None:
+    def _wait_for_outcome(self, key: str, timeout: float) -> ImageItem | None:
         """The image item once it has a final status; None if it has none after `timeout` seconds."""
         deadline = time.monotonic() + timeout
         delay = 0.05
         while True:
-            outcome = self._item(self._lambda.OUTCOME_PREFIX + key)
-            if outcome is not None and outcome.get("Status") in self._lambda.FINAL_STATUSES:
+            outcome = self._item(image_id(key))
+            if isinstance(outcome, ImageItem) and outcome.status in FINAL_STATUSES:
                 return outcome
             if time.monotonic() >= deadline:
                 return None
@@ -360,7 +392,7 @@ class FaceService:
             if item is None:  # a face mid-add or mid-delete has no item yet: skip it
                 continue
             if match["Similarity"] >= threshold:
-                return CheckedFace(item["FullName"], match["Similarity"], box, match["Similarity"])
+                return CheckedFace(item.name, match["Similarity"], box, match["Similarity"])
             return CheckedFace(None, None, box, match["Similarity"])
         return CheckedFace(None, None, box)
 
@@ -412,8 +444,8 @@ class FaceService:
             item = self._item(match["Face"]["FaceId"])
             if item is None:
                 continue
-            other = item["FullName"]
-            if self._etag(item.get("ImageKey", "")) == etag:
+            other = item.name
+            if self._etag(item.image_key) == etag:
                 found.append(Duplicate("photo", other))
             elif other != name and other not in {d.name for d in found}:
                 found.append(Duplicate("face", other, match["Similarity"]))
@@ -431,21 +463,21 @@ class FaceService:
         """Everyone enrolled, by name, with how many faces and images."""
         faces: dict[str, list[tuple[str, str]]] = defaultdict(list)
         for item in self._items():
-            if item.get("ItemType") == "face":
-                faces[item["FullName"]].append((item["RekognitionId"], item["ImageKey"]))
+            if isinstance(item, FaceItem):
+                faces[item.name].append((item.face_id, item.image_key))
         return [Person(name, tuple(faces[name])) for name in sorted(faces, key=str.casefold)]
 
     def photos(self) -> list[EnrolledPhoto]:
         """Every photo in the bucket with the name it is enrolled or being enrolled under, and its state."""
-        items = {i["ImageKey"]: i for i in self._items() if i.get("ItemType") == "image"}
+        items = self._image_items()
         photos = []
         for obj in self._index_objects():
             item = items.get(obj["Key"])
-            if item is not None and item.get("ETag") == obj["ETag"]:
-                photos.append(EnrolledPhoto(obj["Key"], item["FullName"], obj["ETag"], item.get("Status", "pending")))
+            if item is not None and item.etag == obj["ETag"]:
+                photos.append(EnrolledPhoto(obj["Key"], item.name, obj["ETag"], item.status))
             else:  # not claimed by the indexer yet: the name is the upload's
-                name = self._lambda.person_name(self._metadata(obj["Key"]), obj["Key"])
-                photos.append(EnrolledPhoto(obj["Key"], name, obj["ETag"], "pending"))
+                name = person_name(self._metadata(obj["Key"]), obj["Key"])
+                photos.append(EnrolledPhoto(obj["Key"], name, obj["ETag"], PENDING))
         return photos
 
     def original(self, image_key: str) -> bytes | None:
@@ -453,7 +485,7 @@ class FaceService:
         try:
             body = self.s3.get_object(Bucket=self.settings.s3_bucket_name, Key=original_key(image_key))["Body"]
         except ClientError as exc:
-            if exc.response["Error"]["Code"] in self._lambda.MISSING_OBJECT:
+            if exc.response["Error"]["Code"] in MISSING_OBJECT:
                 return None
             raise
         return body.read()
@@ -480,25 +512,25 @@ class FaceService:
         """
         with self._maintenance_lock():
             all_items = self._items()
-            name = enrolled_name(name, {i["FullName"] for i in all_items if "FullName" in i})
-            return self._remove(name, [i for i in all_items if i.get("FullName") == name])
+            name = enrolled_name(name, {i.name for i in all_items})
+            return self._remove(name, [i for i in all_items if i.name == name])
 
     def remove_photo(self, image_key: str) -> DeleteResult:
         """Delete one enrolled photo of a person: the photo, its faces and its items, as delete does."""
         with self._maintenance_lock():
-            items = [i for i in self._items() if i.get("ImageKey") == image_key]
-            image = next((i for i in items if i.get("ItemType") == "image"), None)
+            items = [i for i in self._items() if i.image_key == image_key]
+            image = next((i for i in items if isinstance(i, ImageItem)), None)
             if image is None:
                 raise NotEnrolled("That photo is not enrolled: it was removed already.")
-            if image.get("Status") not in self._lambda.FINAL_STATUSES:
+            if image.status not in FINAL_STATUSES:
                 raise StillIndexing("That photo is still being indexed: remove it when it is done.")
-            return self._remove(image["FullName"], items)
+            return self._remove(image.name, items)
 
-    def _remove(self, name: str, items: list[dict]) -> DeleteResult:
+    def _remove(self, name: str, items: list[Record]) -> DeleteResult:
         """Delete the photos, faces and items listed, in the order that a run cut short can finish."""
-        face_ids = [i["RekognitionId"] for i in items if i.get("ItemType") == "face"]
-        image_items = [i["RekognitionId"] for i in items if i.get("ItemType") == "image"]
-        image_keys = sorted({i["ImageKey"] for i in items if "ImageKey" in i})
+        face_ids = [i.face_id for i in items if isinstance(i, FaceItem)]
+        image_items = [i.rekognition_id for i in items if isinstance(i, ImageItem)]
+        image_keys = sorted({i.image_key for i in items})
         for key in image_keys:
             self.s3.delete_object(Bucket=self.settings.s3_bucket_name, Key=original_key(key))
             self.s3.delete_object(Bucket=self.settings.s3_bucket_name, Key=key)
@@ -525,25 +557,21 @@ class FaceService:
         """
         new = validate_name(new)
         with self._maintenance_lock():
-            items = self._raw_items()
-            names = {item["FullName"]["S"] for item in items if "FullName" in item}
+            items = self._items()
+            names = {item.name for item in items}
             old = enrolled_name(old, names)
             taken = sorted(n for n in names if n != old and name_key(n) == name_key(new))
             if taken and not merge:
                 raise NameTaken(f"{taken[0]} is already enrolled: say --merge to make the two one person.")
             target = taken[0] if taken else new
-            theirs = [item for item in items if item.get("FullName", {}).get("S") == old]
-            if any(
-                item.get("Status", {}).get("S") not in self._lambda.FINAL_STATUSES
-                for item in theirs
-                if item["ItemType"]["S"] == "image"
-            ):
+            theirs = [item for item in items if item.name == old]
+            if any(isinstance(item, ImageItem) and item.status not in FINAL_STATUSES for item in theirs):
                 raise StillIndexing(f"A photo of {old} is still being indexed: rename when it is done.")
             for item in theirs:
                 self.dynamodb.put_item(
-                    TableName=self.settings.dynamodb_table_name, Item={**item, "FullName": {"S": target}}
+                    TableName=self.settings.dynamodb_table_name, Item=replace(item, name=target).to_item()
                 )
-        faces = sum(item["ItemType"]["S"] == "face" for item in theirs)
+        faces = sum(isinstance(item, FaceItem) for item in theirs)
         return RenameResult(old, target, faces, merged=bool(taken))
 
     # Reindex
@@ -568,14 +596,14 @@ class FaceService:
         return result
 
     def _finish_images(self, grace: float, result: ReindexResult) -> None:
-        image_items = {i["ImageKey"]: i for i in self._items() if i.get("ItemType") == "image"}
+        image_items = self._image_items()
         now = datetime.now(timezone.utc)
         for obj in self._index_objects():
             key = obj["Key"]
             item = image_items.get(key)
-            if item and item.get("Status") in self._lambda.DONE_STATUSES and item.get("ETag") == obj["ETag"]:
+            if item and item.status in DONE_STATUSES and item.etag == obj["ETag"]:
                 continue
-            started = datetime.fromisoformat(item["IndexedAt"]) if item else obj["LastModified"]
+            started = item.indexed_at if item else obj["LastModified"]
             if (now - started).total_seconds() < grace:
                 result.in_flight.append(key)
                 continue
@@ -592,14 +620,14 @@ class FaceService:
         faces = self._collection_faces()
         items = self._items()
         objects = {obj["Key"] for obj in self._index_objects()}
-        face_items = {i["RekognitionId"] for i in items if i.get("ItemType") == "face"}
-        pending_tokens = {i.get("ExternalImageId") for i in items if i.get("Status") == "pending"}
+        face_items = {i.face_id for i in items if isinstance(i, FaceItem)}
+        pending_tokens = {i.external_image_id for i in items if isinstance(i, ImageItem) and i.status == PENDING}
         orphans = [f for f, token in faces.items() if f not in face_items and token not in pending_tokens]
         self._delete_faces(orphans)
         result.orphan_faces_removed = len(orphans)
         unseen = sorted(face_items - set(faces))
         stale = [f for f in unseen if f not in self._existing_faces(unseen)]
-        stale += [i["RekognitionId"] for i in items if i.get("ItemType") == "image" and i["ImageKey"] not in objects]
+        stale += [i.rekognition_id for i in items if isinstance(i, ImageItem) and i.image_key not in objects]
         self._delete_items(stale)
         result.orphan_items_removed = len(stale)
         # A whole photo kept for a crop deleted meanwhile (its delete raced the add that kept it).
@@ -612,9 +640,8 @@ class FaceService:
         event = s3_event(
             "reindex", self.settings.region, self.settings.s3_bucket_name, "ObjectCreated:Put", key, size, etag
         )
-        clients = self._lambda.Clients(self.s3, self.rekognition, self.dynamodb)
-        names = self._lambda.Names(self.settings.dynamodb_table_name, self.settings.rekognition_collection_name)
-        return self._lambda.handle(event, clients, names, take_over=take_over)["results"][0]
+        table, collection = self.settings.dynamodb_table_name, self.settings.rekognition_collection_name
+        return run_handler(event, self.s3, self.rekognition, self.dynamodb, table, collection, take_over)["results"][0]
 
     def _maintenance_lock(self) -> FileLock:
         """Held by reindex and delete, whose steps must not interleave (across processes of this machine)."""
@@ -622,28 +649,26 @@ class FaceService:
 
     # Table and bucket access
 
-    def _item(self, rekognition_id: str) -> dict | None:
+    def _item(self, rekognition_id: str) -> Record | None:
         item = self.dynamodb.get_item(
-            TableName=self.settings.dynamodb_table_name,
-            Key={"RekognitionId": {"S": rekognition_id}},
-            ConsistentRead=True,
+            TableName=self.settings.dynamodb_table_name, Key=item_key(rekognition_id), ConsistentRead=True
         ).get("Item")
-        return self._lambda.plain_item(item) if item else None
+        return read_item(item) if item else None
 
-    def _items(self) -> list[dict]:
-        return [self._lambda.plain_item(item) for item in self._raw_items()]
-
-    def _raw_items(self) -> list[dict]:
-        """The table's items as DynamoDB types them, to be written back changed."""
+    def _items(self) -> list[Record]:
+        """The table's face and image items (an item of another kind is none of the app's)."""
         paginator = self.dynamodb.get_paginator("scan")
         pages = paginator.paginate(TableName=self.settings.dynamodb_table_name, ConsistentRead=True)
-        return [item for page in pages for item in page.get("Items", [])]
+        records = (read_item(item) for page in pages for item in page.get("Items", []))
+        return [record for record in records if record is not None]
+
+    def _image_items(self) -> dict[str, ImageItem]:
+        """The table's image items by the key of their image."""
+        return {i.image_key: i for i in self._items() if isinstance(i, ImageItem)}
 
     def _delete_items(self, rekognition_ids: list[str]) -> None:
         for rekognition_id in rekognition_ids:
-            self.dynamodb.delete_item(
-                TableName=self.settings.dynamodb_table_name, Key={"RekognitionId": {"S": rekognition_id}}
-            )
+            self.dynamodb.delete_item(TableName=self.settings.dynamodb_table_name, Key=item_key(rekognition_id))
 
     def _collection_faces(self) -> dict[str, str | None]:
         """FaceId -> ExternalImageId of every face in the collection."""
@@ -660,7 +685,7 @@ class FaceService:
         return found
 
     def _delete_faces(self, face_ids: list[str]) -> None:
-        self._lambda.delete_faces(self.rekognition, self.settings.rekognition_collection_name, face_ids)
+        delete_faces(self.rekognition, self.settings.rekognition_collection_name, face_ids)
 
     def _index_objects(self) -> list[dict]:
         return self._objects(INDEX_PREFIX)
@@ -716,14 +741,16 @@ def _crop(image: Image.Image, box: RatioBox) -> bytes:
 
 def open_service(settings: Settings | None = None) -> FaceService:
     """The service on the configured back end; on the local one, its resources are made on first use."""
-    from facerec.clients import client
+    from facerec.clients import client, local_backend
     from facerec.settings import load
 
     settings = settings or load()
-    s3, rekognition, dynamodb = (client(name, settings) for name in ("s3", "rekognition", "dynamodb"))
-    if settings.backend == "local":
-        ensure_resources(settings, s3, rekognition, dynamodb)
-    return FaceService(settings, s3, rekognition, dynamodb)
+    if settings.backend == "aws":
+        s3, rekognition, dynamodb = (client(name, settings) for name in ("s3", "rekognition", "dynamodb"))
+        return FaceService(settings, s3, rekognition, dynamodb)
+    local = local_backend(settings)  # one back end: its clients work together and share its models
+    ensure_resources(settings, local.s3, local.rekognition, local.dynamodb)
+    return FaceService(settings, local.s3, local.rekognition, local.dynamodb, local.models)
 
 
 def ensure_resources(settings: Settings, s3: Any, rekognition: Any, dynamodb: Any) -> None:
@@ -745,8 +772,8 @@ def table_definition(settings: Settings) -> dict:
     """The table as provisioning creates it: hash key RekognitionId, on-demand billing."""
     return {
         "TableName": settings.dynamodb_table_name,
-        "KeySchema": [{"AttributeName": "RekognitionId", "KeyType": "HASH"}],
-        "AttributeDefinitions": [{"AttributeName": "RekognitionId", "AttributeType": "S"}],
+        "KeySchema": [{"AttributeName": KEY, "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": KEY, "AttributeType": "S"}],
         "BillingMode": "PAY_PER_REQUEST",
     }
 

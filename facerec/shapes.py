@@ -24,7 +24,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from facerec import paths
-from facerec.descriptor import ModelFileError, converted_or_none, read_model_file
+from facerec.dlib_format import ModelFileError, Reader, read_model_file
+from facerec.model_cache import cached_name, converted_or_none
 
 CONVERTER_VERSION = 1
 PAD = 8  # zero bytes after the file's, so that its last integers can be read as eight-byte words
@@ -138,7 +139,7 @@ def best_shape_model(dat_path: str | os.PathLike, cache_dir: str | os.PathLike) 
 
 
 def cache_name(digest: str) -> str:
-    return f"dlib_shape_predictor_v{CONVERTER_VERSION}_{digest[:20]}.npz"
+    return cached_name("dlib_shape_predictor", CONVERTER_VERSION, digest, ".npz")
 
 
 def model_digest(dat_path: Path, cache_dir: Path) -> str:
@@ -206,8 +207,9 @@ def _check(model: ShapeModel, path: str | os.PathLike) -> None:
         raise ModelFileError(path, "a split or a sample pixel points outside the model")
 
 
-class _Reader:
-    """dlib's portable integers and floats (dlib/serialize.h, dlib/float_details.h).
+class _Reader(Reader):
+    """dlib's portable integers and floats (dlib/serialize.h, dlib/float_details.h), read faster than
+    facerec.dlib_format's reader does.
 
     The 68-point model holds 16 million numbers, nearly all in its leaves: columns of one size, each
     after the same header. Read one by one in Python they take 10 s; `expect_columns` finds every
@@ -216,11 +218,8 @@ class _Reader:
     """
 
     def __init__(self, data: bytes, path: Path) -> None:
-        self.data, self.pos, self.path = data, 0, path
+        super().__init__(data, path, "shape_predictor")
         self._columns: dict[int, tuple[int, np.ndarray]] = {}
-
-    def fail(self, reason: str) -> ModelFileError:
-        return ModelFileError(self.path, f"{reason} (at byte {self.pos} of {len(self.data)})")
 
     def integer(self) -> int:
         data, pos = self.data, self.pos

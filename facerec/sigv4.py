@@ -8,7 +8,7 @@ now. The expected signature is computed by botocore's own signer (SigV4Auth) on
 a request rebuilt from the one received with the headers the client signed, so
 that there is no second implementation of SigV4 here to get wrong.
 
-Errors are AWS's, all HTTP 403: MissingAuthenticationTokenException (no
+Errors are AWS's (facerec.aws_errors), all HTTP 403: MissingAuthenticationTokenException (no
 signature), IncompleteSignatureException (a malformed one),
 UnrecognizedClientException (a key we do not know), InvalidSignatureException
 (a wrong signature, scope or date).
@@ -31,6 +31,12 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.credentials import ReadOnlyCredentials as KeyPair  # (access_key, secret_key, token)
 
+from facerec.aws_errors import (
+    IncompleteSignatureException,
+    InvalidSignatureException,
+    MissingAuthenticationTokenException,
+    UnrecognizedClientException,
+)
 from facerec.paths import write_private
 
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -47,16 +53,6 @@ _AUTHORIZATION = re.compile(
     r"AWS4-HMAC-SHA256\s+Credential=(?P<credential>[^,\s]+),\s*SignedHeaders=(?P<signed>[^,\s]+),"
     r"\s*Signature=(?P<signature>[0-9a-fA-F]+)\s*"
 )
-
-
-class AuthError(Exception):
-    """A request the server refuses to run, as AWS words it."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = 403
 
 
 @dataclass(frozen=True)
@@ -80,55 +76,50 @@ class Verifier:
         """Check the header's form, the key, the scope and the date: everything known before the body is read."""
         header = headers.get("authorization")
         if not header:
-            raise AuthError("MissingAuthenticationTokenException", "Missing Authentication Token")
+            raise MissingAuthenticationTokenException()
         found = _AUTHORIZATION.fullmatch(header.strip())
         if not found:
             if not header.startswith(ALGORITHM):
-                raise AuthError("IncompleteSignatureException", f"Unsupported authorization type: use {ALGORITHM}")
-            raise AuthError(
-                "IncompleteSignatureException",
+                raise IncompleteSignatureException(f"Unsupported authorization type: use {ALGORITHM}")
+            raise IncompleteSignatureException(
                 "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' parameters.",
             )
         scope = found["credential"].split("/")
         if len(scope) != 5 or scope[4] != "aws4_request":
-            raise AuthError("IncompleteSignatureException", f"Credential is malformed: {found['credential']}")
+            raise IncompleteSignatureException(f"Credential is malformed: {found['credential']}")
         access_key, day, region, service, _ = scope
         pair = self.pairs.get(access_key)
         if pair is None or (pair.token or None) != (headers.get("x-amz-security-token") or None):
-            raise AuthError("UnrecognizedClientException", "The security token included in the request is invalid.")
+            raise UnrecognizedClientException()
         signed = found["signed"].lower().split(";")
         if "host" not in signed:
-            raise AuthError("InvalidSignatureException", "'Host' must be a signed header.")
+            raise InvalidSignatureException("'Host' must be a signed header.")
         amz_date = headers.get("x-amz-date", "")
         if "x-amz-date" not in signed or not amz_date:
-            raise AuthError("IncompleteSignatureException", "Authorization header requires a signed 'X-Amz-Date'.")
+            raise IncompleteSignatureException("Authorization header requires a signed 'X-Amz-Date'.")
         try:
             moment = datetime.strptime(amz_date, AMZ_DATE).replace(tzinfo=timezone.utc)
         except ValueError:
-            raise AuthError("IncompleteSignatureException", f"X-Amz-Date is not a date: {amz_date}") from None
+            raise IncompleteSignatureException(f"X-Amz-Date is not a date: {amz_date}") from None
         _check_date(moment, now or datetime.now(timezone.utc))
         if day != amz_date[:8]:
-            raise AuthError("InvalidSignatureException", f"Credential should be scoped to a valid date: {amz_date[:8]}")
+            raise InvalidSignatureException(f"Credential should be scoped to a valid date: {amz_date[:8]}")
         # One local server stands for every region (as moto does): any region name signs, the one the
         # client signed with is the one the signature is checked for, and whose collections it sees.
         if not _REGION.fullmatch(region):
-            raise AuthError(
-                "InvalidSignatureException", f"Credential should be scoped to a valid region, not '{region}'."
-            )
+            raise InvalidSignatureException(f"Credential should be scoped to a valid region, not '{region}'.")
         if service != SERVICE:
-            raise AuthError(
-                "InvalidSignatureException", f"Credential should be scoped to correct service: '{SERVICE}'."
-            )
+            raise InvalidSignatureException(f"Credential should be scoped to correct service: '{SERVICE}'.")
         missing = [h for h in signed if h not in headers]
         if missing:
-            raise AuthError("InvalidSignatureException", f"Signed headers are missing: {', '.join(missing)}")
+            raise InvalidSignatureException(f"Signed headers are missing: {', '.join(missing)}")
         return Claim(pair, signed, found["signature"].lower(), amz_date, region)
 
     def verify(self, claim: Claim, method: str, path: str, headers: dict[str, str], body: bytes) -> None:
-        """Compare the signature with botocore's for the same request; AuthError if they differ."""
+        """Compare the signature with botocore's for the same request; InvalidSignatureException if they differ."""
         declared = headers.get("x-amz-content-sha256")
         if declared is not None and declared != hashlib.sha256(body).hexdigest():
-            raise AuthError("InvalidSignatureException", "The provided 'x-amz-content-sha256' does not match the body.")
+            raise InvalidSignatureException("The provided 'x-amz-content-sha256' does not match the body.")
         request = AWSRequest(
             method=method,
             url=f"http://{headers['host']}{path}",
@@ -142,21 +133,19 @@ class Verifier:
         canonical = signer.canonical_request(request)
         expected = signer.signature(signer.string_to_sign(request, canonical), request)
         if not hmac.compare_digest(expected, claim.signature):
-            raise AuthError("InvalidSignatureException", BAD_SIGNATURE)
+            raise InvalidSignatureException(BAD_SIGNATURE)
 
 
 def _check_date(moment: datetime, now: datetime) -> None:
     stamp, now_stamp = moment.strftime(AMZ_DATE), now.strftime(AMZ_DATE)
     if moment < now - MAX_SKEW:
         earliest = (now - MAX_SKEW).strftime(AMZ_DATE)
-        raise AuthError(
-            "InvalidSignatureException",
+        raise InvalidSignatureException(
             f"Signature expired: {stamp} is now earlier than {earliest} ({now_stamp} - 5 min.)",
         )
     if moment > now + MAX_SKEW:
         latest = (now + MAX_SKEW).strftime(AMZ_DATE)
-        raise AuthError(
-            "InvalidSignatureException",
+        raise InvalidSignatureException(
             f"Signature not yet current: {stamp} is still later than {latest} ({now_stamp} + 5 min.)",
         )
 

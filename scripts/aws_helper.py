@@ -31,13 +31,18 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: the package lives beside scripts/
     sys.path.insert(0, str(ROOT))
 
-LAMBDA_FILE = ROOT / "lambda.py"
+# The deployment package: the handler and the one module of the app it imports, the table's records.
+# facerec/ has no __init__.py there, so it is a namespace package and nothing else of the app is needed.
+# Its directory entry is listed because zipimport (a zip on sys.path, as the tests run it) finds a
+# namespace package only by one; Lambda unpacks the zip, so either way works there.
+LAMBDA_FILES = ("lambda.py", "facerec/", "facerec/records.py")
 LAMBDA_ZIP = ROOT / "lambda.zip"
 # A fixed timestamp and mode, and no compression, make the zip byte-identical on every
-# machine: its sha256 then changes only when lambda.py does, which is what lets a
+# machine: its sha256 then changes only when those files do, which is what lets a
 # second provision see that the deployed code is current.
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 ZIP_MODE = 0o100644
+ZIP_DIR_MODE = 0o040755
 
 # The function's settings (the names come from config.py, these do not vary).
 LAMBDA_RUNTIME = "python3.12"
@@ -55,22 +60,27 @@ TEMPLATES = {
 
 
 def build_lambda(path: Path = LAMBDA_ZIP) -> str:
-    """Write the deployment package (lambda.py alone) to `path`; return its CodeSha256 as Lambda reports it."""
-    info = zipfile.ZipInfo("lambda.py", date_time=ZIP_DATE)
-    info.external_attr = ZIP_MODE << 16
-    info.create_system = 3  # Unix, so the mode above is read; the default depends on the OS
-    info.compress_type = zipfile.ZIP_STORED
+    """Write the deployment package (LAMBDA_FILES) to `path`; return its CodeSha256 as Lambda reports it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     # Written beside the target and renamed, so a reader never sees half a zip.
     fd, tmp = tempfile.mkstemp(prefix=".lambda-", suffix=".zip", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as out, zipfile.ZipFile(out, "w") as archive:
-            archive.writestr(info, LAMBDA_FILE.read_bytes())
+            for name in LAMBDA_FILES:
+                archive.writestr(_zip_entry(name), b"" if name.endswith("/") else (ROOT / name).read_bytes())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return code_sha256(path.read_bytes())
+
+
+def _zip_entry(name: str) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
+    info.external_attr = (ZIP_DIR_MODE if name.endswith("/") else ZIP_MODE) << 16
+    info.create_system = 3  # Unix, so the mode above is read; the default depends on the OS
+    info.compress_type = zipfile.ZIP_STORED
+    return info
 
 
 def code_sha256(data: bytes) -> str:

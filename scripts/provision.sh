@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Create, or bring up to date, every AWS resource facerec needs, with the names from config.py:
 # the Rekognition collection, the S3 bucket, the DynamoDB table, the Lambda function's role and
-# its inline policy, the function (lambda.zip), S3's permission to invoke it and the bucket's
-# notification. Run it again at any time: what is current is left alone ("unchanged"), what
-# drifted or changed (lambda.py, the settings, the templates) is updated.
+# its inline policy, the function (lambda.zip: lambda.py and facerec/records.py), S3's permission
+# to invoke it and the bucket's notification. Run it again at any time: what is current is left
+# alone ("unchanged"), what drifted or changed (that code, the settings, the templates) is updated.
 #
 # Endpoints: the AWS CLI honours AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE> (e.g.
 # AWS_ENDPOINT_URL_REKOGNITION), which is how the tests point it at local servers.

@@ -68,6 +68,39 @@ def face_models(model_dir: Path):
     return load(env_file=None).models
 
 
+@pytest.fixture(scope="session")
+def engine_models(face_models):
+    """The models of `face_models` for the whole run, loaded when first called (a worker process that only
+    reads the detections another computed loads none): what an engine the tests build is given."""
+    from facerec import faces as facelib
+
+    return facelib.LazyModels(face_models)
+
+
+@pytest.fixture(scope="session")
+def loaded_models(engine_models):
+    """The run's models, loaded."""
+    return engine_models()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def back_ends_share_the_runs_models(face_models, engine_models) -> Iterator[None]:
+    """Every local back end opened in the tests' processes on the run's choice of models (by a service, the
+    CLI, the app, the server) is given the run's models, loaded once: not one load per back end."""
+    from facerec import clients
+
+    opened = clients.local_backend
+
+    def sharing(settings, models=None):
+        if models is None and settings.models == face_models:
+            models = engine_models()
+        return opened(settings, models)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(clients, "local_backend", sharing)
+        yield
+
+
 @dataclass(frozen=True)
 class FoundFace:
     photo: str  # relative to FACES_DIR
@@ -94,17 +127,18 @@ def once_per_run(tmp_path_factory: pytest.TempPathFactory, name: str, compute: C
 
 
 @pytest.fixture(scope="session")
-def found_faces(face_models, tmp_path_factory: pytest.TempPathFactory) -> list[FoundFace]:
+def found_faces(engine_models, tmp_path_factory: pytest.TempPathFactory) -> list[FoundFace]:
     """Every face the engine's detector finds in the test photos: detected once for the run's tests
     of the models that work from the detector's boxes."""
+    from facerec import detector_choice
     from facerec import faces as facelib
 
     pixels = cache(lambda relative: facelib.decode(photo(relative)).pixels)
 
     def detect_every_photo() -> list[tuple[str, tuple[int, int, int, int]]]:
-        engine, boxes = facelib.models(face_models), []
+        engine, boxes = engine_models(), []
         for relative in photo_paths():
-            found = facelib._detect(engine, pixels(relative))
+            found = detector_choice.detect(engine, pixels(relative))
             boxes += [(relative, (r.left(), r.top(), r.right(), r.bottom())) for r, _ in found]
         return boxes
 
@@ -121,13 +155,14 @@ def photo_paths() -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def descriptors(face_models, found_faces, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def descriptors(engine_models, found_faces, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The descriptor of the largest face of every test photo, by path relative to FACES_DIR: described
     once for the run from its detections, as find_faces describes them."""
+    from facerec import descriptor
     from facerec import faces as facelib
 
     def describe_largest_faces() -> dict[str, Any]:
-        engine, largest = facelib.models(face_models), {}
+        engine, largest = engine_models(), {}
         for face in found_faces:
             if face.photo not in largest or face.area > largest[face.photo].area:
                 largest[face.photo] = face
@@ -135,7 +170,7 @@ def descriptors(face_models, found_faces, tmp_path_factory: pytest.TempPathFacto
         for relative, face in largest.items():
             with engine.lock:
                 shape = engine.predictor(face.pixels, engine.dlib.rectangle(*face.box))
-                chip = engine.dlib.get_face_chip(face.pixels, shape, facelib.CHIP_SIZE, facelib.CHIP_PADDING)
+                chip = engine.dlib.get_face_chip(face.pixels, shape, descriptor.CHIP_SIZE, facelib.CHIP_PADDING)
             described[relative] = facelib.describe_chips([chip], engine)[0]
         return described
 
@@ -254,11 +289,11 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path, face_models) -> Iter
 
 
 @pytest.fixture
-def service(backend: Backend):
+def service(backend: Backend, engine_models):
     """The app's service over each back end's clients."""
     from facerec.service import FaceService
 
-    return FaceService(backend.settings, backend.s3, backend.rekognition, backend.dynamodb)
+    return FaceService(backend.settings, backend.s3, backend.rekognition, backend.dynamodb, engine_models)
 
 
 def _aws_backend(request: pytest.FixtureRequest, env: dict, tmp_path: Path) -> Iterator[Backend]:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from facerec.records import FaceItem, ImageItem
 from facerec.service import open_service
 from facerec.settings import load
 from tests.conftest import FACES_DIR, ROOT
@@ -71,8 +72,8 @@ def consistency(service) -> tuple[set, set]:
     """(faces no item accounts for, face items whose face is missing)."""
     faces = service._collection_faces()
     items = service._items()
-    face_items = {i["RekognitionId"] for i in items if i["ItemType"] == "face"}
-    pending = {i["ExternalImageId"] for i in items if i["ItemType"] == "image" and i["Status"] == "pending"}
+    face_items = {i.face_id for i in items if isinstance(i, FaceItem)}
+    pending = {i.external_image_id for i in items if isinstance(i, ImageItem) and i.status == "pending"}
     unaccounted = {f for f, token in faces.items() if f not in face_items and token not in pending}
     return unaccounted, face_items - set(faces)
 

@@ -49,8 +49,8 @@ def test_palette_and_alpha_pngs_decode_to_rgb(mode: str) -> None:
     assert np.array_equal(got, expected)
 
 
-def test_a_face_is_found_in_a_16_bit_gray_png(tmp_path: Path, face_models) -> None:
+def test_a_face_is_found_in_a_16_bit_gray_png(tmp_path: Path, loaded_models) -> None:
     path = tmp_path / "gray16.png"
     cv2.imwrite(str(path), cv2.cvtColor(_rgb8(), cv2.COLOR_RGB2GRAY).astype(np.uint16) * 257)
-    found = facelib.find_faces(facelib.decode(path.read_bytes()), describe=False, m=facelib.models(face_models))
+    found = facelib.find_faces(facelib.decode(path.read_bytes()), loaded_models, describe=False)
     assert len(found) == 1

@@ -11,7 +11,8 @@ import pytest
 
 from facerec import descriptor
 from facerec import faces as facelib
-from facerec.descriptor import FastDescriptor, ModelFileError
+from facerec.descriptor import FastDescriptor
+from facerec.dlib_format import ModelFileError
 from facerec.settings import ModelSettings, load
 from tests.conftest import FACES_DIR, photo_paths
 
@@ -26,8 +27,8 @@ def dat_path() -> Path:
 
 
 @pytest.fixture(scope="module")
-def engine(face_models) -> facelib.Models:
-    return facelib.models(face_models)
+def engine(loaded_models) -> facelib.Models:
+    return loaded_models
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +37,7 @@ def chips(engine: facelib.Models, found_faces) -> dict[str, list[np.ndarray]]:
     found: dict[str, list[np.ndarray]] = {relative: [] for relative in photo_paths()}
     for face in found_faces:
         shape = engine.predictor(face.pixels, engine.dlib.rectangle(*face.box))
-        chip = engine.dlib.get_face_chip(face.pixels, shape, facelib.CHIP_SIZE, facelib.CHIP_PADDING)
+        chip = engine.dlib.get_face_chip(face.pixels, shape, descriptor.CHIP_SIZE, facelib.CHIP_PADDING)
         found[face.photo].append(chip)
     return found
 

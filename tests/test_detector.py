@@ -16,10 +16,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from facerec import detector
+from facerec import detector, detector_choice
 from facerec import faces as facelib
-from facerec.descriptor import ModelFileError
 from facerec.detector import Detection, FastDetector, best_detector, dlib_detect
+from facerec.dlib_format import ModelFileError
+from facerec.onnx_graph import GraphBuilder
 from facerec.quality import QUALITY_BARS
 from facerec.settings import load
 from tests.frames import letterbox
@@ -61,8 +62,8 @@ def dlib_cnn():
 
 
 @pytest.fixture(scope="module")
-def engine(face_models) -> facelib.Models:
-    return facelib.models(face_models)
+def engine(loaded_models) -> facelib.Models:
+    return loaded_models
 
 
 # Small images: dlib's slow path takes a few seconds each at this size.
@@ -155,14 +156,14 @@ def test_the_score_head_equals_a_9x9_convolution(fast: FastDetector) -> None:
     features = np.random.default_rng(7).normal(size=(1, head.weights.shape[1], 23, 31)).astype(np.float32)
 
     def run(build) -> np.ndarray:
-        g = detector._GraphBuilder()
+        g = GraphBuilder()
         build(g)
         infos = [helper.make_tensor_value_info(name, TensorProto.FLOAT, [None] * 4) for name in ("x", "y")]
         model = g.model("head", infos[:1], infos[1:])
         session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
         return session.run(["y"], {"x": features})[0]
 
-    def plain(g: detector._GraphBuilder) -> None:
+    def plain(g: GraphBuilder) -> None:
         weights, bias = g.constant(head.weights, "w"), g.constant(head.bias, "b")
         g.node("Conv", ["x", weights, bias], "y", kernel_shape=[9, 9], pads=[4, 4, 4, 4])
 
@@ -243,7 +244,7 @@ def test_the_engine_runs_dlibs_detector_when_the_settings_say_so(tmp_path: Path,
     assert m.cnn is None and m.dlib_cnn is not None
     assert not list(tmp_path.glob("dlib_mmod*"))  # nothing converted that is not used
     pixels = SMALL_CASES["two small faces"]()
-    assert_same(facelib.cnn_detect(m, pixels), fast.detect(pixels, facelib.CNN_UPSAMPLE))
+    assert_same(detector_choice.cnn_detect(m, pixels), fast.detect(pixels, detector_choice.CNN_UPSAMPLE))
 
 
 # The engine
@@ -254,8 +255,8 @@ def test_the_engine_runs_dlibs_detector_when_the_settings_say_so(tmp_path: Path,
 )
 def test_group_photos_at_webcam_size_find_every_face(engine: facelib.Models, name: str, count: int) -> None:
     frame = np.asarray(letterbox(pixels_of(f"groups/{name}")))
-    assert facelib.is_live_frame(frame.shape[1], frame.shape[0])
-    found = facelib.find_faces(facelib.Picture(frame), describe=False)
+    assert detector_choice.is_live_frame(frame.shape[1], frame.shape[0])
+    found = facelib.find_faces(facelib.Picture(frame), engine, describe=False)
     assert len(found) == count, [f.box for f in found]
 
 
@@ -283,10 +284,10 @@ def jpeg(pixels: np.ndarray) -> bytes:
     return out.getvalue()
 
 
-def test_a_photo_with_three_small_turned_faces_indexes_three(tmp_path: Path, face_models) -> None:
+def test_a_photo_with_three_small_turned_faces_indexes_three(tmp_path: Path, engine_models) -> None:
     from facerec.local.rekognition import LocalRekognition
 
-    rekognition = LocalRekognition(tmp_path, models=face_models)
+    rekognition = LocalRekognition(tmp_path, engine_models)
     rekognition.create_collection(CollectionId="family")
     photo = small_faces_photo(turned=True)
     result = rekognition.index_faces(CollectionId="family", Image={"Bytes": jpeg(photo)})
@@ -297,10 +298,10 @@ def test_a_photo_with_three_small_turned_faces_indexes_three(tmp_path: Path, fac
 
 def test_small_sharp_faces_are_small_not_blurry(engine: facelib.Models) -> None:
     bar = QUALITY_BARS["AUTO"]
-    sharp = facelib.find_faces(facelib.Picture(small_faces_photo()))
+    sharp = facelib.find_faces(facelib.Picture(small_faces_photo()), engine)
     assert len(sharp) == 3
     assert all(f.sharpness >= bar.min_sharpness for f in sharp), [f.sharpness for f in sharp]
-    soft = facelib.find_faces(facelib.Picture(small_faces_photo(blur=2.0)))  # ~sigma 9 on a 200 px face
+    soft = facelib.find_faces(facelib.Picture(small_faces_photo(blur=2.0)), engine)  # ~sigma 9 on a 200 px face
     assert soft and all(f.sharpness < bar.min_sharpness for f in soft), [f.sharpness for f in soft]
 
 
@@ -310,7 +311,7 @@ def test_larger_photos_are_searched_at_1920x1080s_pixel_count(engine: facelib.Mo
     for factor, expected in ((1, 0), (2, 3)):
         photo = Image.new("RGB", (3840, 2160), (90, 110, 130))
         photo.paste(group.resize((group.width * factor, group.height * factor), Image.BILINEAR), (1500, 800))
-        found = facelib.find_faces(facelib.Picture(np.asarray(photo)), describe=False)
+        found = facelib.find_faces(facelib.Picture(np.asarray(photo)), engine, describe=False)
         assert len(found) == expected, (factor, [f.box for f in found])
 
 
@@ -318,18 +319,18 @@ def test_photos_of_new_sizes_make_no_new_session(monkeypatch: pytest.MonkeyPatch
     """A session takes tens of milliseconds to make and holds its own memory: made once per model, never per size."""
     fresh = FastDetector.load(dat_path(), tmp_path / "models")
     made: list[object] = []
-    monkeypatch.setattr(detector, "_session", lambda model: made.append(model))
+    monkeypatch.setattr(detector, "open_session", lambda model: made.append(model))
     photo = pixels_of("groups/obama_and_biden_1.jpg")
     for width in (300, 420, 517):
         assert len(fresh.detect(shrunk(photo, width), 1)) == 2
     assert made == []
 
 
-def selfie(face_height: float, cut: float) -> np.ndarray:
+def selfie(face_height: float, cut: float, models: facelib.Models) -> np.ndarray:
     """A 1200x750 selfie: kit2's face taking `face_height` of the frame's height at its left edge, `cut` of
     its width outside the frame, before obama_and_biden_2's three people."""
     source = pixels_of("people/kit_harington/kit2.jpg")
-    (face,) = facelib.find_faces(facelib.Picture(source), describe=False)
+    (face,) = facelib.find_faces(facelib.Picture(source), models, describe=False)
     box = face.box
     scale = face_height * 750 / (box.bottom - box.top)
     big = Image.fromarray(source).resize((round(source.shape[1] * scale), round(source.shape[0] * scale)))
@@ -342,15 +343,15 @@ def selfie(face_height: float, cut: float) -> np.ndarray:
 
 @pytest.mark.parametrize("face_height, cut", [(0.55, 0.0), (0.55, 0.35), (0.7, 0.3)])
 def test_a_selfies_large_foreground_face_cut_by_the_frame_is_found_and_searched(
-    tmp_path: Path, face_models, face_height: float, cut: float
+    tmp_path: Path, engine_models, face_height: float, cut: float
 ) -> None:
     from facerec.local.rekognition import LocalRekognition
 
-    rekognition = LocalRekognition(tmp_path, models=face_models)
+    rekognition = LocalRekognition(tmp_path, engine_models)
     rekognition.create_collection(CollectionId="people")
     kit = (FACES_DIR / "people/kit_harington/kit1.jpg").read_bytes()
     rekognition.index_faces(CollectionId="people", Image={"Bytes": kit}, ExternalImageId="kit")
-    photo = jpeg(selfie(face_height, cut))
+    photo = jpeg(selfie(face_height, cut, engine_models()))
     boxes = [d["BoundingBox"] for d in rekognition.detect_faces(Image={"Bytes": photo})["FaceDetails"]]
     assert len(boxes) == 4, boxes  # the foreground face and the three people behind
     largest = max(boxes, key=lambda b: b["Width"] * b["Height"])

@@ -19,10 +19,10 @@ KNOWN_MISSES = {("people/alex_lacamoire/alex3.jpg", 0, "MouthOpen"), ("people/al
 
 
 @pytest.fixture(scope="module")
-def judged(face_models, found_faces) -> dict[tuple[str, int], dict[str, tuple[bool, float]]]:
+def judged(loaded_models, found_faces) -> dict[tuple[str, int], dict[str, tuple[bool, float]]]:
     """The judgement of every labelled face, from the 68 points the engine finds in the run's detections
     (ranked largest first, as find_faces ranks them)."""
-    engine = facelib.models(face_models)
+    engine = loaded_models
     labelled = {photo for photo, _ in LABELS}
     by_photo: dict[str, list] = {}
     for face in found_faces:

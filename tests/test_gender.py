@@ -21,14 +21,14 @@ def classifier() -> GenderClassifier:
 
 
 @pytest.fixture(scope="module")
-def engine(face_models) -> facelib.Models:
-    return facelib.models(face_models)
+def engine(loaded_models) -> facelib.Models:
+    return loaded_models
 
 
 @pytest.mark.parametrize("relative", PHOTOS)
 def test_each_persons_gender_is_told(relative: str, classifier: GenderClassifier, engine: facelib.Models) -> None:
     picture = facelib.decode((FACES_DIR / relative).read_bytes())
-    (face,) = facelib.find_faces(picture, describe=False, m=engine)
+    (face,) = facelib.find_faces(picture, engine, describe=False)
     ((value, confidence),) = classifier.genders(picture.pixels, [face.box])
     assert value == ("Female" if Path(relative).parent.name in WOMEN else "Male")
     assert 50 <= confidence <= 100
@@ -36,5 +36,5 @@ def test_each_persons_gender_is_told(relative: str, classifier: GenderClassifier
 
 def test_each_face_of_a_group_gets_its_own(classifier: GenderClassifier, engine: facelib.Models) -> None:
     picture = facelib.decode((FACES_DIR / "groups/kit_and_rose.jpg").read_bytes())
-    faces = sorted(facelib.find_faces(picture, describe=False, m=engine), key=lambda f: f.box.left)
+    faces = sorted(facelib.find_faces(picture, engine, describe=False), key=lambda f: f.box.left)
     assert [value for value, _ in classifier.genders(picture.pixels, [f.box for f in faces])] == ["Female", "Male"]

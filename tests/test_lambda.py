@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
+import sys
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from datetime import datetime, timezone
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import photo, small_photo
+from facerec.records import ImageItem, image_id, item_key, upload_metadata
+from tests.conftest import ROOT, photo, small_photo
 
 handler = importlib.import_module("lambda")
 
@@ -61,7 +66,7 @@ def pipeline(backend):
 
 
 def upload(clients, bucket: str, key: str, data: bytes, name: str | None = None) -> tuple[str, int, str]:
-    metadata = {"fullname": urllib.parse.quote(name)} if name else {}
+    metadata = upload_metadata(name) if name else {}
     etag = clients.s3.put_object(Bucket=bucket, Key=key, Body=data, Metadata=metadata)["ETag"]
     return key, len(data), etag
 
@@ -204,9 +209,8 @@ class NoListing:
         return self.real.get_paginator(name)
 
 
-def image_item(clients, names, key: str) -> dict:
-    item = clients.dynamodb.get_item(TableName=names.table, Key={"RekognitionId": {"S": "image#" + key}})["Item"]
-    return handler.plain_item(item)
+def image_item(clients, names, key: str) -> ImageItem:
+    return ImageItem.from_item(clients.dynamodb.get_item(TableName=names.table, Key=item_key(image_id(key)))["Item"])
 
 
 def test_deliveries_racing_for_one_image_index_it_once(pipeline) -> None:
@@ -231,7 +235,7 @@ def test_a_live_claim_makes_a_second_delivery_do_nothing(pipeline) -> None:
     result = handler.handle(aws_event(bucket, obj), clients, names)
     assert result["results"][0]["status"] == "in_progress"
     assert faces(clients, names) == []
-    assert image_item(clients, names, "index/busy.jpg")["Attempt"] == "another-attempt"
+    assert image_item(clients, names, "index/busy.jpg").attempt == "another-attempt"
 
 
 def test_a_dead_attempt_is_taken_over_from_what_it_recorded(pipeline) -> None:
@@ -241,10 +245,16 @@ def test_a_dead_attempt_is_taken_over_from_what_it_recorded(pipeline) -> None:
     handler.handle(aws_event(bucket, obj), clients, names)
     (first,) = [f["FaceId"] for f in faces(clients, names)]
     # As a run that died after recording its face: pending, its lease expired, no face item.
-    dead = image_item(clients, names, "index/dead.jpg")
-    dead.update(Status="pending", Attempt="dead", LeaseUntil="2000-01-01T00:00:00+00:00", FaceIds=[first])
-    clients.dynamodb.put_item(TableName=names.table, Item=handler.typed_item(dead))
-    clients.dynamodb.delete_item(TableName=names.table, Key={"RekognitionId": {"S": first}})
+    expired = datetime(2000, 1, 1, tzinfo=timezone.utc)
+    dead = replace(
+        image_item(clients, names, "index/dead.jpg"),
+        status="pending",
+        attempt="dead",
+        lease_until=expired,
+        face_ids=(first,),
+    )
+    clients.dynamodb.put_item(TableName=names.table, Item=dead.to_item())
+    clients.dynamodb.delete_item(TableName=names.table, Key=item_key(first))
 
     listing_forbidden = handler.Clients(clients.s3, NoListing(clients.rekognition), clients.dynamodb)
     result = handler.handle(aws_event(bucket, obj), listing_forbidden, names)
@@ -264,9 +274,55 @@ def test_a_permanent_error_is_recorded_not_retried(pipeline, code: str) -> None:
     result = handler.handle(aws_event(bucket, obj), refusing, names)  # no raise: a retry would fail the same way
     assert result["results"][0]["status"] == "failed"
     item = image_item(clients, names, "index/denied.jpg")
-    assert item["Status"] == "failed" and code in item["Message"]
+    assert item.status == "failed" and code in item.message
     # Once the cause is fixed, the next delivery (reindex's) indexes it.
     assert handler.handle(aws_event(bucket, obj), clients, names)["results"][0]["status"] == "indexed"
+
+
+class DeniedFor:
+    """DynamoDB that refuses every GetItem of one image's item, as a policy that does not cover it would."""
+
+    def __init__(self, real, image_key: str) -> None:
+        self.real, self.key = real, item_key(image_id(image_key))
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+    def get_item(self, **params):
+        if params["Key"] == self.key:
+            error = {"Code": "AccessDeniedException", "Message": "not authorized to perform dynamodb:GetItem"}
+            raise ClientError({"Error": error, "ResponseMetadata": {"HTTPStatusCode": 400}}, "GetItem")
+        return self.real.get_item(**params)
+
+
+def test_a_permanent_error_on_one_record_does_not_stop_the_next(pipeline) -> None:
+    settings, clients, names = pipeline
+    bucket = settings.s3_bucket_name
+    event = aws_event(
+        bucket,
+        upload(clients, bucket, "index/denied.jpg", small_photo("people/joe_biden/biden1.jpg"), "Joe"),
+        upload(clients, bucket, "index/fine.jpg", small_photo("people/kit_harington/kit3.jpg"), "Kit"),
+    )
+    denied = handler.Clients(clients.s3, clients.rekognition, DeniedFor(clients.dynamodb, "index/denied.jpg"))
+    result = handler.handle(event, denied, names)  # no raise: a retry would fail the same way
+    assert [r["status"] for r in result["results"]] == ["failed", "indexed"]
+    assert "AccessDeniedException" in result["results"][0]["message"]
+    assert [i["FullName"] for i in items(clients, names).values() if i["ItemType"] == "face"] == ["Kit"]
+
+
+def test_importing_the_handler_leaves_the_logging_as_it_was(monkeypatch: pytest.MonkeyPatch) -> None:
+    logger = logging.getLogger("facerec.lambda")
+    before = logger.level
+    logger.setLevel(logging.NOTSET)
+    # A fresh copy of the module, under a name of its own, so that its import code runs again here.
+    spec = importlib.util.spec_from_file_location("lambda_imported_again", ROOT / "lambda.py")
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)  # dataclasses look their module up while it loads
+    try:
+        spec.loader.exec_module(module)
+        assert logger.level == logging.NOTSET
+    finally:
+        logger.setLevel(before)
 
 
 @pytest.mark.parametrize(("code", "status"), [("InternalServerError", 500), ("ServiceUnavailable", 503)])

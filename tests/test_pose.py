@@ -34,8 +34,8 @@ TURNED_TO_THE_RIGHT = ["people/barack_obama/obama4.jpg", "people/kit_harington/k
 
 
 @pytest.fixture(scope="module")
-def engine(face_models) -> facelib.Models:
-    return facelib.models(face_models)
+def engine(loaded_models) -> facelib.Models:
+    return loaded_models
 
 
 def image(relative: str) -> Image.Image:
@@ -50,7 +50,7 @@ def pose_of(picture: Image.Image, engine: facelib.Models) -> Pose:
 
 
 def face_in(picture: Image.Image, engine: facelib.Models) -> facelib.Face:
-    (face,) = facelib.find_faces(facelib.Picture(np.asarray(picture.convert("RGB"))), describe=False, m=engine)
+    (face,) = facelib.find_faces(facelib.Picture(np.asarray(picture.convert("RGB"))), engine, describe=False)
     return face
 
 

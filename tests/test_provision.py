@@ -50,6 +50,8 @@ SCRIPT_TIMEOUT = 300
 POLICY_SUFFIX = "-access"
 # What the Lambda service itself does with the function's role, beyond lambda.py's own calls: its logs.
 RUNTIME_ACTIONS = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
+# What lambda.zip holds: the handler and the one module of the app it imports.
+LAMBDA_PACKAGE = ["lambda.py", "facerec/", "facerec/records.py"]
 # Makes the local back end's bucket, collection and table; on AWS provisioning makes them, not the app.
 LOCAL_ONLY = frozenset({"ensure_resources"})
 
@@ -310,7 +312,7 @@ def test_first_run_creates_everything(fresh: Deployment) -> None:
     }
     resources(deployment)
     with zipfile.ZipFile(ROOT / "lambda.zip") as archive:
-        assert archive.namelist() == ["lambda.py"]
+        assert archive.namelist() == LAMBDA_PACKAGE
 
 
 def test_second_run_changes_nothing(fresh: Deployment) -> None:
@@ -493,8 +495,9 @@ def test_provision_outside_us_east_1(moto_url: str, rekognition_url: str) -> Non
 
 
 def test_lambda_zip_imports_with_the_standard_library_and_boto3_alone(tmp_path: Path) -> None:
-    """lambda.zip as the scripts build it holds lambda.py alone, the same bytes every time, and its
-    handler loads in an isolated interpreter that has only the standard library and boto3's closure."""
+    """lambda.zip as the scripts build it holds lambda.py and facerec/records.py alone, the same bytes every
+    time, and its handler loads in an isolated interpreter that has only the standard library and boto3's
+    closure: facerec is a namespace package there, with nothing else of the app."""
     aws_helper = helper()
     first, second = tmp_path / "one.zip", tmp_path / "two.zip"
     sha = aws_helper.build_lambda(first)
@@ -503,8 +506,9 @@ def test_lambda_zip_imports_with_the_standard_library_and_boto3_alone(tmp_path: 
     assert aws_helper.build_lambda(second) == sha
     assert first.read_bytes() == second.read_bytes()  # the same bytes every time: no spurious updates
     with zipfile.ZipFile(first) as archive:
-        assert archive.namelist() == ["lambda.py"]
-        assert archive.read("lambda.py") == (ROOT / "lambda.py").read_bytes()
+        assert archive.namelist() == LAMBDA_PACKAGE
+        for name in ("lambda.py", "facerec/records.py"):
+            assert archive.read(name) == (ROOT / name).read_bytes()
 
     packages = tmp_path / "site"
     packages.mkdir()
@@ -515,6 +519,9 @@ import importlib, sys
 sys.path[:0] = [{str(first)!r}, {str(packages)!r}]
 handler = importlib.import_module("lambda")
 assert handler.__file__.startswith({str(first)!r}), handler.__file__
+assert sys.modules["facerec.records"].__file__.startswith({str(first)!r}), sys.modules["facerec.records"]
+assert getattr(sys.modules["facerec"], "__file__", None) is None, "facerec is not a namespace package"
+assert sorted(n for n in sys.modules if n.startswith("facerec")) == ["facerec", "facerec.records"]
 print(handler.lambda_handler({{"Records": []}}, None))
 outside = sorted(
     name for name, module in sys.modules.items()

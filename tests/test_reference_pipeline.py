@@ -55,13 +55,13 @@ def upright(path: Path) -> np.ndarray:
 
 
 @lru_cache(maxsize=1)
-def enrolled(fr: ModuleType) -> tuple[list[str], np.ndarray, np.ndarray]:
+def enrolled(fr: ModuleType, models: facelib.Models) -> tuple[list[str], np.ndarray, np.ndarray]:
     """(names, our descriptors, their encodings) of each person's first photo, at its own size."""
     names, ours, theirs = [], [], []
     for person, paths in people().items():
         pixels = upright(paths[0])
         names.append(person)
-        ours.append(facelib.find_faces(facelib.Picture(pixels))[0].descriptor)
+        ours.append(facelib.find_faces(facelib.Picture(pixels), models)[0].descriptor)
         theirs.append(fr.face_encodings(pixels, fr.face_locations(pixels))[0])
     return names, np.array(ours), np.array(theirs)
 
@@ -84,15 +84,15 @@ def assert_same_faces(ours: list[facelib.Face], theirs: list[PixelBox]) -> None:
 
 
 @pytest.mark.parametrize(("person", "path"), PHOTOS, ids=[f"{p}/{x.name}" for p, x in PHOTOS])
-def test_same_faces_and_person_as_face_recognition(person: str, path: Path) -> None:
+def test_same_faces_and_person_as_face_recognition(person: str, path: Path, loaded_models) -> None:
     fr = reference()
     frame = np.asarray(letterbox(upright(path)))
-    ours = facelib.find_faces(facelib.Picture(frame))
+    ours = facelib.find_faces(facelib.Picture(frame), loaded_models)
     locations = fr.face_locations(frame)  # its defaults: HOG, upsampled once
     theirs = [css_box(css) for css in locations]
     assert_same_faces(ours, theirs)
 
-    names, our_known, their_known = enrolled(fr)
+    names, our_known, their_known = enrolled(fr, loaded_models)
     largest = max(range(len(theirs)), key=lambda i: theirs[i].area)
     their_encoding = fr.face_encodings(frame, [locations[largest]])[0]
     ours_says = nearest(our_known, ours[0].descriptor, names)  # find_faces puts the largest first

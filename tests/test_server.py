@@ -980,10 +980,12 @@ def test_connections_over_the_cap_are_told_to_slow_down(tmp_path: Path) -> None:
 
 
 def local_engine(tmp_path: Path):
-    from facerec.local.rekognition import LocalRekognition
+    from dataclasses import replace
+
+    from facerec.clients import local_backend
     from facerec.settings import load
 
-    return LocalRekognition(tmp_path / "data", models=load(env_file=None).models)
+    return local_backend(replace(load(env_file=None), data_dir=tmp_path / "data")).rekognition
 
 
 def engine_whose_detection_waits(tmp_path: Path, gate: threading.Event):

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import io
 import urllib.parse
+from datetime import datetime, timedelta, timezone
 from functools import cache
 
 import pytest
 from PIL import Image
 
 from facerec.errors import InvalidImage, InvalidName, NameTaken, NotEnrolled, StillIndexing
+from facerec.records import PENDING, ImageItem, image_token
 from facerec.service import FaceService
 from tests.conftest import jpeg, people, photo, small_photo
 from tests.frames import letterbox
@@ -254,16 +256,20 @@ def test_a_rename_onto_someone_else_merges_only_when_asked(service: FaceService)
 
 def leave_a_pending_claim(service: FaceService, key: str, name: str) -> None:
     """The image item an indexer writes when it claims a photo (and leaves, if killed midway): pending."""
-    service.dynamodb.put_item(
-        TableName=service.settings.dynamodb_table_name,
-        Item={
-            "RekognitionId": {"S": f"image#{key}"},
-            "ItemType": {"S": "image"},
-            "FullName": {"S": name},
-            "ImageKey": {"S": key},
-            "Status": {"S": "pending"},
-        },
+    now = datetime.now(timezone.utc)
+    claim = ImageItem(
+        image_key=key,
+        name=name,
+        etag='"0123456789abcdef0123456789abcdef"',
+        status=PENDING,
+        message="indexing",
+        face_ids=(),
+        indexed_at=now,
+        external_image_id=image_token(key),
+        attempt="killed-midway",
+        lease_until=now + timedelta(seconds=90),
     )
+    service.dynamodb.put_item(TableName=service.settings.dynamodb_table_name, Item=claim.to_item())
 
 
 def test_a_rename_waits_for_a_photo_still_being_indexed(service: FaceService) -> None:

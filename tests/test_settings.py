@@ -141,10 +141,10 @@ def test_every_setting_is_documented() -> None:
 
 
 def test_the_engine_keeps_its_models_in_the_model_folder(tmp_path: Path) -> None:
-    from facerec.clients import local_client
+    from facerec.clients import client
 
     environ = {"FACEREC_DATA_DIR": str(tmp_path / "data"), "FACEREC_MODEL_DIR": str(tmp_path / "models")}
-    rekognition = local_client("rekognition", load(env_file=None, environ=environ))
+    rekognition = client("rekognition", load(env_file=None, environ=environ))
     found = rekognition.detect_faces(Image={"Bytes": (FACES_DIR / "people/joe_biden/biden1.jpg").read_bytes()})
     assert len(found["FaceDetails"]) == 1
     made = sorted(p.suffix for p in (tmp_path / "models").iterdir())

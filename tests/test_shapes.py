@@ -13,7 +13,7 @@ import pytest
 
 from facerec import faces as facelib
 from facerec import shapes
-from facerec.descriptor import ModelFileError
+from facerec.dlib_format import ModelFileError
 from facerec.settings import ModelSettings
 from facerec.shapes import ShapeModel
 
@@ -28,8 +28,8 @@ def dlib_points(predictor, pixels: np.ndarray, box: tuple[int, int, int, int]) -
 
 
 @pytest.fixture(scope="module")
-def engine(face_models) -> facelib.Models:
-    return facelib.models(face_models)
+def engine(loaded_models) -> facelib.Models:
+    return loaded_models
 
 
 @pytest.fixture(scope="module")

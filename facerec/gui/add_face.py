@@ -12,7 +12,7 @@ import numpy as np
 from facerec.errors import DuplicateEnrolment, InvalidName, UserError, counted, describe
 from facerec.gui.hints import Hint, enrolment_hint, pick
 from facerec.gui.widgets import ERROR_COLOUR, Tooltip, set_busy
-from facerec.gui.window import IMAGE_TYPES, PAD, Window, uses_arrows
+from facerec.gui.window import IMAGE_TYPES, PAD, Window, WindowHost, uses_arrows
 from facerec.service import AddResult, photos_in_folder, validate_name
 
 HINT_EVERY_S = 0.25
@@ -22,7 +22,7 @@ NO_HINT = Hint(False, "", ())
 class AddFaceWindow(Window):
     title_text = "Add face"
 
-    def __init__(self, app) -> None:
+    def __init__(self, app: WindowHost) -> None:
         super().__init__(app, "960x620")
         self.hint = NO_HINT
         self._hint_busy = False
@@ -91,10 +91,17 @@ class AddFaceWindow(Window):
             self._request_hint(frame.pixels)
 
     def _request_hint(self, pixels: np.ndarray, photo: bool = False) -> None:
+        if self.service is None:  # the service finds the faces; the app opens windows once it is open
+            return
         self._hint_busy = True
         self._last_hint = time.monotonic()
-        picture = self._picture
-        self.run(lambda: (picture, pixels, enrolment_hint(pixels, photo)), self._show_hint, self._hint_failed)
+        picture, faces_in = self._picture, self.service.faces_in
+        height, width = pixels.shape[:2]
+        self.run(
+            lambda: (picture, pixels, enrolment_hint(faces_in(pixels), width, height, photo)),
+            self._show_hint,
+            self._hint_failed,
+        )
 
     def _show_hint(self, judged: tuple[int, np.ndarray, Hint]) -> None:
         picture, pixels, hint = judged

@@ -12,7 +12,7 @@ from PIL import Image
 from facerec.errors import counted
 from facerec.gui.drawing import BLUE, GREEN, GREY, Overlay
 from facerec.gui.widgets import Tooltip, fit_headings, scrolled_table, set_busy
-from facerec.gui.window import PAD, Window, as_image_bytes
+from facerec.gui.window import PAD, Window, WindowHost, as_image_bytes
 from facerec.service import AddResult, CheckedFace
 
 RECHECK_AFTER_MS = 300  # a threshold held this long is the one wanted: check the picture again
@@ -40,7 +40,7 @@ def label(face: CheckedFace) -> str:
 class CheckFaceWindow(Window):
     title_text = "Check face"
 
-    def __init__(self, app) -> None:
+    def __init__(self, app: WindowHost) -> None:
         super().__init__(app, "1000x640")
         self._image: bytes | np.ndarray | None = None
         self._picture: Image.Image | np.ndarray | None = None

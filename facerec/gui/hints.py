@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-import numpy as np
-
-from facerec import faces as facelib
 from facerec.boxes import RatioBox
+from facerec.faces import Face
 from facerec.gui.drawing import BLUE, GREEN, RED, Overlay
 from facerec.quality import QUALITY_BARS
 
@@ -62,20 +60,15 @@ def pick(hint: Hint, index: int) -> Hint:
     return Hint(True, "Face picked", overlays, hint.pickable, hint.overlays[index].box)
 
 
-def enrolment_hint(pixels: np.ndarray, photo: bool = False) -> Hint:
-    """Boxes and advice for a camera frame, or an opened `photo`: green for exactly one usable face, red with
-    the reason otherwise."""
-    picture = facelib.Picture(pixels)
-    found = facelib.find_faces(picture, describe=False)
+def enrolment_hint(found: list[Face], width: int, height: int, photo: bool = False) -> Hint:
+    """Boxes and advice for the faces `found` in a camera frame, or an opened `photo`, of this size: green for
+    exactly one usable face, red with the reason otherwise."""
     if not found:
         # The camera path finds faces from about 50 px (facerec.faces), and every face it finds is big
         # enough for the indexer: a person too far away is not found at all, so say what helps then.
         return Hint(False, NO_FACE_IN_PHOTO if photo else NO_FACE, ())
     words = PHOTO_WORDS if photo else CAMERA_WORDS
-    judged = [
-        (face.box.ratios(picture.width, picture.height), [words[r] for r in advice(ENROL_BAR.reasons(face))])
-        for face in found
-    ]
+    judged = [(face.box.ratios(width, height), [words[r] for r in advice(ENROL_BAR.reasons(face))]) for face in found]
     if len(found) > 1 and photo:
         return group_hint(judged)
     if len(found) > 1:

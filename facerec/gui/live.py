@@ -11,7 +11,7 @@ from facerec.camera import Frame
 from facerec.gui.check_face import label, overlays_for
 from facerec.gui.drawing import same_scene, scene
 from facerec.gui.widgets import Preview, Tooltip
-from facerec.gui.window import PAD, Window, jpeg_bytes
+from facerec.gui.window import PAD, Window, WindowHost, jpeg_bytes
 from facerec.service import AddResult, CheckedFace
 
 # At most this many checks a second, and never two at once: the preview's own
@@ -25,7 +25,7 @@ RECOGNISING = "Recognising…"
 class LiveWindow(Window):
     title_text = "Live"
 
-    def __init__(self, app) -> None:
+    def __init__(self, app: WindowHost) -> None:
         super().__init__(app, "700x600")
         body = ttk.Frame(self, padding=PAD)
         body.pack(fill="both", expand=True)

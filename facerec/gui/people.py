@@ -7,15 +7,15 @@ import io
 import tkinter as tk
 from dataclasses import dataclass
 from pathlib import Path
-from tkinter import filedialog, messagebox, simpledialog, ttk
+from tkinter import filedialog, simpledialog, ttk
 
 from PIL import Image, ImageOps, ImageTk
 
 from facerec.archive import ImportSummary, export_collection, import_collection, is_sealed
 from facerec.errors import NameTaken, counted
 from facerec.faces import upright
-from facerec.gui.widgets import Tooltip, fit_headings, scrolled_table
-from facerec.gui.window import PAD, Window
+from facerec.gui.widgets import Tooltip, ask_warning, thumbnail_table
+from facerec.gui.window import PAD, Window, WindowHost
 from facerec.service import AddResult, DeleteResult, FaceService, Person, RenameResult, name_key
 
 THUMBNAIL = (48, 48)
@@ -79,7 +79,7 @@ def _thumbnail(service: FaceService, person: Person) -> Image.Image | None:
 class PeopleWindow(Window):
     title_text = "People"
 
-    def __init__(self, app) -> None:
+    def __init__(self, app: WindowHost) -> None:
         super().__init__(app, "760x560")
         self.rows: list[Row] = []
         self.photo_rows: list[PhotoRow] = []
@@ -150,15 +150,7 @@ class PeopleWindow(Window):
         self.progress.pack(side="right")
 
     def _build_people(self, parent: ttk.Frame) -> ttk.Frame:
-        ttk.Style(self).configure("People.Treeview", rowheight=THUMBNAIL[1] + 6)
-        frame, self.table = scrolled_table(
-            parent, columns=("faces",), style="People.Treeview", selectmode="browse", height=4
-        )
-        self.table.heading("#0", text="Name")
-        self.table.heading("faces", text="Faces")
-        self.table.column("#0", width=240)
-        self.table.column("faces", width=60, anchor="center")
-        fit_headings(self.table)
+        frame, self.table = thumbnail_table(parent, "People.Treeview", THUMBNAIL[1], "Name", (240, 60), height=4)
         self.table.bind("<<TreeviewSelect>>", lambda _e: self._selection_changed())
         return frame
 
@@ -176,15 +168,9 @@ class PeopleWindow(Window):
         )
         self.remove_photo_button.pack(side="left", padx=(PAD // 2, 0))
         Tooltip(self.remove_photo_button, "Remove the selected photo and its face; the person's others stay (Delete)")
-        ttk.Style(self).configure("Photos.Treeview", rowheight=PHOTO_THUMBNAIL[1] + 6)
-        frame, self.photo_table = scrolled_table(
-            pane, columns=("faces",), style="Photos.Treeview", selectmode="browse", height=3
+        frame, self.photo_table = thumbnail_table(
+            pane, "Photos.Treeview", PHOTO_THUMBNAIL[1], "Photo", (140, 50), height=3
         )
-        self.photo_table.heading("#0", text="Photo")
-        self.photo_table.heading("faces", text="Faces")
-        self.photo_table.column("#0", width=140)
-        self.photo_table.column("faces", width=50, anchor="center")
-        fit_headings(self.photo_table)
         frame.pack(fill="both", expand=True)
         self.photo_table.bind("<<TreeviewSelect>>", lambda _e: self._photo_buttons())
         self.photo_table.bind("<Delete>", lambda _e: self.remove_selected_photo() or "break")
@@ -278,12 +264,8 @@ class PeopleWindow(Window):
     def confirm_remove(self, person: Person, photo: PhotoRow) -> bool:
         """Ask before removing a photo; tests replace this method."""
         last = "It is their only photo: they will no longer be enrolled. " if len(self.photo_rows) == 1 else ""
-        return messagebox.askyesno(
-            "Remove photo",
-            f"Remove this photo of {person.name} and its {counted(photo.faces, 'face')}? {last}",
-            default=messagebox.NO,
-            icon=messagebox.WARNING,
-            parent=self,
+        return ask_warning(
+            self, "Remove photo", f"Remove this photo of {person.name} and its {counted(photo.faces, 'face')}? {last}"
         )
 
     def remove_selected_photo(self) -> None:
@@ -331,13 +313,11 @@ class PeopleWindow(Window):
 
     def confirm(self, person: Person) -> bool:
         """Ask before deleting; tests replace this method."""
-        return messagebox.askyesno(
+        return ask_warning(
+            self,
             "Delete person",
             f"Delete {person.name}? Their {counted(person.face_count, 'face')}, their name and their photos "
             "will be removed.",
-            default=messagebox.NO,
-            icon=messagebox.WARNING,
-            parent=self,
         )
 
     def delete_selected(self) -> None:
@@ -361,11 +341,10 @@ class PeopleWindow(Window):
 
     def confirm_merge(self, person: Person, error: NameTaken) -> bool:
         """Ask before making two enrolled people one; No is the default answer."""
-        return messagebox.askyesno(
+        return ask_warning(
+            self,
             "Merge people",
             f"{error} Make {person.name} and them one person? Check face will answer their name for both's faces.",
-            default=messagebox.NO,
-            parent=self,
         )
 
     def rename_selected(self) -> None:

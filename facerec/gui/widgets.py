@@ -6,7 +6,7 @@ import time
 import tkinter as tk
 from collections.abc import Callable
 from tkinter import font as tkfont
-from tkinter import ttk
+from tkinter import messagebox, ttk
 
 import numpy as np
 from PIL import Image, ImageTk
@@ -212,6 +212,25 @@ def scrolled_table(parent: tk.Misc, **options: object) -> tuple[ttk.Frame, ttk.T
     bar.pack(side="right", fill="y")
     table.pack(side="left", fill="both", expand=True)
     return frame, table
+
+
+def thumbnail_table(
+    parent: tk.Misc, style: str, thumbnail_height: int, heading: str, widths: tuple[int, int], height: int
+) -> tuple[ttk.Frame, ttk.Treeview]:
+    """A scrolled table of thumbnails, each with its label and a face count, its rows as tall as a thumbnail."""
+    ttk.Style(parent).configure(style, rowheight=thumbnail_height + 6)
+    frame, table = scrolled_table(parent, columns=("faces",), style=style, selectmode="browse", height=height)
+    table.heading("#0", text=heading)
+    table.heading("faces", text="Faces")
+    table.column("#0", width=widths[0])
+    table.column("faces", width=widths[1], anchor="center")
+    fit_headings(table)
+    return frame, table
+
+
+def ask_warning(parent: tk.Misc, title: str, question: str) -> bool:
+    """Ask before what cannot be undone, or is likely a mistake: No is the default answer."""
+    return messagebox.askyesno(title, question, default=messagebox.NO, icon=messagebox.WARNING, parent=parent)
 
 
 def fit_headings(table: ttk.Treeview) -> None:

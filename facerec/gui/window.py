@@ -6,8 +6,8 @@ import io
 import tkinter as tk
 from collections.abc import Callable
 from pathlib import Path
-from tkinter import filedialog, messagebox, ttk
-from typing import TYPE_CHECKING
+from tkinter import filedialog, ttk
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 from PIL import Image
@@ -15,11 +15,14 @@ from PIL import Image
 from facerec.boxes import RatioBox
 from facerec.errors import DuplicateEnrolment
 from facerec.faces import upright
-from facerec.gui.widgets import StatusLine
+from facerec.gui.widgets import StatusLine, ask_warning
 from facerec.service import AddResult, Duplicate, prepare_image, validate_name
 
 if TYPE_CHECKING:
-    from facerec.gui.app import App
+    from facerec.camera import Camera
+    from facerec.gui.tasks import TaskRunner
+    from facerec.service import FaceService
+    from facerec.settings import Settings
 
 IMAGE_TYPES = [("Images", "*.jpg *.jpeg *.png *.bmp *.webp"), ("All files", "*")]
 # Widgets that use Space (or Enter) themselves: while one has the focus, the key is its own, not a capture.
@@ -45,10 +48,29 @@ ARROW_KEY_WIDGETS = {
 PAD = 12  # between the parts of a window, and around them
 
 
+class WindowHost(Protocol):
+    """What a window needs from the app that opens it (facerec.gui.app.App is the one).
+
+    A window depends on this, not on the app, whose module imports every window.
+    """
+
+    root: tk.Tk
+    settings: Settings
+    service: FaceService | None  # set before any window opens
+    tasks: TaskRunner
+
+    @property
+    def camera(self) -> Camera: ...
+
+    def show_error(self, error: BaseException, status: StatusLine | None = None) -> None: ...
+
+    def enrolment_changed(self) -> None: ...
+
+
 class Window(tk.Toplevel):
     title_text = ""
 
-    def __init__(self, app: App, size: str = "900x640") -> None:
+    def __init__(self, app: WindowHost, size: str = "900x640") -> None:
         super().__init__(app.root)
         self.app = app
         self.closed = False
@@ -117,12 +139,8 @@ class Window(tk.Toplevel):
         """Ask before enrolling what is enrolled already; No is the default answer. Tests replace this method."""
         reasons = "\n".join(d.message for d in duplicates)
         risks = " ".join(dict.fromkeys(d.risk(name) for d in duplicates))
-        return messagebox.askyesno(
-            "Already enrolled",
-            f"{reasons}\n\n{risks} Enrol this photo as {validate_name(name)} anyway?",
-            default=messagebox.NO,
-            icon=messagebox.WARNING,
-            parent=self,
+        return ask_warning(
+            self, "Already enrolled", f"{reasons}\n\n{risks} Enrol this photo as {validate_name(name)} anyway?"
         )
 
     def bind_capture_keys(self, capture: Callable[[], None]) -> None:

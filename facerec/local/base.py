@@ -9,23 +9,16 @@ from functools import cached_property, wraps
 from typing import Any
 
 import botocore.session
+from botocore.errorfactory import ClientExceptionsFactory
 from botocore.exceptions import ParamValidationError
 from botocore.paginate import Paginator
 from botocore.validate import ParamValidator
 
+from facerec.aws_errors import AwsError, InvalidParameterException, ValidationException
 from facerec.local import constraints
-from facerec.local.errors import client_error, exceptions_for
 
 _session = botocore.session.get_session()
-
-
-class ServiceError(Exception):
-    """Raised inside an operation; the wrapper turns it into the ClientError boto3 raises."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+_exceptions = ClientExceptionsFactory()
 
 
 def operation(name: str) -> Callable:
@@ -46,8 +39,8 @@ def operation(name: str) -> Callable:
             try:
                 self._check_constraints(params, model.input_shape)
                 result = method(self, **params)
-            except ServiceError as exc:
-                raise client_error(self.exceptions, exc.code, exc.message, name) from None
+            except AwsError as exc:  # an operation raises AWS's error; boto3's callers catch a ClientError
+                raise exc.client_error(self.exceptions, name) from None
             result["ResponseMetadata"] = {
                 "RequestId": str(uuid.uuid4()),
                 "HTTPStatusCode": 200,
@@ -66,7 +59,7 @@ class LocalClient:
     """Base of the local clients: the parts of a boto3 client that callers rely on."""
 
     service_name: str = ""
-    pattern_error = "InvalidParameterException"
+    pattern_error: type[AwsError] = InvalidParameterException
     # True: every constraint of the model (enums, ranges, lengths, patterns) is checked, as AWS's
     # front end does, and answered with ValidationException; False: only string patterns.
     checks_all_constraints = False
@@ -77,7 +70,8 @@ class LocalClient:
 
     @cached_property
     def exceptions(self):
-        return exceptions_for(self.service_model)
+        """The `client.exceptions` object a boto3 client of this service has."""
+        return _exceptions.create_client_exceptions(self.service_model)
 
     def can_paginate(self, operation_name: str) -> bool:
         return self._paginator_config(operation_name) is not None
@@ -106,7 +100,7 @@ class LocalClient:
             return
         found = constraints.violations(params, shape)
         if found:
-            raise ServiceError("ValidationException", constraints.message(found))
+            raise ValidationException(constraints.message(found))
 
     def _check_patterns(self, params: dict, shape) -> None:
         for key, value in params.items():
@@ -117,8 +111,7 @@ class LocalClient:
                 self._check_patterns(value, member)
             pattern = member.metadata.get("pattern")
             if pattern and isinstance(value, str) and not re.fullmatch(pattern, value):
-                raise ServiceError(
-                    self.pattern_error,
+                raise self.pattern_error(
                     f"1 validation error detected: Value '{value}' at '{_lower_first(key)}' failed to "
                     f"satisfy constraint: Member must satisfy regular expression pattern: {pattern}",
                 )

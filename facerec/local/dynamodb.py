@@ -24,7 +24,13 @@ from typing import Any
 
 from botocore import xform_name
 
-from facerec.local.base import LocalClient, ServiceError, operation
+from facerec.aws_errors import (
+    ConditionalCheckFailedException,
+    ResourceInUseException,
+    ResourceNotFoundException,
+    ValidationException,
+)
+from facerec.local.base import LocalClient, operation
 from facerec.local.sqlite import forget_deleted, open_database, transaction
 from facerec.paths import private_dir
 
@@ -46,7 +52,7 @@ SUPPORTED = ("CreateTable", "DescribeTable", "GetItem", "PutItem", "DeleteItem",
 
 class LocalDynamoDB(LocalClient):
     service_name = "dynamodb"
-    pattern_error = "ValidationException"
+    pattern_error = ValidationException
 
     def __init__(self, data_dir: Path, region: str = "us-east-1") -> None:
         self.region = region
@@ -67,10 +73,10 @@ class LocalDynamoDB(LocalClient):
     ) -> dict:
         _refuse(other, ("ProvisionedThroughput", "DeletionProtectionEnabled"))
         if [k["KeyType"] for k in KeySchema] != ["HASH"]:
-            raise ServiceError("ValidationException", "A sort key is not supported by the local table")
+            raise ValidationException("A sort key is not supported by the local table")
         hash_key = KeySchema[0]["AttributeName"]
         if [(d["AttributeName"], d["AttributeType"]) for d in AttributeDefinitions] != [(hash_key, "S")]:
-            raise ServiceError("ValidationException", "The local table's key is one string attribute, defined once")
+            raise ValidationException("The local table's key is one string attribute, defined once")
         description = {
             "TableName": TableName,
             "KeySchema": KeySchema,
@@ -82,7 +88,7 @@ class LocalDynamoDB(LocalClient):
         }
         with transaction(self._db, self._lock) as db:
             if db.execute("SELECT 1 FROM tables WHERE name = ?", (TableName,)).fetchone():
-                raise ServiceError("ResourceInUseException", f"Table already exists: {TableName}")
+                raise ResourceInUseException(f"Table already exists: {TableName}")
             db.execute("INSERT INTO tables VALUES (?, ?)", (TableName, json.dumps(description)))
         return {"TableDescription": _described(description)}
 
@@ -151,7 +157,7 @@ class LocalDynamoDB(LocalClient):
     def _table(self, db, name: str) -> dict:
         row = db.execute("SELECT description FROM tables WHERE name = ?", (name,)).fetchone()
         if row is None:
-            raise ServiceError("ResourceNotFoundException", "Requested resource not found")
+            raise ResourceNotFoundException("Requested resource not found")
         return json.loads(row[0])
 
     def _load(self, db, table: str, key: str) -> dict | None:
@@ -172,7 +178,7 @@ def _key_value(table: dict, item: dict, what: str) -> str:
     name = _hash_key(table)
     value = item.get(name, {})
     if (what == "key" and set(item) != {name}) or set(value) != {"S"} or not value["S"]:
-        raise ServiceError("ValidationException", "The provided key element does not match the schema")
+        raise ValidationException("The provided key element does not match the schema")
     return value["S"]
 
 
@@ -180,7 +186,7 @@ def _refuse(params: dict, ignored: tuple[str, ...]) -> None:
     """Parameters the local table does not implement: named, never silently ignored."""
     unsupported = sorted(set(params) - set(ignored) - {"ReturnConsumedCapacity"})
     if unsupported:
-        raise ServiceError("ValidationException", f"Not supported by the local table: {', '.join(unsupported)}")
+        raise ValidationException(f"Not supported by the local table: {', '.join(unsupported)}")
 
 
 def _condition(params: dict) -> tuple[str, str, Any] | None:
@@ -196,10 +202,9 @@ def _condition(params: dict) -> tuple[str, str, Any] | None:
     elif found := EQUALS.fullmatch(expression):
         form, name, value = "equals", found[1], values.get(found[2])
         if value is None:
-            raise ServiceError("ValidationException", f"An expression attribute value is not defined: {found[2]}")
+            raise ValidationException(f"An expression attribute value is not defined: {found[2]}")
     else:
-        raise ServiceError(
-            "ValidationException",
+        raise ValidationException(
             f"ConditionExpression {expression!r} is not supported by the local table"
             " (it supports attribute_exists(a), attribute_not_exists(a) and a = :v)",
         )
@@ -213,7 +218,7 @@ def _check(condition: tuple[str, str, Any] | None, old: dict | None) -> None:
     present = old is not None and name in old
     held = {"exists": present, "not_exists": not present, "equals": present and old[name] == value}[form]
     if not held:
-        raise ServiceError("ConditionalCheckFailedException", "The conditional request failed")
+        raise ConditionalCheckFailedException()
 
 
 def _dumps(item: dict) -> str:

@@ -15,6 +15,7 @@ import json
 import math
 import threading
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +23,26 @@ import numpy as np
 from botocore.exceptions import ClientError
 
 from facerec import faces as facelib
+from facerec.aws_errors import (
+    ConflictException,
+    IdempotentParameterMismatchException,
+    ImageTooLargeException,
+    InvalidImageFormatException,
+    InvalidPaginationTokenException,
+    InvalidParameterException,
+    InvalidS3ObjectException,
+    ResourceAlreadyExistsException,
+    ResourceNotFoundException,
+    ServiceQuotaExceededException,
+)
 from facerec.expression import judged_expression
 from facerec.gender import GenderClassifier
 from facerec.landmarks import DEFAULT_LANDMARKS, LANDMARK_POINTS, named_landmarks
 from facerec.local.analysis import Analysis, AnalysisCache
-from facerec.local.base import LocalClient, ServiceError, operation
+from facerec.local.base import LocalClient, operation
 from facerec.local.store import CollectionGone, FaceStore, NewFace, StoredFace, TooManyTags
 from facerec.paths import private_dir
 from facerec.quality import QUALITY_BARS
-from facerec.settings import ModelSettings, default_model_dir
 from facerec.similarity import DEFAULT_THRESHOLD, distance_for, similarity
 
 # A version number, as Rekognition gives ("7.0" for collections made today), so that clients that
@@ -87,13 +99,13 @@ class LocalRekognition(LocalClient):
     checks_all_constraints = True
 
     def __init__(
-        self, data_dir: Path, s3: Any = None, region: str = "us-east-1", models: ModelSettings | None = None
+        self, data_dir: Path, models: Callable[[], facelib.Models], s3: Any = None, region: str = "us-east-1"
     ) -> None:
-        """`models`: which face models to run and where their converted copies are kept (default: the
-        user's cache folder, as Settings has it)."""
+        """`models`: gives the loaded face models when a face is first looked for (its back end's, which
+        loads them then: an engine that only lists or deletes loads none)."""
         self.folder = private_dir(Path(data_dir))
         self.store = FaceStore(self.folder / "rekognition.sqlite3")
-        self.face_models = models or ModelSettings(default_model_dir())
+        self.models = models
         self.s3 = s3
         self.region = region
         self._lock = threading.Lock()
@@ -123,7 +135,7 @@ class LocalRekognition(LocalClient):
         if Tags and len(Tags) > MAX_TAGS:
             raise _too_many_tags()
         if not self.store.create_collection(CollectionId):
-            raise ServiceError("ResourceAlreadyExistsException", f"The collection id: {CollectionId} already exists")
+            raise ResourceAlreadyExistsException(f"The collection id: {CollectionId} already exists")
         if Tags:
             self.store.set_tags(CollectionId, Tags, MAX_TAGS)
         return {"StatusCode": 200, "CollectionArn": self._arn(CollectionId), "FaceModelVersion": FACE_MODEL_VERSION}
@@ -239,7 +251,7 @@ class LocalRekognition(LocalClient):
     def create_user(self, CollectionId: str, UserId: str, ClientRequestToken: str | None = None) -> dict:
         def run() -> dict:
             if not self.store.create_user(CollectionId, UserId):
-                raise ServiceError("ConflictException", f"The user id: {UserId} already exists in the collection")
+                raise ConflictException(f"The user id: {UserId} already exists in the collection")
             return {}
 
         return self._once(CollectionId, "CreateUser", ClientRequestToken, {"UserId": UserId}, run)
@@ -285,8 +297,7 @@ class LocalRekognition(LocalClient):
                 if failure is None and owners.get(face_id) == UserId:
                     continue  # already this user's: ignored, as AWS documents
                 if failure is None and len(added) >= room:
-                    raise ServiceError(
-                        "ServiceQuotaExceededException",
+                    raise ServiceQuotaExceededException(
                         f"A user has at most {MAX_FACES_PER_USER} faces; {UserId} has {user.face_count}.",
                     )
                 if failure is None:
@@ -356,12 +367,12 @@ class LocalRekognition(LocalClient):
     ) -> dict:
         self._collection(CollectionId)
         if (UserId is None) == (FaceId is None):
-            raise ServiceError("InvalidParameterException", "Exactly one of UserId and FaceId must be given.")
+            raise InvalidParameterException("Exactly one of UserId and FaceId must be given.")
         result: dict = {"FaceModelVersion": FACE_MODEL_VERSION}
         if FaceId is not None:
             found = self.store.face(CollectionId, FaceId)
             if found is None:
-                raise ServiceError("ResourceNotFoundException", f"The face id: {FaceId} does not exist")
+                raise ResourceNotFoundException(f"The face id: {FaceId} does not exist")
             queries = [found[1]]
             result["SearchedFace"] = {"FaceId": FaceId}
         else:
@@ -434,10 +445,7 @@ class LocalRekognition(LocalClient):
             earlier = self.store.remembered(collection_id, operation_name, token)
             if earlier is not None:
                 if earlier.fingerprint != fingerprint:
-                    raise ServiceError(
-                        "IdempotentParameterMismatchException",
-                        "ClientRequestToken was already used with different parameters.",
-                    )
+                    raise IdempotentParameterMismatchException()
                 return json.loads(earlier.response)
             result = run()
             self.store.remember(collection_id, operation_name, token, fingerprint, json.dumps(result))
@@ -469,7 +477,7 @@ class LocalRekognition(LocalClient):
         full = arn if arn.startswith("arn:") else "arn:" + arn
         collection_id = full[len(prefix) :] if full.startswith(prefix) else ""
         if not collection_id or self.store.collection(collection_id) is None:
-            raise ServiceError("ResourceNotFoundException", f"The resource {arn} does not exist")
+            raise ResourceNotFoundException(f"The resource {arn} does not exist")
         return collection_id
 
     # Search
@@ -481,7 +489,7 @@ class LocalRekognition(LocalClient):
         self._collection(CollectionId)
         found = self.store.face(CollectionId, FaceId)
         if found is None:
-            raise ServiceError("InvalidParameterException", f"The face id {FaceId} was not found in the collection.")
+            raise InvalidParameterException(f"The face id {FaceId} was not found in the collection.")
         _, descriptor = found
         matches = self._matches(CollectionId, descriptor, FaceMatchThreshold, MaxFaces, exclude=FaceId)
         return {"SearchedFaceId": FaceId, "FaceMatches": matches, "FaceModelVersion": FACE_MODEL_VERSION}
@@ -498,12 +506,10 @@ class LocalRekognition(LocalClient):
         self._collection(CollectionId)
         picture, found = self._analyse(Image)
         if not found:
-            raise ServiceError("InvalidParameterException", "There are no faces in the image. Should be at least 1.")
+            raise InvalidParameterException("There are no faces in the image. Should be at least 1.")
         largest = found[0]  # find_faces sorts largest first, as Rekognition picks the largest
         if QUALITY_BARS[QualityFilter].reasons(largest, picture):
-            raise ServiceError(
-                "InvalidParameterException", "The largest face in the image did not pass the quality filter."
-            )
+            raise InvalidParameterException("The largest face in the image did not pass the quality filter.")
         matches = self._matches(CollectionId, largest.descriptor, FaceMatchThreshold, MaxFaces)
         return {
             "SearchedFaceBoundingBox": largest.box.ratios(picture.width, picture.height).to_aws(),
@@ -537,7 +543,7 @@ class LocalRekognition(LocalClient):
         source_picture, sources = self._analyse(SourceImage)
         target_picture, targets = self._analyse(TargetImage)
         if not sources:
-            raise ServiceError("InvalidParameterException", "There are no faces in the source image.")
+            raise InvalidParameterException("There are no faces in the source image.")
         source = sources[0]
         bar = QUALITY_BARS[QualityFilter]
         matches, unmatched = [], []
@@ -585,7 +591,7 @@ class LocalRekognition(LocalClient):
 
     def _fresh_analysis(self, data: bytes) -> Analysis:
         picture = _picture(data)
-        return Analysis(picture, facelib.find_faces(picture, m=facelib.models(self.face_models)))
+        return Analysis(picture, facelib.find_faces(picture, self.models()))
 
     def _image_bytes(self, image: dict) -> bytes:
         if "Bytes" in image:
@@ -593,23 +599,19 @@ class LocalRekognition(LocalClient):
             data = data.read() if hasattr(data, "read") else bytes(data)
             if not data:
                 # boto3 sends empty bytes; Rekognition's own validation refuses them.
-                raise ServiceError(
-                    "InvalidParameterException",
+                raise InvalidParameterException(
                     "1 validation error detected: Value at 'image.bytes' failed to satisfy constraint: "
                     "Member must have length greater than or equal to 1",
                 )
             if len(data) > MAX_IMAGE_BYTES:
-                raise ServiceError("ImageTooLargeException", "Image size is too large. The limit is 5 MB as bytes.")
+                raise ImageTooLargeException("Image size is too large. The limit is 5 MB as bytes.")
             return data
         if "S3Object" in image:
             return self._s3_bytes(image["S3Object"])
-        raise ServiceError("InvalidParameterException", "The image must have either Bytes or S3Object.")
+        raise InvalidParameterException("The image must have either Bytes or S3Object.")
 
     def _s3_bytes(self, ref: dict) -> bytes:
-        bad = ServiceError(
-            "InvalidS3ObjectException",
-            "Unable to get object metadata from S3. Check object key, region and/or access permissions.",
-        )
+        bad = InvalidS3ObjectException()
         if self.s3 is None or not ref.get("Bucket") or not ref.get("Name"):
             raise bad
         where = {"Bucket": ref["Bucket"], "Key": ref["Name"]}
@@ -619,13 +621,12 @@ class LocalRekognition(LocalClient):
             head = self.s3.head_object(**where)
             # A store that keeps no versions ignores VersionId: the version must be the one asked for.
             if ref.get("Version") and head.get("VersionId") != ref["Version"]:
-                raise ServiceError(
-                    "InvalidS3ObjectException",
+                raise InvalidS3ObjectException(
                     f"Version {ref['Version']} of s3://{ref['Bucket']}/{ref['Name']} was not found "
                     "(is versioning enabled on the bucket?).",
                 )
             if head["ContentLength"] > MAX_S3_IMAGE_BYTES:
-                raise ServiceError("ImageTooLargeException", "Image size is too large. The limit is 15 MB in S3.")
+                raise ImageTooLargeException("Image size is too large. The limit is 15 MB in S3.")
             return self.s3.get_object(**where)["Body"].read()
         except ClientError:
             raise bad from None
@@ -638,28 +639,27 @@ def _picture(data: bytes) -> facelib.Picture:
     try:
         picture = facelib.decode(data)
     except facelib.ImageTooLarge as exc:
-        raise ServiceError("ImageTooLargeException", f"Image size is too large: {exc}") from None
+        raise ImageTooLargeException(f"Image size is too large: {exc}") from None
     except facelib.ImageError:
-        raise ServiceError("InvalidImageFormatException", "Request has invalid image format") from None
+        raise InvalidImageFormatException() from None
     if min(picture.width, picture.height) < facelib.MIN_IMAGE_SIDE:
-        raise ServiceError(
-            "InvalidParameterException",
+        raise InvalidParameterException(
             f"The minimum image dimensions are {facelib.MIN_IMAGE_SIDE} pixels for both height and width; "
             f"this image is {picture.width}x{picture.height}.",
         )
     return picture
 
 
-def _not_found(collection_id: str) -> ServiceError:
-    return ServiceError("ResourceNotFoundException", f"The collection id: {collection_id} does not exist")
+def _not_found(collection_id: str) -> ResourceNotFoundException:
+    return ResourceNotFoundException(f"The collection id: {collection_id} does not exist")
 
 
-def _user_not_found(user_id: str) -> ServiceError:
-    return ServiceError("ResourceNotFoundException", f"The user id: {user_id} does not exist")
+def _user_not_found(user_id: str) -> ResourceNotFoundException:
+    return ResourceNotFoundException(f"The user id: {user_id} does not exist")
 
 
-def _too_many_tags() -> ServiceError:
-    return ServiceError("ServiceQuotaExceededException", f"A collection can have at most {MAX_TAGS} tags.")
+def _too_many_tags() -> ServiceQuotaExceededException:
+    return ServiceQuotaExceededException(f"A collection can have at most {MAX_TAGS} tags.")
 
 
 def _user_status(face_count: int) -> str:
@@ -671,7 +671,7 @@ def _token_to_seq(token: str) -> int:
     if not token:
         return 0
     if not token.isdigit():
-        raise ServiceError("InvalidPaginationTokenException", "Invalid pagination token.")
+        raise InvalidPaginationTokenException()
     return int(token)
 
 

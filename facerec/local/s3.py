@@ -28,7 +28,17 @@ from typing import Any
 from botocore.exceptions import ParamValidationError
 from botocore.response import StreamingBody
 
-from facerec.local.base import LocalClient, ServiceError, operation
+from facerec.aws_errors import (
+    AwsError,
+    BucketAlreadyOwnedByYou,
+    BucketNotEmpty,
+    InvalidArgument,
+    InvalidBucketName,
+    NoSuchBucket,
+    NoSuchKey,
+    NotFound,
+)
+from facerec.local.base import LocalClient, operation
 from facerec.local.delivery import SCHEMA as DELIVERY_SCHEMA
 from facerec.local.delivery import Courier, Functions
 from facerec.local.sqlite import forget_deleted, open_database, transaction
@@ -85,20 +95,17 @@ class LocalS3(LocalClient):
     def create_bucket(self, Bucket: str, **_: Any) -> dict:
         folder = self._bucket_dir(Bucket)  # before any row: a refused name leaves nothing behind
         if not BUCKET_NAME.fullmatch(Bucket):
-            raise ServiceError("InvalidBucketName", "The specified bucket is not valid.")
+            raise InvalidBucketName()
         with self._lock:
             cursor = self._db.execute("INSERT OR IGNORE INTO buckets VALUES (?, ?)", (Bucket, _now().isoformat()))
             if cursor.rowcount == 0:
-                raise ServiceError(
-                    "BucketAlreadyOwnedByYou",
-                    "Your previous request to create the named bucket succeeded and you already own it.",
-                )
+                raise BucketAlreadyOwnedByYou()
         private_dir(folder)
         return {"Location": f"/{Bucket}"}
 
     @operation("HeadBucket")
     def head_bucket(self, Bucket: str, **_: Any) -> dict:
-        self._require_bucket(Bucket, code="404")
+        self._require_bucket(Bucket, missing=NotFound)
         return {"BucketRegion": self.region}
 
     @operation("ListBuckets")
@@ -115,7 +122,7 @@ class LocalS3(LocalClient):
         with self._lock:
             self._require_bucket(Bucket)
             if self._db.execute("SELECT 1 FROM objects WHERE bucket = ? LIMIT 1", (Bucket,)).fetchone():
-                raise ServiceError("BucketNotEmpty", "The bucket you tried to delete is not empty")
+                raise BucketNotEmpty()
             self._db.execute("DELETE FROM buckets WHERE name = ?", (Bucket,))
         folder = self._bucket_dir(Bucket)
         if folder.exists():
@@ -160,13 +167,13 @@ class LocalS3(LocalClient):
 
     @operation("GetObject")
     def get_object(self, Bucket: str, Key: str, **_: Any) -> dict:
-        head = self._head(Bucket, Key, missing="NoSuchKey")
+        head = self._head(Bucket, Key, missing=NoSuchKey)
         data = self._object_path(Bucket, Key).read_bytes()
         return {**head, "Body": StreamingBody(io.BytesIO(data), len(data))}
 
     @operation("HeadObject")
     def head_object(self, Bucket: str, Key: str, **_: Any) -> dict:
-        return self._head(Bucket, Key, missing="404")
+        return self._head(Bucket, Key, missing=NotFound)
 
     @operation("DeleteObject")
     def delete_object(self, Bucket: str, Key: str, **_: Any) -> dict:
@@ -228,9 +235,7 @@ class LocalS3(LocalClient):
         for config in NotificationConfiguration.get("LambdaFunctionConfigurations", []):
             name = config["LambdaFunctionArn"].rsplit(":", 1)[-1]
             if name not in self.functions:
-                raise ServiceError(
-                    "InvalidArgument", f"Unable to validate the following destination configurations: {name}"
-                )
+                raise InvalidArgument(f"Unable to validate the following destination configurations: {name}")
         with self._lock:
             self._db.execute(
                 "INSERT OR REPLACE INTO notifications VALUES (?, ?)", (Bucket, json.dumps(NotificationConfiguration))
@@ -273,7 +278,7 @@ class LocalS3(LocalClient):
 
     # Helpers
 
-    def _head(self, bucket: str, key: str, missing: str) -> dict:
+    def _head(self, bucket: str, key: str, missing: type[AwsError]) -> dict:
         self._require_bucket(bucket)
         with self._lock:
             row = self._db.execute(
@@ -281,7 +286,7 @@ class LocalS3(LocalClient):
                 (bucket, key),
             ).fetchone()
         if row is None:
-            raise ServiceError(missing, "The specified key does not exist." if missing == "NoSuchKey" else "Not Found")
+            raise missing()
         size, etag, content_type, metadata, modified = row
         return {
             "ContentLength": size,
@@ -291,12 +296,12 @@ class LocalS3(LocalClient):
             "LastModified": datetime.fromisoformat(modified),
         }
 
-    def _require_bucket(self, bucket: str, code: str = "NoSuchBucket") -> None:
+    def _require_bucket(self, bucket: str, missing: type[AwsError] = NoSuchBucket) -> None:
         self._bucket_dir(bucket)
         with self._lock:
             found = self._db.execute("SELECT 1 FROM buckets WHERE name = ?", (bucket,)).fetchone()
         if not found:
-            raise ServiceError(code, "The specified bucket does not exist" if code != "404" else "Not Found")
+            raise missing()
 
     def _bucket_dir(self, bucket: str) -> Path:
         # botocore's rule before sending, then S3's answer to the two names that are not folders of their own.
@@ -305,7 +310,7 @@ class LocalS3(LocalClient):
                 report=f'Invalid bucket name "{bucket}": Bucket name must match the regex "{VALID_BUCKET.pattern}"'
             )
         if bucket in {".", ".."}:
-            raise ServiceError("InvalidBucketName", "The specified bucket is not valid.")
+            raise InvalidBucketName()
         return self.root / bucket
 
     def _object_path(self, bucket: str, key: str) -> Path:

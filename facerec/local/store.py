@@ -20,7 +20,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from facerec.boxes import RatioBox
-from facerec.faces import DESCRIPTOR_SIZE
+from facerec.descriptor import DESCRIPTOR_SIZE
 from facerec.local.sqlite import forget_deleted, open_database, transaction
 
 

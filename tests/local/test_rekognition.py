@@ -60,20 +60,20 @@ def s3(data_dir: Path) -> LocalS3:
 
 
 @pytest.fixture
-def rekognition(data_dir: Path, s3: LocalS3, face_models) -> CheckedClient:
-    client = CheckedClient(LocalRekognition(data_dir, s3=s3, models=face_models))
+def rekognition(data_dir: Path, s3: LocalS3, engine_models) -> CheckedClient:
+    client = CheckedClient(LocalRekognition(data_dir, s3=s3, models=engine_models))
     client.create_collection(CollectionId=COLLECTION)
     return client
 
 
 @pytest.fixture(scope="module")
-def enrolled_folder(tmp_path_factory: pytest.TempPathFactory, face_models) -> Path:
+def enrolled_folder(tmp_path_factory: pytest.TempPathFactory, engine_models) -> Path:
     """A data folder with everyone in ../shared/faces/people enrolled from their first photo: indexed once
     for the module, copied for each test that needs it."""
     folder = tmp_path_factory.mktemp("enrolled") / "data"
     s3 = LocalS3(folder)
     s3.create_bucket(Bucket="photos")
-    engine = LocalRekognition(folder, s3=s3, models=face_models)
+    engine = LocalRekognition(folder, s3=s3, models=engine_models)
     engine.create_collection(CollectionId=COLLECTION)
     for name, photos in people().items():
         image = {"Bytes": photos[0].read_bytes()}
@@ -84,9 +84,9 @@ def enrolled_folder(tmp_path_factory: pytest.TempPathFactory, face_models) -> Pa
 
 
 @pytest.fixture
-def enrolled(data_dir: Path, enrolled_folder: Path, face_models) -> CheckedClient:
+def enrolled(data_dir: Path, enrolled_folder: Path, engine_models) -> CheckedClient:
     shutil.copytree(enrolled_folder, data_dir)
-    return CheckedClient(LocalRekognition(data_dir, s3=LocalS3(data_dir), models=face_models))
+    return CheckedClient(LocalRekognition(data_dir, s3=LocalS3(data_dir), models=engine_models))
 
 
 def face_ids(client: CheckedClient) -> list[str]:
@@ -490,15 +490,15 @@ def test_an_s3_object_version_the_bucket_does_not_keep_is_refused(rekognition: C
     assert face_ids(rekognition) == []
 
 
-def test_users_persist_and_go_with_their_faces_and_collection(data_dir: Path, s3: LocalS3, face_models) -> None:
-    engine = CheckedClient(LocalRekognition(data_dir, s3=s3, models=face_models))
+def test_users_persist_and_go_with_their_faces_and_collection(data_dir: Path, s3: LocalS3, engine_models) -> None:
+    engine = CheckedClient(LocalRekognition(data_dir, s3=s3, models=engine_models))
     engine.create_collection(CollectionId="kept", Tags={"purpose": "test"})
     everyone = people()
     face = engine.index_faces(CollectionId="kept", Image={"Bytes": everyone["joe_biden"][0].read_bytes()})
     face_id = face["FaceRecords"][0]["Face"]["FaceId"]
     engine.create_user(CollectionId="kept", UserId="joe")
     engine.associate_faces(CollectionId="kept", UserId="joe", FaceIds=[face_id])
-    again = CheckedClient(LocalRekognition(data_dir, s3=s3, models=face_models))  # another process would see the same
+    again = CheckedClient(LocalRekognition(data_dir, s3=s3, models=engine_models))  # another process would see the same
     assert again.list_users(CollectionId="kept")["Users"] == [{"UserId": "joe", "UserStatus": "ACTIVE"}]
     assert again.list_faces(CollectionId="kept", UserId="joe")["Faces"][0]["UserId"] == "joe"
     arn = again.describe_collection(CollectionId="kept")["CollectionARN"]
@@ -625,7 +625,8 @@ def test_faces_persist_and_other_processes_see_changes(data_dir: Path, enrolled:
     script = (
         "import sys; sys.path.insert(0, sys.argv[1]);"
         "from facerec.local.rekognition import LocalRekognition; from pathlib import Path;"
-        "r = LocalRekognition(Path(sys.argv[2]));"
+        "from facerec.faces import LazyModels; from facerec.settings import load;"
+        "r = LocalRekognition(Path(sys.argv[2]), LazyModels(load(env_file=None).models));"
         "m = r.search_faces_by_image(CollectionId='faces', Image={'Bytes': open(sys.argv[3], 'rb').read()});"
         "print(m['FaceMatches'][0]['Face']['ExternalImageId']);"
         "ids = [f['FaceId'] for f in r.list_faces(CollectionId='faces')['Faces'] "
@@ -686,9 +687,9 @@ def test_every_operation_answers_in_botocores_shapes(enrolled: CheckedClient) ->
 
 
 def test_a_collection_made_again_elsewhere_is_not_confused_with_the_old_one(
-    data_dir: Path, s3: LocalS3, face_models
+    data_dir: Path, s3: LocalS3, engine_models
 ) -> None:
-    first, second = (LocalRekognition(data_dir, s3=s3, models=face_models) for _ in range(2))
+    first, second = (LocalRekognition(data_dir, s3=s3, models=engine_models) for _ in range(2))
     first.create_collection(CollectionId="c")
     first.index_faces(CollectionId="c", Image={"Bytes": photo("people/joe_biden/biden1.jpg")}, ExternalImageId="joe")
     assert first.search_faces_by_image(CollectionId="c", Image={"Bytes": photo("people/joe_biden/biden2.jpg")})[
@@ -805,10 +806,10 @@ def test_deleting_faces_forgets_the_analysed_images(rekognition: CheckedClient, 
 
 @pytest.mark.parametrize("made_again", [False, True], ids=["deleted", "deleted and made again"])
 def test_a_collection_deleted_while_a_photo_is_indexed_gets_none_of_its_faces(
-    data_dir: Path, s3: LocalS3, face_models, made_again: bool
+    data_dir: Path, s3: LocalS3, engine_models, made_again: bool
 ) -> None:
     """IndexFaces racing DeleteCollection: the collection goes while the photo is analysed (the slow part)."""
-    engine = LocalRekognition(data_dir, s3=s3, models=face_models)
+    engine = LocalRekognition(data_dir, s3=s3, models=engine_models)
     client = CheckedClient(engine)
     client.create_collection(CollectionId=COLLECTION)
     analyse = engine._fresh_analysis

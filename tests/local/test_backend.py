@@ -1,0 +1,64 @@
+"""The local back end: one object per service, owning its clients and its models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from facerec import faces as facelib
+from facerec.service import open_service
+from facerec.settings import load
+from tests.conftest import small_photo
+
+
+def local_settings(tmp_path: Path, **more: str):
+    return load(env_file=None, environ={"FACEREC_DATA_DIR": str(tmp_path / "data"), **more})
+
+
+def test_two_services_on_one_data_folder_each_index_with_their_own_engine(tmp_path: Path) -> None:
+    """No client is shared through the module: each service's bucket runs the indexer with that service's
+    own engine and table, and both see every face (they share the folder, not the objects)."""
+    first, second = open_service(local_settings(tmp_path)), open_service(local_settings(tmp_path))
+    assert {id(first.s3), id(first.rekognition), id(first.dynamodb)}.isdisjoint(
+        {id(second.s3), id(second.rekognition), id(second.dynamodb)}
+    )
+    indexed_by = []
+    for service in (first, second):
+        index_faces = service.rekognition.index_faces
+
+        def spying(service=service, index_faces=index_faces, **params):
+            indexed_by.append(service)
+            return index_faces(**params)
+
+        service.rekognition.index_faces = spying
+    for service, name, photo in ((first, "Joe", "joe_biden/biden1.jpg"), (second, "Rose", "rose_leslie/rose1.jpg")):
+        assert service.add(name, small_photo(f"people/{photo}")).ok
+        assert indexed_by and all(indexer is service for indexer in indexed_by)  # deliveries may run twice
+        indexed_by.clear()
+    assert sorted(p.name for p in first.people()) == sorted(p.name for p in second.people()) == ["Joe", "Rose"]
+
+
+def test_a_service_loads_its_models_once_and_only_when_a_face_is_looked_for(
+    tmp_path: Path, loaded_models: facelib.Models, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its engine (indexing, searching) and the Add face preview run on the one back end's models."""
+    loads = []
+    monkeypatch.setattr(facelib, "Models", lambda choice: loads.append(choice) or loaded_models)
+    # Models of a choice of their own (another folder), so that the run's shared ones are not given.
+    settings = local_settings(tmp_path, FACEREC_MODEL_DIR=str(tmp_path / "models"))
+    service = open_service(settings)
+    assert service.people() == [] and loads == []
+    assert service.add("Joe", small_photo("people/joe_biden/biden1.jpg")).ok
+    pixels = facelib.decode(small_photo("people/joe_biden/biden2.jpg")).pixels
+    assert len(service.faces_in(pixels)) == 1
+    assert [face.name for face in service.check(small_photo("people/joe_biden/biden2.jpg"))] == ["Joe"]
+    assert loads == [settings.models]
+
+
+def test_the_preview_finds_faces_without_describing_them(tmp_path: Path) -> None:
+    service = open_service(local_settings(tmp_path))
+    (face,) = service.faces_in(facelib.decode(small_photo("people/rose_leslie/rose1.jpg")).pixels)
+    assert face.descriptor.size == 0 and face.box.width > 0
+    assert service.faces_in(np.zeros((120, 160, 3), dtype=np.uint8)) == []
