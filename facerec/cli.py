@@ -483,12 +483,13 @@ def run_demo(photos: DemoPhotos, out: TextIO, settings: Settings) -> int:
         engine = local_backend(replace(settings, backend="local", data_dir=Path(data))).rekognition
         engine.create_collection(CollectionId="demo")
         probes: list[tuple[str, bytes]] = []
+        names: dict[str, str] = {}  # ExternalImageId -> the person's name
         for number, (name, (first, *others)) in enumerate(photos.people.items()):
-            token = f"person-{number}"  # ExternalImageId admits no spaces or accents; names stay here
+            token = f"person-{number}"  # ExternalImageId admits no spaces or accents; the names stay here
+            names[token] = name
             engine.index_faces(CollectionId="demo", Image={"Bytes": first[1]}, ExternalImageId=token)
             print(f"enrolled {name:<20} from {first[0]}", file=out)
             probes += others
-        names = {f"person-{number}": name for number, name in enumerate(photos.people)}
         for label, data in probes + photos.groups:
             print(f"{label:<42} -> {_demo_name(engine, data, names)}", file=out)
     return 0
