@@ -15,9 +15,16 @@ def private_dir(path: Path) -> Path:
 
 
 def private_file(path: Path) -> Path:
-    """Create an empty owner-only (0600) file if it does not exist yet."""
-    fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
-    os.close(fd)
+    """Create an empty owner-only (0600) file if it does not exist yet.
+
+    An existing file is never opened: closing any descriptor of a file drops every POSIX lock this
+    process holds on it, SQLite's included, and another process could then fold and delete the
+    write-ahead log under a connection of ours that is still open.
+    """
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass
     os.chmod(path, 0o600)
     return path
 
