@@ -60,10 +60,10 @@ def add_photos(
             on_progress(outcome)
 
     if workers <= 1:
-        service = open_service(settings)
-        for source, data in photos:
-            result, error = _add(service, name, data, source)
-            record(source, result, error)
+        with open_service(settings) as service:
+            for source, data in photos:
+                result, error = _add(service, name, data, source)
+                record(source, result, error)
         return outcomes
     context = multiprocessing.get_context("spawn")  # a forked child would share the parent's connections
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(settings,)) as pool:

@@ -108,8 +108,8 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
             return cmd_prepare(load().models, out)
         from facerec.service import open_service
 
-        service = open_service()
-        return COMMANDS[args.command](service, args, out, err)
+        with open_service() as service:
+            return COMMANDS[args.command](service, args, out, err)
     except (UserError, SettingsError, ClientError, BotoCoreError, OSError) as exc:
         print(f"error: {describe(exc)}", file=err)
         return 1
@@ -337,8 +337,10 @@ def cmd_migrate(service, args, out: TextIO, err: TextIO) -> int:
             file=out,
         )
         return 0
-    target = open_service(dataclasses.replace(service.settings, backend=args.to))
-    with tempfile.TemporaryDirectory() as folder:
+    with (
+        open_service(dataclasses.replace(service.settings, backend=args.to)) as target,
+        tempfile.TemporaryDirectory() as folder,
+    ):
         archive = Path(folder) / "collection.zip"
         export_collection(service, archive, progress=_progress_to(err, "exporting"))
         summary = import_collection(target, archive, merge=args.merge, progress=_progress_to(err, "importing"))
@@ -458,12 +460,12 @@ def enrolled_demo_photos() -> DemoPhotos:
     """The photos enrolled on the configured back end, as they were indexed."""
     from facerec.service import open_service
 
-    service = open_service()
     people: dict[str, list[tuple[str, bytes]]] = {}
-    for photo in service.photos():
-        if photo.status == "indexed":
-            label = f"{photo.name}: {Path(photo.key).name}"
-            people.setdefault(photo.name, []).append((label, service.indexed_photo(photo.key)))
+    with open_service() as service:
+        for photo in service.photos():
+            if photo.status == "indexed":
+                label = f"{photo.name}: {Path(photo.key).name}"
+                people.setdefault(photo.name, []).append((label, service.indexed_photo(photo.key)))
     return _with_people(DemoPhotos(people, []), None)
 
 
@@ -479,8 +481,11 @@ def run_demo(photos: DemoPhotos, out: TextIO, settings: Settings) -> int:
     models the settings choose)."""
     from facerec.clients import local_backend
 
-    with tempfile.TemporaryDirectory(prefix="facerec-demo-") as data:
-        engine = local_backend(replace(settings, backend="local", data_dir=Path(data))).rekognition
+    with (
+        tempfile.TemporaryDirectory(prefix="facerec-demo-") as data,
+        local_backend(replace(settings, backend="local", data_dir=Path(data))) as backend,
+    ):
+        engine = backend.rekognition
         engine.create_collection(CollectionId="demo")
         probes: list[tuple[str, bytes]] = []
         names: dict[str, str] = {}  # ExternalImageId -> the person's name

@@ -271,6 +271,17 @@ class FaceService:
         self.dynamodb = dynamodb
         self.models = models or facelib.LazyModels(settings.models)
 
+    def close(self) -> None:
+        """Close the clients it works with (a local back end's databases, once its deliveries under way are done)."""
+        for service_client in (self.s3, self.rekognition, self.dynamodb):
+            service_client.close()
+
+    def __enter__(self) -> FaceService:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # The Add face preview
 
     def faces_in(self, pixels: np.ndarray) -> list[facelib.Face]:

@@ -284,6 +284,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path, face_models) -> Iter
         idle = service.s3.courier.idle
         yield Backend(service.settings, service.s3, service.rekognition, service.dynamodb, idle)
         idle()
+        service.close()
         return
     yield from _aws_backend(request, env, tmp_path)
 

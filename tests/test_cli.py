@@ -396,3 +396,12 @@ def test_the_demo_tells_apart_the_people_of_a_folder_or_those_enrolled(facerec, 
     assert [line.split(" -> ")[1].split(" (")[0] for line in enrolled.stdout.splitlines() if " -> " in line] == [
         "Kit Harington"
     ]
+
+
+def test_commands_run_in_one_process_leave_no_file_of_the_data_folder_open(
+    facerec, tmp_path: Path, small_faces
+) -> None:
+    assert facerec("add", "Kit", str(small_faces / "people/kit_harington/kit1.jpg")).returncode == 0
+    assert facerec("people").returncode == 0
+    data = str((tmp_path / "data").resolve())
+    assert not [fd for fd in Path("/proc/self/fd").iterdir() if fd.exists() and str(fd.readlink()).startswith(data)]

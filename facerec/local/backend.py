@@ -44,6 +44,18 @@ class LocalBackend:
         self.rekognition = LocalRekognition(self.folder, self.models, s3=self.s3, region=settings.region)
         self._ready.set()
 
+    def close(self) -> None:
+        """Close its clients: the bucket's first, once the indexer runs under way have finished with the others."""
+        self.s3.close()
+        self.rekognition.close()
+        self.dynamodb.close()
+
+    def __enter__(self) -> LocalBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def client(self, service_name: str) -> Any:
         """This back end's client for `service_name`, as boto3.client names services."""
         if service_name not in SERVICES:

@@ -108,6 +108,17 @@ class Courier:
             time.sleep(0.05)
         return False
 
+    def close(self) -> None:
+        """Deliver no more from this process (what is queued stays for the folder's next courier) once the
+        runs under way have finished; the database stays its owner's to close."""
+        atexit.unregister(self.drain)
+        self.drain()
+        with self._wake:
+            self._wake.notify_all()
+            dispatcher = self._dispatcher
+        if dispatcher is not None and dispatcher is not threading.current_thread():
+            dispatcher.join(DRAIN_SECONDS)
+
     def drain(self) -> None:
         """Let the runs under way finish before the process exits, and start no new ones."""
         self._closing = True

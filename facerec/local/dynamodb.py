@@ -59,6 +59,10 @@ class LocalDynamoDB(LocalClient):
         self._db = open_database(private_dir(Path(data_dir)) / "dynamodb.sqlite3", SCHEMA)
         self._lock = threading.RLock()
 
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
     def __getattr__(self, name: str) -> Any:
         operations = {xform_name(op): op for op in self.service_model.operation_names}
         if name in operations:

@@ -128,6 +128,12 @@ class LocalRekognition(LocalClient):
                 self._regions[region] = other
             return self._regions[region]
 
+    def close(self) -> None:
+        """Close the collections' databases, of every region."""
+        with self._lock:
+            for engine in self._regions.values():
+                engine.store.close()
+
     # Collections
 
     @operation("CreateCollection")

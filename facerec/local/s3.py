@@ -89,6 +89,12 @@ class LocalS3(LocalClient):
         self.sweep()
         self.courier = Courier(self._db, self._lock, self.functions, adversarial_delivery)
 
+    def close(self) -> None:
+        """Stop delivering, once the deliveries under way have finished, and close the bucket's database."""
+        self.courier.close()
+        with self._lock:
+            self._db.close()
+
     # Buckets
 
     @operation("CreateBucket")

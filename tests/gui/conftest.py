@@ -93,6 +93,8 @@ def make_app(display: str, tmp_path: Path):
     for app in apps:
         if alive(app.root):  # a test may have quit it already, as a user would
             app.quit()  # and an error here (a window that will not close, a worker that will not stop) fails
+        if app.service is not None:
+            app.service.close()  # as the process's end would: a test process opens many apps
     # Collect the closed app's Tk objects here, on the main thread: collected later on a worker thread of the next
     # test, a Tk variable's __del__ would call into this interpreter, whose loop nobody runs any more, and wait.
     gc.collect()

@@ -62,3 +62,23 @@ def test_the_preview_finds_faces_without_describing_them(tmp_path: Path) -> None
     (face,) = service.faces_in(facelib.decode(small_photo("people/rose_leslie/rose1.jpg")).pixels)
     assert face.descriptor.size == 0 and face.box.width > 0
     assert service.faces_in(np.zeros((120, 160, 3), dtype=np.uint8)) == []
+
+
+def open_files() -> set[str]:
+    """What this process has open, by path."""
+    folder = Path("/proc/self/fd")
+    return {str(fd.readlink()) for fd in folder.iterdir() if fd.exists()}
+
+
+def test_a_closed_service_leaves_none_of_its_data_folders_files_open(tmp_path: Path) -> None:
+    """A process that opens services again and again (the app's tests, a script) keeps no file of theirs: past
+    1024 open files, Tk's event loop aborts the process."""
+    data = (tmp_path / "data").resolve()
+    for _ in range(3):
+        with open_service(local_settings(tmp_path)) as service:
+            assert service.add("Joe", small_photo("people/joe_biden/biden1.jpg"), timeout=60).status in (
+                "indexed",
+                "duplicate",
+            )
+            assert any(path.startswith(str(data)) for path in open_files())
+        assert not [path for path in open_files() if path.startswith(str(data))]
