@@ -167,19 +167,18 @@ class Reader:
 
     def tensor(self) -> np.ndarray:
         """A resizable_tensor (version 2): n, k, nr, nc, then little-endian IEEE float32s."""
-        version = self.signed(4)
-        if version != 2:
-            raise self.fail(f"unsupported tensor version {version}")
-        shape = tuple(self.signed(8) for _ in range(4))
-        if min(shape) < 0:
-            raise self.fail(f"negative tensor dimension {shape}")
+        shape = self.tensor_shape("tensor", 2)
         count = math.prod(shape)
         return np.frombuffer(self.take(4 * count), dtype="<f4").astype(np.float32).reshape(shape)
 
     def alias_tensor(self) -> tuple[int, int, int, int]:
-        version = self.signed(4)
-        if version != 1:
-            raise self.fail(f"unsupported alias_tensor version {version}")
+        return self.tensor_shape("alias_tensor", 1)
+
+    def tensor_shape(self, kind: str, version: int) -> tuple[int, int, int, int]:
+        """n, k, nr, nc of a tensor whose serialization starts with `version`."""
+        found = self.signed(4)
+        if found != version:
+            raise self.fail(f"unsupported {kind} version {found}")
         shape = tuple(self.signed(8) for _ in range(4))
         if min(shape) < 0:
             raise self.fail(f"negative tensor dimension {shape}")
