@@ -24,10 +24,8 @@ from facerec.dlib_format import (
     Op,
     Reader,
     Slot,
-    check_finite,
-    read_layers,
     read_model_file,
-    read_versions,
+    read_network,
 )
 from facerec.model_cache import cached_name, converted_file, converted_or_none, converted_session
 from facerec.onnx_graph import GraphBuilder, Value, add_op
@@ -111,12 +109,7 @@ def parse_network(data: bytes, path: str | os.PathLike) -> Network:
     """The face-recognition ResNet in `data` (the bytes of `path`), or ModelFileError."""
     reader = Reader(data, Path(path), "anet_type")
     _read_loss(reader)
-    layout = anet_layout()
-    versions = read_versions(reader, layout)
-    image = _read_input(reader)
-    ops = read_layers(reader, layout, versions)
-    reader.expect_end()
-    check_finite(ops, reader)
+    image, ops = read_network(reader, anet_layout(), _read_input)
     return Network(image, ops)
 
 

@@ -48,10 +48,8 @@ from facerec.dlib_format import (
     Conv,
     Reader,
     Slot,
-    check_finite,
-    read_layers,
     read_model_file,
-    read_versions,
+    read_network,
 )
 from facerec.model_cache import cached_name, converted_file, converted_or_none, converted_session, open_session
 from facerec.onnx_graph import GraphBuilder, add_op
@@ -199,12 +197,7 @@ def parse_detector(data: bytes, path: str | os.PathLike) -> Detector:
     reader.expect_version([1], "add_loss_layer")
     reader.expect_name("loss_mmod_")
     options = _read_options(reader)
-    layout = detector_layout()
-    versions = read_versions(reader, layout)
-    mean, padding, outer = _read_input(reader)
-    ops = read_layers(reader, layout, versions)
-    reader.expect_end()
-    check_finite(ops, reader)
+    (mean, padding, outer), ops = read_network(reader, detector_layout(), _read_input)
     return Detector(options, mean, padding, outer, ops)
 
 

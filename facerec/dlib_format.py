@@ -16,10 +16,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 FC_NO_BIAS = 1  # dlib's fc_bias_mode for fc_no_bias
+InputLayer = TypeVar("InputLayer")
 
 
 class ModelFileError(ValueError):
@@ -213,6 +215,19 @@ class Reader:
 
 # ----------------------------------------------------------------------------------------
 # A network's layers: their versions top down, then (after the input layer) their details bottom up.
+
+
+def read_network(
+    reader: Reader, layout: list[Slot], read_input: Callable[[Reader], InputLayer]
+) -> tuple[InputLayer, list[Op]]:
+    """The network below the loss layer, to the file's end: its input layer (`read_input`: each network has
+    its own) and its layers, bottom to top, every weight finite."""
+    versions = read_versions(reader, layout)
+    input_layer = read_input(reader)
+    ops = read_layers(reader, layout, versions)
+    reader.expect_end()
+    check_finite(ops, reader)
+    return input_layer, ops
 
 
 def read_versions(reader: Reader, layout: list[Slot]) -> list[int]:
