@@ -23,8 +23,10 @@ from dataclasses import dataclass
 
 from facerec import faces as facelib
 
-MAX_IMAGES = 16
-MAX_PIXELS = 16_000_000  # some 50 MB of decoded RGB
+# The analyses kept at once, for the engine's next call on the same bytes: at most this many images and
+# pixels in all (some 50 MB of decoded RGB). Not a limit on one image's size: that is faces.MAX_PIXELS.
+CACHED_IMAGES = 16
+CACHED_PIXELS = 16_000_000
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ class Analysis:
 class AnalysisCache:
     """Analyses of recent images by the hash of their bytes, least recently used dropped first."""
 
-    def __init__(self, max_images: int = MAX_IMAGES, max_pixels: int = MAX_PIXELS) -> None:
+    def __init__(self, max_images: int = CACHED_IMAGES, max_pixels: int = CACHED_PIXELS) -> None:
         self.max_images = max_images
         self.max_pixels = max_pixels
         self._done: OrderedDict[str, Analysis] = OrderedDict()
