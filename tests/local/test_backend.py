@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from facerec import faces as facelib
+from facerec.records import upload_metadata
 from facerec.service import open_service
 from facerec.settings import load
 from tests.conftest import small_photo
@@ -82,3 +83,19 @@ def test_a_closed_service_leaves_none_of_its_data_folders_files_open(tmp_path: P
             )
             assert any(path.startswith(str(data)) for path in open_files())
         assert not [path for path in open_files() if path.startswith(str(data))]
+
+
+def test_a_photo_uploaded_just_before_the_service_closes_is_still_indexed(tmp_path: Path) -> None:
+    """Closing lets the indexer runs under way finish (they would otherwise fail on closed databases, and stay
+    claimed by this live process): the photo is enrolled when the folder is next opened."""
+    settings = local_settings(tmp_path, FACEREC_DELIVERY="adversarial")  # each run waits a moment first
+    with open_service(settings) as service:
+        service.s3.put_object(
+            Bucket=settings.s3_bucket_name,
+            Key="index/joe.jpg",
+            Body=small_photo("people/joe_biden/biden1.jpg"),
+            Metadata=upload_metadata("Joe"),
+        )
+    with open_service(settings) as later:
+        assert later.s3.courier.idle(timeout=30)
+        assert [(person.name, len(person.faces)) for person in later.people()] == [("Joe", 1)]
