@@ -121,7 +121,8 @@ class Courier:
 
     def drain(self) -> None:
         """Let the runs under way finish before the process exits, and start no new ones."""
-        self._closing = True
+        with self._wake:
+            self._closing = True
         deadline = time.monotonic() + DRAIN_SECONDS
         while time.monotonic() < deadline:
             with self._wake:
@@ -132,8 +133,10 @@ class Courier:
     # The dispatcher: claims due invocations and starts a thread for each.
 
     def _dispatch(self) -> None:
-        while not self._closing:
-            with self._wake:
+        while True:
+            with self._wake:  # closing is decided under this lock: nothing is claimed once drain has looked
+                if self._closing:
+                    return
                 claimed = self._claim_due()
                 self._running.update(invocation.id for invocation in claimed)
             for invocation in claimed:
