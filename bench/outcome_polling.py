@@ -1,11 +1,11 @@
 """Outcome polling: how late an add learns its indexer's outcome, and how many reads of the table it costs.
 
-    python bench/outcome_polling.py [--adds 8] [--faces ../shared/faces]
+    python bench/outcome_polling.py [--adds 15] [--faces ../shared/faces]
 
 An add uploads the photo, then reads its image item until the indexer (lambda.py) has written a final
 status. The time that takes is measured on the local back end by polling every 5 ms. Each polling
 schedule is then played against those times: the add learns the outcome at the first read after it
-was written. The schedules are ours (`facerec.service.poll_delays`), the doubling from 0.05 s to 1 s
+was written. The schedules are ours (`facerec.service.OUTCOME_POLL_SECONDS`), the doubling from 0.05 s to 1 s
 it replaced, and other fixed delays, as botocore's waiters read (S3's ObjectExists waits 5 s).
 """
 
@@ -31,19 +31,22 @@ def outcome_times(faces: Path, adds: int) -> list[float]:
     from facerec.settings import load
 
     photos = sorted(faces.glob("people/*/*.jpg"))[:adds]
-    polling_started: list[float] = []
-
-    def every_5_ms() -> Iterator[float]:  # as near the outcome as reads go; the clock starts at the upload's end
-        polling_started.append(time.perf_counter())
-        return itertools.repeat(0.005)
-
-    service_module.poll_delays = every_5_ms
+    service_module.OUTCOME_POLL_SECONDS = 0.005  # as near the outcome as reads go
     times = []
     with tempfile.TemporaryDirectory() as data:
-        service = open_service(load(env_file=None, environ={"FACEREC_DATA_DIR": data}))
-        for number, photo in enumerate(photos):
-            service.add(f"Person {number}", photo.read_bytes(), source=photo.name)
-            times.append(time.perf_counter() - polling_started[-1])
+        with open_service(load(env_file=None, environ={"FACEREC_DATA_DIR": data})) as service:
+            uploaded: list[float] = []  # the clock starts when the upload has returned, as the add's reads do
+            put_object = service.s3.put_object
+
+            def timed_put(**params):
+                response = put_object(**params)
+                uploaded.append(time.perf_counter())
+                return response
+
+            service.s3.put_object = timed_put
+            for number, photo in enumerate(photos):
+                service.add(f"Person {number}", photo.read_bytes(), source=photo.name)
+                times.append(time.perf_counter() - uploaded[-1])
     return times
 
 
@@ -72,10 +75,10 @@ def doubling() -> Iterator[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--adds", type=int, default=8)
+    parser.add_argument("--adds", type=int, default=15)
     parser.add_argument("--faces", type=Path, default=ROOT.parent / "shared" / "faces")
     args = parser.parse_args()
-    from facerec.service import poll_delays
+    from facerec.service import OUTCOME_POLL_SECONDS
 
     times = outcome_times(args.faces, args.adds)
     print(
@@ -89,7 +92,7 @@ def main() -> None:
         "5 s later (AWS, cold)": [t + 5 for t in times],
     }
     schedules = {
-        "ours (poll_delays)": poll_delays,
+        f"ours (every {OUTCOME_POLL_SECONDS} s)": lambda: fixed(OUTCOME_POLL_SECONDS),
         "doubling, 0.05 s to 1 s": doubling,
         "every 0.25 s": lambda: fixed(0.25),
         "every 1 s": lambda: fixed(1.0),
