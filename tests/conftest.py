@@ -101,30 +101,25 @@ def back_ends_share_the_runs_models(face_models, engine_models) -> Iterator[None
         yield
 
 
-# In the tests' own processes, adversarial delivery, the Lambda stand-in and an add's outcome polling wait
-# a tenth of their real times: the deliveries still race (two copies, each after its own random delay) and
-# arrive after PutObject has returned, but hundreds of adds no longer each wait most of a second. Tests
-# marked `real_delays`, and every process the tests start (the CLI, the app's), keep the real ones.
+# In the tests' own processes (the app's included), adversarial delivery, the Lambda stand-in and an add's
+# outcome polling wait a tenth of their real times: the deliveries still race (two copies, each after its own
+# random delay) and arrive after PutObject has returned, but hundreds of adds no longer each wait most of a
+# second. Tests marked `real_delays`, and the processes the tests start (the CLI's, the crash tests'), keep
+# the real ones.
 TEST_DELAY_SCALE = 0.1
 
 
 @pytest.fixture(autouse=True)
-def short_delays(request: pytest.FixtureRequest) -> Iterator[None]:
+def short_delays(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     if request.node.get_closest_marker("real_delays"):
-        yield
         return
     from facerec import service
     from facerec.local import delivery
     from tests import lambda_service
 
-    def shortened(delays: tuple[float, float]) -> tuple[float, float]:
-        return (delays[0] * TEST_DELAY_SCALE, delays[1] * TEST_DELAY_SCALE)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(delivery, "ADVERSARIAL_DELAY", shortened(delivery.ADVERSARIAL_DELAY))
-        patch.setattr(lambda_service, "DELAY", shortened(lambda_service.DELAY))
-        patch.setattr(service, "OUTCOME_POLL_SECONDS", service.OUTCOME_POLL_SECONDS * TEST_DELAY_SCALE)
-        yield
+    for module, name in ((delivery, "ADVERSARIAL_DELAY"), (lambda_service, "DELAY")):
+        monkeypatch.setattr(module, name, tuple(seconds * TEST_DELAY_SCALE for seconds in getattr(module, name)))
+    monkeypatch.setattr(service, "OUTCOME_POLL_SECONDS", service.OUTCOME_POLL_SECONDS * TEST_DELAY_SCALE)
 
 
 @dataclass(frozen=True)
