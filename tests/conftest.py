@@ -101,27 +101,6 @@ def back_ends_share_the_runs_models(face_models, engine_models) -> Iterator[None
         yield
 
 
-# In the tests' own processes (the app's included), adversarial delivery, the Lambda stand-in and an add's
-# outcome polling wait a tenth of their real times: the deliveries still race (two copies, each after its own
-# random delay) and arrive after PutObject has returned, but hundreds of adds no longer each wait most of a
-# second. Tests marked `real_delays`, and the processes the tests start (the CLI's, the crash tests'), keep
-# the real ones.
-TEST_DELAY_SCALE = 0.1
-
-
-@pytest.fixture(autouse=True)
-def short_delays(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    if request.node.get_closest_marker("real_delays"):
-        return
-    from facerec import service
-    from facerec.local import delivery
-    from tests import lambda_service
-
-    for module, name in ((delivery, "ADVERSARIAL_DELAY"), (lambda_service, "DELAY")):
-        monkeypatch.setattr(module, name, tuple(seconds * TEST_DELAY_SCALE for seconds in getattr(module, name)))
-    monkeypatch.setattr(service, "OUTCOME_POLL_SECONDS", service.OUTCOME_POLL_SECONDS * TEST_DELAY_SCALE)
-
-
 @dataclass(frozen=True)
 class FoundFace:
     photo: str  # relative to FACES_DIR

@@ -36,7 +36,6 @@ def snapshot(service: FaceService) -> tuple:
     return sorted(bucket_keys(service)), sorted(collection_faces(service)), len(table_items(service))
 
 
-@pytest.mark.real_delays  # the service end to end, on both back ends, at the delays users meet
 def test_add_check_people_delete(service: FaceService) -> None:
     for name in ("barack_obama", "joe_biden"):
         for path in people()[name][:2]:

@@ -85,7 +85,6 @@ def test_a_closed_service_leaves_none_of_its_data_folders_files_open(tmp_path: P
         assert not [path for path in open_files() if path.startswith(str(data))]
 
 
-@pytest.mark.real_delays  # the close must land while a run waits its delay
 def test_a_photo_uploaded_just_before_the_service_closes_is_still_indexed(tmp_path: Path) -> None:
     """Closing lets the indexer runs under way finish (they would otherwise fail on closed databases, and stay
     claimed by this live process): the photo is enrolled when the folder is next opened."""
